@@ -64,7 +64,7 @@ export function parseBytes(s: string): number {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?)(b?)\s*$/i.exec(s);
   if (!m) return NaN;
   const num = Number(m[1]);
-  const p = 'kmgtp'.indexOf(m[2]!.toLowerCase()) + 1;
+  const p = m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0;
   const base = m[3] ? 1024 : 1000;
   return Math.round(num * base ** p);
 }
