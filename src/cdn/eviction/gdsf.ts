@@ -1,0 +1,100 @@
+/**
+ * GreedyDual-Size-Frequency (Cherkasova 1998) and its size-oblivious special case LFU with dynamic
+ * aging (LFUDA, Arlitt et al. 2000), on an indexed heap (O(log n) per operation).
+ *
+ *   priority(key) = L + freq(key) × cost(key) / size(key)
+ *
+ * L is the inflation value: when the cache evicts a key, L rises to that key's priority, so keys
+ * that were popular long ago age out. We write cost/size as 1 / size^β:
+ *   β = 1   cost 1 per object — classic GDSF, maximizes the OBJECT hit ratio (favours small objects);
+ *   β = 0   cost = size — every byte is worth the same, i.e. LFUDA, aimed at the BYTE hit ratio;
+ *   0<β<1   in between.
+ * Frequencies of recently evicted keys are remembered in a bounded ghost table (`historyFactor` ×
+ * the number of resident keys, FIFO) so a key that returns soon after eviction keeps its count.
+ * Pure and in-memory; the cache that uses it owns the byte budget and the pin set.
+ */
+import { IndexedHeap } from './heap.ts';
+import type { EvictionPolicy } from './policy.ts';
+
+export interface GdsfOptions {
+  /** β in priority = L + freq / size^β (default 1: classic GDSF) */
+  sizeExponent?: number;
+  /** ghost frequency entries kept, as a multiple of resident keys (default 0 = classic: freq restarts at 1) */
+  historyFactor?: number;
+  name?: string;
+}
+
+export class GdsfPolicy implements EvictionPolicy {
+  readonly name: string;
+  private readonly heap = new IndexedHeap();
+  private readonly freq = new Map<string, number>();
+  private readonly sizes = new Map<string, number>();
+  private readonly ghost = new Map<string, number>();
+  private readonly beta: number;
+  private readonly historyFactor: number;
+  private lastVictim: string | undefined;
+  /** inflation value L */
+  inflation = 0;
+
+  constructor(_capacityBytes: number, opts: GdsfOptions = {}) {
+    this.beta = opts.sizeExponent ?? 1;
+    this.historyFactor = opts.historyFactor ?? 0;
+    this.name = opts.name ?? (this.beta === 0 ? 'lfuda' : 'gdsf');
+  }
+
+  private priority(f: number, size: number): number {
+    const s = Math.max(1, size);
+    return this.inflation + (this.beta === 0 ? f : this.beta === 1 ? f / s : f / s ** this.beta);
+  }
+
+  onInsert(key: string, size: number): void {
+    let f = 1;
+    const g = this.ghost.get(key);
+    if (g !== undefined) {
+      f = g + 1;
+      this.ghost.delete(key);
+    }
+    this.freq.set(key, f);
+    this.sizes.set(key, size);
+    this.heap.set(key, this.priority(f, size));
+  }
+
+  onHit(key: string, size: number): void {
+    const f = (this.freq.get(key) ?? 0) + 1;
+    this.freq.set(key, f);
+    this.sizes.set(key, size);
+    this.heap.set(key, this.priority(f, size));
+  }
+
+  onRemove(key: string): void {
+    const p = this.heap.priorityOf(key);
+    if (p === undefined) return;
+    if (key === this.lastVictim) {
+      if (p > this.inflation) this.inflation = p;
+      this.lastVictim = undefined;
+      if (this.historyFactor > 0) {
+        this.ghost.set(key, this.freq.get(key) ?? 1);
+        const limit = Math.max(16, Math.ceil(this.historyFactor * this.heap.size));
+        while (this.ghost.size > limit) this.ghost.delete(this.ghost.keys().next().value as string);
+      }
+    }
+    this.heap.delete(key);
+    this.freq.delete(key);
+    this.sizes.delete(key);
+  }
+
+  victim(isPinned: (key: string) => boolean): string | undefined {
+    const k = this.heap.firstWhere(isPinned);
+    this.lastVictim = k;
+    return k;
+  }
+
+  /** resident keys, next victim first (for tests) */
+  keys(): string[] {
+    return this.heap.ordered();
+  }
+
+  priorityOf(key: string): number | undefined {
+    return this.heap.priorityOf(key);
+  }
+}

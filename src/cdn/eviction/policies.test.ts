@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { createPolicy, POLICY_NAMES, DEFAULT_POLICY, PolicyCache } from './index.ts';
+import { McdnError } from '../../errors.ts';
+
+for (const name of POLICY_NAMES) {
+  test(`${name}: never exceeds the byte budget, never evicts a pinned key, index stays consistent`, () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 50, max: 400 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 9 })), { minLength: 1, maxLength: 300 }),
+        (capacity, reqs) => {
+          const cache = new PolicyCache(createPolicy(name, capacity), capacity);
+          const pinned = new Set<string>();
+          reqs.forEach(([id, sz, action], now) => {
+            const key = `o${id}`;
+            const size = 1 + ((id * 37 + sz * 0) % 120); // a key's size is fixed (content-addressed blobs)
+            const wasResident = cache.has(key);
+            const res = cache.access(key, size, now);
+            if (res === 'hit') assert.ok(wasResident);
+            for (const v of cache.lastEvicted) assert.ok(!pinned.has(v), `evicted pinned ${v}`);
+            for (const p of pinned) assert.ok(cache.has(p), `pinned ${p} disappeared`);
+            assert.ok(cache.usedBytes <= capacity);
+            if (action === 0 && cache.has(key)) {
+              cache.pin(key);
+              pinned.add(key);
+            } else if (action === 1 && pinned.size > 0) {
+              const p = [...pinned][0]!;
+              cache.unpin(p);
+              pinned.delete(p);
+            } else if (action === 2 && !pinned.has(key)) {
+              cache.remove(key);
+            }
+          });
+          let sum = 0;
+          for (const k of cache.keys()) sum += cache.sizeOf(k)!;
+          assert.equal(sum, cache.usedBytes);
+          // when every resident key is pinned, the policy names no victim
+          for (const k of [...cache.keys()]) cache.pin(k);
+          assert.equal(cache.policy.victim((k) => cache.isPinnedKey(k)), undefined);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+}
+
+test('a resident key whose size changed is replaced (and loses its pin)', () => {
+  const c = new PolicyCache(createPolicy('lru', 100), 100);
+  c.access('a', 10, 0);
+  c.pin('a');
+  assert.equal(c.access('a', 20, 1), 'miss');
+  assert.equal(c.sizeOf('a'), 20);
+  assert.equal(c.usedBytes, 20);
+  assert.equal(c.isPinnedKey('a'), false);
+});
+
+test('lru: victim order on a hand case', () => {
+  const c = new PolicyCache(createPolicy('lru', 30), 30);
+  c.access('a', 10, 0);
+  c.access('b', 10, 1);
+  c.access('c', 10, 2);
+  c.access('a', 10, 3); // a becomes most recent
+  c.access('d', 10, 4); // evicts b
+  assert.deepEqual(c.lastEvicted, ['b']);
+  c.pin('c');
+  c.access('e', 10, 5); // c is oldest but pinned → a
+  assert.deepEqual(c.lastEvicted, ['a']);
+  assert.deepEqual([...c.keys()].sort(), ['c', 'd', 'e']);
+});
+
+test('gdsf: evicts the lowest freq/size, ages with L', () => {
+  const c = new PolicyCache(createPolicy('gdsf', 100), 100);
+  c.access('big', 50, 0); // 1/50
+  c.access('small', 10, 1); // 1/10
+  c.access('mid', 40, 2); // 1/40
+  c.access('new', 10, 3); // needs 10 bytes: victim is big (lowest 1/50)
+  assert.deepEqual(c.lastEvicted, ['big']);
+  // L rose to 1/50 = 0.02; priorities: small 0.1, new 0.02+0.1, mid after a hit 0.02+2/40 = 0.07
+  c.access('mid', 40, 4);
+  c.access('x', 25, 5); // used 60 + 25 = 85 ≤ 100 → no eviction; x = 0.02 + 1/25 = 0.06
+  assert.deepEqual(c.lastEvicted, []);
+  c.access('y', 30, 6); // needs 15 bytes: the lowest priority is x
+  assert.deepEqual(c.lastEvicted, ['x']);
+  c.access('z', 40, 7); // needs 25 more: mid (0.07) before small (0.1) even though mid is bigger
+  assert.deepEqual(c.lastEvicted, ['mid']);
+});
+
+test('lfuda: size-oblivious, evicts the least frequent, then ages', () => {
+  const c = new PolicyCache(createPolicy('lfuda', 30), 30);
+  c.access('a', 10, 0);
+  c.access('a', 10, 1);
+  c.access('a', 10, 2); // freq 3
+  c.access('b', 10, 3);
+  c.access('b', 10, 4); // freq 2
+  c.access('c', 10, 5); // freq 1
+  c.access('d', 10, 6); // evicts c (freq 1); L = 1
+  assert.deepEqual(c.lastEvicted, ['c']);
+  c.access('e', 10, 7); // d has priority L+1 = 2 (inserted after L was 1)… b has 2 and is older → b
+  assert.deepEqual(c.lastEvicted, ['b']);
+});
+
+test('createPolicy: unknown name and bad capacity are input errors', () => {
+  assert.throws(() => createPolicy('nope', 10), (e: unknown) => e instanceof McdnError && e.code === 'UNKNOWN_POLICY');
+  assert.throws(() => createPolicy('lru', 0), (e: unknown) => e instanceof McdnError && e.code === 'BAD_CAPACITY');
+  assert.ok(POLICY_NAMES.includes(DEFAULT_POLICY));
+  assert.equal(createPolicy('default', 10).name, DEFAULT_POLICY);
+});
