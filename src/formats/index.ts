@@ -1,0 +1,13 @@
+/**
+ * Public face of src/formats: one tensor view over every model format. Re-exports the readers,
+ * writers and numeric helpers other areas use (codec, delta, optimize, distill, cdn). Depends on
+ * nothing outside src/formats except errors.ts; never imports codec/delta/store/cdn.
+ */
+export * from './types.ts';
+export { openSource, bytesSource, withSource, type NamedSource } from './source.ts';
+export {
+  f32ToF16, f16ToF32, f32ToBf16, bf16ToF32, f32BitsToF16Bits, f16BitsToF32, f32BitsToBf16Bits,
+  readTensorAsF32, tensorElementWidth, tensorByteLength, quantizeQ8_0, quantizeQ4_0,
+} from './numeric.ts';
+export { GGML_TYPES, ggmlTypeById, ggmlTypeByDType, ggmlBlock } from './ggml-types.ts';
+export { writeFileAtomic, type SeqWriter } from './atomic.ts';
