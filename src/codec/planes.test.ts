@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { splitPlanes, joinPlanes } from './planes.ts';
+
+test('splitPlanes groups byte k of every element into plane k', () => {
+  const b = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual([...splitPlanes(b, 4)], [1, 5, 2, 6, 3, 7, 4, 8, 9]);
+  assert.deepEqual([...splitPlanes(b, 2)], [1, 3, 5, 7, 2, 4, 6, 8, 9]);
+  assert.deepEqual([...splitPlanes(b, 3)], [1, 4, 7, 2, 5, 8, 3, 6, 9]);
+});
+
+test('joinPlanes inverts splitPlanes for any bytes, width and alignment', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 3 }), (bytes, width, skip) => {
+      const view = bytes.subarray(Math.min(skip, bytes.length)); // unaligned views too
+      const planes = splitPlanes(view, width);
+      assert.equal(planes.length, view.length);
+      assert.deepEqual(joinPlanes(planes, width), Uint8Array.from(view));
+    }),
+  );
+});
+
+test('plane width outside 1..16 is rejected', () => {
+  assert.throws(() => splitPlanes(new Uint8Array(4), 0), RangeError);
+  assert.throws(() => joinPlanes(new Uint8Array(4), 17), RangeError);
+});
