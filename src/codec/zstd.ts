@@ -11,7 +11,7 @@ import { McdnError } from '../errors.ts';
 // zstd-napi is CommonJS without an exports map; load it through require so named exports resolve.
 const require = createRequire(import.meta.url);
 const zstd = require('zstd-napi') as typeof import('zstd-napi');
-const binding = require('zstd-napi/binding') as typeof import('zstd-napi/binding');
+const binding = require('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 const { Compressor, Decompressor, CompressStream, DecompressStream } = zstd;
 type Compressor = CompressorT;
 type Decompressor = DecompressorT;
