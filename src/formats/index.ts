@@ -11,3 +11,8 @@ export {
 } from './numeric.ts';
 export { GGML_TYPES, ggmlTypeById, ggmlTypeByDType, ggmlBlock } from './ggml-types.ts';
 export { writeFileAtomic, type SeqWriter } from './atomic.ts';
+export {
+  parseSafetensors, readSafetensorsHeader, readSafetensorsFile, writeSafetensors, serializeSafetensors,
+  encodeSafetensorsHeader, safetensorsToLayout, MAX_HEADER_BYTES, SAFETENSORS_DTYPES,
+  type SafetensorsHeader, type SafetensorsTensor,
+} from './safetensors.ts';
