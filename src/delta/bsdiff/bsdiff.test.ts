@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { bsdiff, bspatch, offtin, offtout } from './bsdiff.ts';
+import { McdnError } from '../../errors.ts';
+import { fixture } from '../../../test/fixtures.ts';
+
+function hasTool(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A realistic small pair: 300 kB of a real model, edited in place, with an insertion and a deletion. */
+function samplePair(): [Uint8Array, Uint8Array] {
+  const old = new Uint8Array(readFileSync(fixture('models/onnx/ppocr_mobile_v2_cls.onnx')).subarray(0, 300_000));
+  const edited = Uint8Array.from(old);
+  for (let i = 1000; i < edited.length; i += 777) edited[i] ^= 0x5a;
+  const ins = new TextEncoder().encode('inserted bytes that were not there before');
+  const nw = new Uint8Array(edited.length + ins.length - 2000);
+  nw.set(edited.subarray(0, 5000), 0);
+  nw.set(ins, 5000);
+  nw.set(edited.subarray(7000), 5000 + ins.length);
+  return [old, nw];
+}
+
+test('offtout/offtin round-trip sign-magnitude int64', () => {
+  const buf = new Uint8Array(8);
+  for (const x of [0, 1, -1, 255, 256, -65536, 2 ** 40 + 5, -(2 ** 52)]) {
+    offtout(x, buf, 0);
+    assert.equal(offtin(buf, 0), x);
+  }
+  offtout(-1, buf, 0);
+  assert.deepEqual([...buf], [1, 0, 0, 0, 0, 0, 0, 0x80]);
+});
+
+test('bsdiff → bspatch round-trips random pairs', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 3000 }), fc.uint8Array({ maxLength: 3000 }), fc.boolean(), (a, b, related) => {
+      const nw = related ? Uint8Array.from([...b.subarray(0, 50), ...a, ...b.subarray(50, 80)]) : b;
+      assert.deepEqual(bspatch(a, bsdiff(a, nw)), nw);
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('our BSDIFF40 patch applies with Debian bspatch, and Debian bsdiff output applies with ours', { skip: !hasTool('bsdiff') && 'Debian bsdiff not installed' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcdn-bsdiff-'));
+  try {
+    const [old, nw] = samplePair();
+    writeFileSync(join(dir, 'old'), old);
+    writeFileSync(join(dir, 'new'), nw);
+    const ours = bsdiff(old, nw);
+    writeFileSync(join(dir, 'ours.patch'), ours);
+    execFileSync('bspatch', [join(dir, 'old'), join(dir, 'new.deb'), join(dir, 'ours.patch')]);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'new.deb'))), nw);
+    execFileSync('bsdiff', [join(dir, 'old'), join(dir, 'new'), join(dir, 'deb.patch')]);
+    const deb = new Uint8Array(readFileSync(join(dir, 'deb.patch')));
+    assert.deepEqual(bspatch(old, deb), nw);
+    // same algorithm: sizes agree within bzip2 encoder differences
+    assert.ok(Math.abs(ours.length - deb.length) <= Math.max(64, deb.length * 0.05), `ours ${ours.length} vs debian ${deb.length}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bspatch rejects corrupt patches with McdnError', () => {
+  const [old, nw] = samplePair();
+  const p = bsdiff(old.subarray(0, 20_000), nw.subarray(0, 20_000));
+  const cases: Uint8Array[] = [p.subarray(0, 10), p.subarray(0, p.length - 20), Uint8Array.from(p).fill(0x41, 0, 8)];
+  const neg = Uint8Array.from(p);
+  neg[15] |= 0x80; // negative ctrl length
+  cases.push(neg);
+  const huge = Uint8Array.from(p);
+  huge[30] = 0x7f; // new size beyond 2^53
+  cases.push(huge);
+  for (const c of cases) assert.throws(() => bspatch(old.subarray(0, 20_000), c), McdnError);
+});
