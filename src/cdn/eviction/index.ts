@@ -7,6 +7,8 @@
 import { inputError } from '../../errors.ts';
 import { GdsfPolicy } from './gdsf.ts';
 import { LruPolicy } from './lru.ts';
+import { S3FifoPolicy } from './s3fifo.ts';
+import { TinyLfuPolicy } from './tinylfu.ts';
 import type { EvictionPolicy, PolicyFactory } from './policy.ts';
 
 export type { EvictionPolicy, PolicyFactory, PolicyName } from './policy.ts';
@@ -14,6 +16,8 @@ export { IndexedHeap } from './heap.ts';
 export { LruPolicy } from './lru.ts';
 export { PolicyCache, type AccessResult } from './cache.ts';
 export { GdsfPolicy, type GdsfOptions } from './gdsf.ts';
+export { S3FifoPolicy, type S3FifoOptions } from './s3fifo.ts';
+export { TinyLfuPolicy, FrequencySketch, type TinyLfuOptions } from './tinylfu.ts';
 
 const FACTORIES: Record<string, { describe: string; make: PolicyFactory }> = {
   lru: { describe: 'least recently used', make: () => new LruPolicy() },
@@ -25,6 +29,8 @@ const FACTORIES: Record<string, { describe: string; make: PolicyFactory }> = {
     describe: 'LFU with dynamic aging = GDSF with cost = size (byte-hit oriented)',
     make: (c) => new GdsfPolicy(c, { sizeExponent: 0, name: 'lfuda' }),
   },
+  s3fifo: { describe: 'S3-FIFO: small + main FIFO queues with a ghost queue (byte-aware)', make: (c) => new S3FifoPolicy(c) },
+  tinylfu: { describe: 'LFUDA behind a TinyLFU frequency-sketch admission filter', make: (c) => new TinyLfuPolicy(c) },
 };
 
 /** the policy an edge uses when none is configured */
