@@ -47,7 +47,7 @@ export class GdsfPolicy implements EvictionPolicy {
     return this.inflation + (this.beta === 0 ? f : this.beta === 1 ? f / s : f / s ** this.beta);
   }
 
-  onInsert(key: string, size: number): void {
+  onInsert(key: string, size: number, _now?: number): void {
     let f = 1;
     const g = this.ghost.get(key);
     if (g !== undefined) {
@@ -59,7 +59,7 @@ export class GdsfPolicy implements EvictionPolicy {
     this.heap.set(key, this.priority(f, size));
   }
 
-  onHit(key: string, size: number): void {
+  onHit(key: string, size: number, _now?: number): void {
     const f = (this.freq.get(key) ?? 0) + 1;
     this.freq.set(key, f);
     this.sizes.set(key, size);
