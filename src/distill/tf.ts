@@ -1,0 +1,97 @@
+/**
+ * Loads TensorFlow.js for the distiller: tfjs-core + tfjs-layers on the WebAssembly backend (SIMD,
+ * single-threaded in Node 20), with the .wasm binaries read from the installed package's dist/ folder.
+ * The wasm backend has no Conv2DBackpropFilter kernel (the filter gradient of a convolution), so this
+ * module registers one built from kernels it does have: pad, transpose, and a dilated Conv2D
+ * (dW[kh,kw,ci,co] = Σ x[n, oh·s+kh, ow·s+kw, ci] · dy[n, oh, ow, co] is a convolution of x over n
+ * with dy as the filter, dilated by the stride). Only this module imports the tfjs packages at top
+ * level; everything else gets them through `loadTf()` so the CLI stays fast for other commands.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export type Tf = typeof import('@tensorflow/tfjs-core');
+export type TfLayers = typeof import('@tensorflow/tfjs-layers');
+
+let loading: Promise<{ tf: Tf; tfl: TfLayers }> | null = null;
+
+/** Initialise tfjs on the wasm backend once per process. */
+export function loadTf(): Promise<{ tf: Tf; tfl: TfLayers }> {
+  loading ??= (async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const tfl = await import('@tensorflow/tfjs-layers');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const req = createRequire(import.meta.url);
+    const dist = join(dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+    wasm.setWasmPaths(dist);
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend failed to initialise');
+    await tf.ready();
+    registerConv2DBackpropFilter(tf);
+    return { tf, tfl };
+  })();
+  return loading;
+}
+
+type KernelArgs = { inputs: Record<string, unknown>; backend: unknown; attrs: Record<string, unknown> };
+type TensorInfoLike = { dataId: object; shape: number[]; dtype: string };
+
+function registerConv2DBackpropFilter(tf: Tf): void {
+  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
+  const k = (name: string) => {
+    const c = tf.getKernel(name, 'wasm');
+    if (!c) throw new Error(`tfjs wasm backend lacks the ${name} kernel`);
+    return c.kernelFunc as unknown as (a: KernelArgs) => TensorInfoLike;
+  };
+  const pad = k('PadV2');
+  const transpose = k('Transpose');
+  const conv2d = k('Conv2D');
+  const slice = k('Slice');
+  tf.registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const x = inputs['x'] as unknown as TensorInfoLike;
+      const dy = inputs['dy'] as unknown as TensorInfoLike;
+      const { strides, pad: padAttr, dataFormat, dimRoundingMode, filterShape } = attrs as {
+        strides: number | [number, number];
+        pad: 'same' | 'valid' | number;
+        dataFormat: string;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+        filterShape: [number, number, number, number];
+      };
+      if (dataFormat && dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC, got ${dataFormat}`);
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filterShape,
+        strides,
+        1,
+        padAttr,
+        dimRoundingMode,
+      );
+      const { top, bottom, left, right } = info.padInfo;
+      const b = backend as { disposeData(id: object): void };
+      const free: TensorInfoLike[] = [];
+      const xp = pad({ inputs: { x }, backend, attrs: { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 } });
+      free.push(xp);
+      const xT = transpose({ inputs: { x: xp }, backend, attrs: { perm: [3, 1, 2, 0] } }); // [ci, Hp, Wp, n]
+      free.push(xT);
+      const dyT = transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }); // [OH, OW, n, co]
+      free.push(dyT);
+      const r = conv2d({
+        inputs: { x: xT, filter: dyT },
+        backend,
+        attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [info.strideHeight, info.strideWidth] },
+      }); // [ci, KH', KW', co] with KH' >= KH
+      free.push(r);
+      const [kh, kw, ci, co] = filterShape;
+      let cut = r;
+      if (r.shape[1] !== kh || r.shape[2] !== kw) {
+        cut = slice({ inputs: { x: r }, backend, attrs: { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] } });
+        free.push(cut);
+      }
+      const out = transpose({ inputs: { x: cut }, backend, attrs: { perm: [1, 2, 0, 3] } });
+      for (const t of free) b.disposeData(t.dataId);
+      return out as never;
+    },
+  });
+}
