@@ -52,24 +52,63 @@ export function zstdCompress(buf: Uint8Array, level = ZSTD_DEFAULT_LEVEL): Uint8
   return asU8(compressorFor(level).compress(buf));
 }
 
+/** Refuse to allocate more than this for a frame of unknown provenance without an expected size. */
+export const ZSTD_MAX_UNCHECKED_OUTPUT = 1 << 30;
+
+let dctx: InstanceType<typeof binding.DCtx> | undefined;
+
 /**
- * Decompress one or more concatenated zstd frames. `expectedSize`, when given, is checked (a
- * corrupted frame that decodes to the wrong length is an error). Throws McdnError ZSTD_CORRUPT.
+ * Decompress one or more concatenated zstd frames. With `expectedSize` the output buffer is
+ * allocated up front and the data must decode to exactly that many bytes (a corrupt frame header
+ * cannot make us allocate more). Without it, the frames must declare their content size and the
+ * total is capped at ZSTD_MAX_UNCHECKED_OUTPUT. Throws McdnError ZSTD_CORRUPT / ZSTD_SIZE_MISMATCH.
  */
 export function zstdDecompress(buf: Uint8Array, expectedSize?: number): Uint8Array {
-  decompressor ??= new Decompressor();
-  let out: Buffer;
-  try {
-    out = decompressor.decompress(buf);
-  } catch (e) {
-    throw new McdnError('ZSTD_CORRUPT', 'integrity', `zstd data is corrupt: ${(e as Error).message}`, { cause: e });
+  if (expectedSize === undefined) {
+    const declared = declaredContentSize(buf);
+    if (declared === null || declared > ZSTD_MAX_UNCHECKED_OUTPUT) {
+      decompressor ??= new Decompressor();
+      // no declared size: fall back to the streaming path of zstd-napi (it grows the output as needed)
+      if (declared === null) return asU8(wrapCorrupt(() => decompressor!.decompress(buf)));
+      throw new McdnError('ZSTD_OUTPUT_TOO_LARGE', 'input', `zstd data declares ${declared} bytes, more than the ${ZSTD_MAX_UNCHECKED_OUTPUT} allowed without an expected size`);
+    }
+    expectedSize = declared;
   }
-  if (expectedSize !== undefined && out.byteLength !== expectedSize) {
-    throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', `zstd data decoded to ${out.byteLength} bytes, expected ${expectedSize}`, {
-      details: { got: out.byteLength, expected: expectedSize },
+  dctx ??= new binding.DCtx();
+  const out = new Uint8Array(expectedSize);
+  const n = wrapCorrupt(() => dctx!.decompress(out, buf));
+  if (n !== expectedSize) {
+    throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', `zstd data decoded to ${n} bytes, expected ${expectedSize}`, {
+      details: { got: n, expected: expectedSize },
     });
   }
-  return asU8(out);
+  return out;
+}
+
+function wrapCorrupt<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/Destination buffer is too small/i.test(msg)) {
+      throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', 'zstd data decodes to more bytes than expected', { cause: e });
+    }
+    throw new McdnError('ZSTD_CORRUPT', 'integrity', `zstd data is corrupt: ${msg}`, { cause: e });
+  }
+}
+
+/** Sum of the content sizes the frames in `buf` declare, or null if one does not declare it. */
+function declaredContentSize(buf: Uint8Array): number | null {
+  let total = 0;
+  let rest = buf;
+  while (rest.byteLength > 0) {
+    const size = wrapCorrupt(() => binding.getFrameContentSize(rest));
+    if (size === null) return null;
+    total += size;
+    const len = wrapCorrupt(() => binding.findFrameCompressedSize(rest));
+    rest = rest.subarray(len);
+  }
+  return total;
 }
 
 /** Smallest windowLog whose window covers `n` bytes (at least 10, at most ZSTD_MAX_WINDOW_LOG). */

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
+import { encodeChunk, decodeChunk, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange } from './chunk.ts';
+import { McdnError } from '../errors.ts';
+import { syntheticWeights } from './synth.ts';
+
+const fakeWeights = (count: number, seed = 1) => syntheticWeights(count, seed);
+
+const rangesArb = (len: number) =>
+  fc.array(fc.tuple(fc.nat(len), fc.nat(len)), { maxLength: 6 }).map((pairs) => {
+    const cuts = [...new Set(pairs.flat())].sort((a, b) => a - b);
+    const out: ChunkRange[] = [];
+    for (let i = 0; i + 1 < cuts.length; i += 2) if (cuts[i + 1]! > cuts[i]!) out.push({ start: cuts[i]!, length: cuts[i + 1]! - cuts[i]! });
+    return out;
+  });
+
+test('encode/decode round trip for random bytes, widths and ranges', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 600 }).chain((b) => fc.tuple(fc.constant(b), fc.integer({ min: 1, max: 8 }), fc.option(rangesArb(b.length)), fc.boolean())),
+      ([bytes, width, ranges, zeroish]) => {
+        const raw = zeroish ? bytes.map((x, i) => (i % 5 === 0 ? x : 0)) : bytes;
+        const enc = encodeChunk(raw, { width, ...(ranges && ranges.length ? { ranges } : {}), probeWidths: [4, 2] });
+        assert.ok(enc.payload.length <= raw.length);
+        assert.deepEqual(decodeChunk(enc.payload, enc.method, enc.width, raw.length), raw);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('FP32 weights pick byte planes and beat plain zstd', () => {
+  const raw = fakeWeights(100_000);
+  const enc = encodeChunk(raw, { width: 4 });
+  assert.equal(enc.method, METHOD_PLANES);
+  const plain = encodeChunk(raw, { width: 1 });
+  assert.equal(plain.method, METHOD_ZSTD);
+  assert.ok(enc.payload.length < plain.payload.length * 0.97, `${enc.payload.length} vs ${plain.payload.length}`);
+  assert.deepEqual(decodeChunk(enc.payload, enc.method, enc.width, raw.length), raw);
+});
+
+test('pruned weights (80 % zeros) pick the sparse mode', () => {
+  const raw = fakeWeights(50_000, 7);
+  const f = new Float32Array(raw.buffer);
+  for (let i = 0; i < f.length; i++) if ((i * 7919) % 10 < 8) f[i] = 0;
+  const enc = encodeChunk(raw, { width: 4 });
+  assert.equal(enc.method, METHOD_SPARSE);
+  const planes = encodeChunk(raw, { width: 4, level: 3 });
+  assert.ok(planes.payload.length <= enc.payload.length);
+  assert.deepEqual(decodeChunk(enc.payload, enc.method, enc.width, raw.length), raw);
+});
+
+test('incompressible bytes are stored; layout-less float data is probed to planes', () => {
+  const rnd = new Uint8Array(randomBytes(10_000));
+  assert.equal(encodeChunk(rnd, { width: 4 }).method, METHOD_STORED);
+  const w = encodeChunk(fakeWeights(60_000, 3), { probeWidths: [4, 2] });
+  assert.equal(w.method, METHOD_PLANES);
+  assert.equal(w.width, 4);
+});
+
+test('corrupt payloads throw McdnError, never another exception', () => {
+  const raw = fakeWeights(5000, 9);
+  const f = new Float32Array(raw.buffer);
+  for (let i = 0; i < f.length; i += 2) f[i] = 0;
+  for (const opts of [{ width: 4 }, { width: 4, ranges: [{ start: 8, length: 4000 }] }, { width: 1 }]) {
+    const enc = encodeChunk(raw, opts);
+    fc.assert(
+      fc.property(fc.nat(enc.payload.length - 1), fc.integer({ min: 1, max: 255 }), fc.nat(enc.payload.length), (at, x, cut) => {
+        const bad = enc.payload.slice(0, Math.max(cut, at + 1));
+        bad[at] ^= x;
+        try {
+          const out = decodeChunk(bad, enc.method, enc.width, raw.length);
+          assert.equal(out.length, raw.length); // a flip may survive decoding; the sha256 check above catches it
+        } catch (e) {
+          assert.ok(e instanceof McdnError, String(e));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  }
+  assert.throws(() => decodeChunk(new Uint8Array(3), 9, 1, 3), McdnError);
+  assert.throws(() => decodeChunk(new Uint8Array(3), METHOD_STORED, 1, 4), McdnError);
+});

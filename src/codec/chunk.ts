@@ -1,0 +1,368 @@
+/**
+ * One chunk of the .mcz container: encode raw bytes with the smallest of several methods, decode
+ * them back. Pure functions over Uint8Array (no I/O, no hashing, no knowledge of files); the
+ * payload formats are specified in docs/spec/mcz.md §5 and must not change without a version bump.
+ *
+ * Methods: STORED (raw), ZSTD (zstd of raw), PLANES (byte-plane grouping of the selected element
+ * ranges, each plane its own zstd frame, then the unselected bytes), SPARSE (bitmap of nonzero
+ * elements + byte planes of the nonzero elements only — for pruned, mostly-zero tensors).
+ */
+import { McdnError } from '../errors.ts';
+import { joinPlanes, splitPlanes, MAX_PLANE_WIDTH } from './planes.ts';
+import { zstdCompress, zstdDecompress, ZSTD_DEFAULT_LEVEL } from './zstd.ts';
+
+export const METHOD_STORED = 0;
+export const METHOD_ZSTD = 1;
+export const METHOD_PLANES = 2;
+export const METHOD_SPARSE = 3;
+export type ChunkMethod = 0 | 1 | 2 | 3;
+export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd', 2: 'planes', 3: 'sparse' };
+
+/** Largest raw chunk (4 MiB): bounds decoder memory and gives random access granularity. */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+/** SPARSE is tried when at least this fraction of the selected elements are all-zero. */
+export const SPARSE_TRY_ZERO_FRACTION = 0.3;
+/** A plane that zstd shrinks below this ratio is also tried at level 1 (fast strategy); see spec §6. */
+const RETRY_PLANE_RATIO = 0.9;
+/** Sample used to decide which plane width pays for data without a layout. */
+const PROBE_BYTES = 128 * 1024;
+
+/** A byte range inside the chunk (relative to its start). */
+export interface ChunkRange {
+  start: number;
+  length: number;
+}
+
+export interface EncodeChunkOptions {
+  /** zstd level (default 3) */
+  level?: number;
+  /** element width in bytes for byte-plane grouping (1 = none) */
+  width?: number;
+  /** the tensor element ranges to group; undefined = the whole chunk */
+  ranges?: ChunkRange[];
+  /**
+   * for bytes without a known layout: plane widths to probe on a sample (e.g. [4, 2]); the best one,
+   * if it beats plain zstd on the sample, becomes a PLANES candidate over the whole chunk
+   */
+  probeWidths?: number[];
+}
+
+export interface EncodedChunk {
+  method: ChunkMethod;
+  /** element width recorded for the chunk (1 for STORED/ZSTD) */
+  width: number;
+  payload: Uint8Array;
+}
+
+/** Encode `raw` with the smallest of {stored, zstd, planes+zstd, sparse} that applies. */
+export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): EncodedChunk {
+  const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
+  let width = opts.width ?? 1;
+  let ranges = opts.ranges;
+  if (!Number.isInteger(width) || width < 1 || width > MAX_PLANE_WIDTH) throw new RangeError(`chunk width ${width} out of range`);
+  let best: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
+  const consider = (c: EncodedChunk) => {
+    if (c.payload.byteLength < best.payload.byteLength) best = c;
+  };
+  if (raw.byteLength === 0) return best;
+  consider({ method: METHOD_ZSTD, width: 1, payload: zstdCompress(raw, level) });
+
+  if (width === 1 && opts.probeWidths?.length && raw.byteLength >= 64) {
+    width = probeWidth(raw, opts.probeWidths);
+    ranges = undefined;
+  }
+  if (width > 1 || ranges) {
+    const sel = selectRanges(raw, ranges);
+    if (width > 1) consider({ method: METHOD_PLANES, width, payload: encodePlanes(sel, width, level) });
+    if (zeroFraction(sel.selected, width) >= SPARSE_TRY_ZERO_FRACTION) {
+      consider({ method: METHOD_SPARSE, width, payload: encodeSparse(sel, width, level) });
+    }
+  }
+  return best;
+}
+
+/** Decode one chunk payload back to exactly `rawLength` bytes. Throws McdnError MCZ_CHUNK_CORRUPT. */
+export function decodeChunk(payload: Uint8Array, method: number, width: number, rawLength: number): Uint8Array {
+  switch (method) {
+    case METHOD_STORED:
+      if (payload.byteLength !== rawLength) throw corrupt(`stored chunk has ${payload.byteLength} bytes, expected ${rawLength}`);
+      return payload;
+    case METHOD_ZSTD:
+      return inflate(payload, rawLength);
+    case METHOD_PLANES:
+    case METHOD_SPARSE: {
+      if (!Number.isInteger(width) || width < 1 || width > MAX_PLANE_WIDTH) throw corrupt(`bad element width ${width}`);
+      const r = new Reader(payload);
+      const ranges = readRanges(r, rawLength);
+      if (method === METHOD_PLANES) {
+        const inner = inflate(payload.subarray(r.pos), rawLength);
+        const selLen = ranges ? ranges.reduce((s, x) => s + x.length, 0) : rawLength;
+        return scatter(joinPlanes(inner.subarray(0, selLen), width), inner.subarray(selLen), ranges, rawLength);
+      }
+      const innerLen = r.varint();
+      if (innerLen > rawLength + Math.ceil(rawLength / 8) + 8) throw corrupt(`sparse inner length ${innerLen} too large`);
+      const inner = inflate(payload.subarray(r.pos), innerLen);
+      const selLen = ranges ? ranges.reduce((s, x) => s + x.length, 0) : rawLength;
+      const n = Math.floor(selLen / width);
+      const bitmapLen = Math.ceil(n / 8);
+      const bitmap = inner.subarray(0, bitmapLen);
+      let nonzero = 0;
+      for (let i = 0; i < n; i++) if (bitmap[i >> 3]! & (1 << (i & 7))) nonzero++;
+      const tail = selLen - n * width;
+      const unselLen = rawLength - selLen;
+      if (innerLen !== bitmapLen + nonzero * width + tail + unselLen) throw corrupt('sparse chunk lengths do not add up');
+      const values = joinPlanes(inner.subarray(bitmapLen, bitmapLen + nonzero * width), width);
+      const sel = new Uint8Array(selLen);
+      for (let i = 0, v = 0; i < n; i++) {
+        if (bitmap[i >> 3]! & (1 << (i & 7))) {
+          sel.set(values.subarray(v, v + width), i * width);
+          v += width;
+        }
+      }
+      const rest = bitmapLen + nonzero * width;
+      sel.set(inner.subarray(rest, rest + tail), n * width);
+      return scatter(sel, inner.subarray(rest + tail), ranges, rawLength);
+    }
+    default:
+      throw corrupt(`unknown method ${method}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding helpers
+
+interface Selection {
+  /** concatenation of the selected ranges */
+  selected: Uint8Array;
+  /** the other bytes, in order */
+  rest: Uint8Array;
+  /** the range header bytes (spec §5.3) */
+  header: Uint8Array;
+}
+
+function selectRanges(raw: Uint8Array, ranges: ChunkRange[] | undefined): Selection {
+  if (!ranges) return { selected: raw, rest: new Uint8Array(0), header: Uint8Array.of(0) };
+  const w = new ByteWriter();
+  w.varint(ranges.length);
+  let selLen = 0;
+  let prevEnd = 0;
+  for (const r of ranges) {
+    if (r.start < prevEnd || r.length <= 0 || r.start + r.length > raw.byteLength) throw new RangeError('chunk ranges must be sorted, non-empty, disjoint and inside the chunk');
+    w.varint(r.start - prevEnd);
+    w.varint(r.length);
+    selLen += r.length;
+    prevEnd = r.start + r.length;
+  }
+  const selected = new Uint8Array(selLen);
+  const rest = new Uint8Array(raw.byteLength - selLen);
+  let s = 0;
+  let o = 0;
+  let pos = 0;
+  for (const r of ranges) {
+    rest.set(raw.subarray(pos, r.start), o);
+    o += r.start - pos;
+    selected.set(raw.subarray(r.start, r.start + r.length), s);
+    s += r.length;
+    pos = r.start + r.length;
+  }
+  rest.set(raw.subarray(pos), o);
+  return { selected, rest, header: w.bytes() };
+}
+
+/** Compress each plane as its own frame, choosing per plane between `level` and level 1. */
+function compressPlanes(planes: Uint8Array, width: number, level: number, parts: Uint8Array[]): void {
+  const planeLen = Math.floor(planes.byteLength / width);
+  if (planeLen === 0) {
+    parts.push(zstdCompress(planes, level));
+    return;
+  }
+  for (let k = 0; k < width; k++) {
+    const end = k === width - 1 ? planes.byteLength : (k + 1) * planeLen; // last frame carries the tail
+    const plane = planes.subarray(k * planeLen, end);
+    let c = zstdCompress(plane, level);
+    if (level !== 1 && c.byteLength < plane.byteLength * RETRY_PLANE_RATIO) {
+      const c1 = zstdCompress(plane, 1);
+      if (c1.byteLength < c.byteLength) c = c1;
+    }
+    parts.push(c);
+  }
+}
+
+function encodePlanes(sel: Selection, width: number, level: number): Uint8Array {
+  const parts: Uint8Array[] = [sel.header];
+  compressPlanes(splitPlanes(sel.selected, width), width, level, parts);
+  if (sel.rest.byteLength > 0) parts.push(zstdCompress(sel.rest, level));
+  return concat(parts);
+}
+
+function encodeSparse(sel: Selection, width: number, level: number): Uint8Array {
+  const src = sel.selected;
+  const n = Math.floor(src.byteLength / width);
+  const bitmap = new Uint8Array(Math.ceil(n / 8));
+  const values = new Uint8Array(n * width);
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const at = i * width;
+    let nz = false;
+    for (let k = 0; k < width; k++) if (src[at + k] !== 0) { nz = true; break; }
+    if (nz) {
+      bitmap[i >> 3]! |= 1 << (i & 7);
+      values.set(src.subarray(at, at + width), v);
+      v += width;
+    }
+  }
+  const tail = src.subarray(n * width);
+  const innerLen = bitmap.byteLength + v + tail.byteLength + sel.rest.byteLength;
+  const head = new ByteWriter();
+  head.varint(innerLen);
+  const parts: Uint8Array[] = [sel.header, head.bytes(), zstdCompress(bitmap, level)];
+  if (v > 0) compressPlanes(splitPlanes(values.subarray(0, v), width), width, level, parts);
+  const trailer = concat([tail, sel.rest]);
+  if (trailer.byteLength > 0) parts.push(zstdCompress(trailer, level));
+  return concat(parts);
+}
+
+/** Fraction of width-sized elements that are all zero bytes. */
+function zeroFraction(b: Uint8Array, width: number): number {
+  const n = Math.floor(b.byteLength / width);
+  if (n === 0) return 0;
+  let zeros = 0;
+  if (width === 4 && b.byteOffset % 4 === 0) {
+    const w = new Uint32Array(b.buffer, b.byteOffset, n);
+    for (let i = 0; i < n; i++) if (w[i] === 0) zeros++;
+  } else if (width === 2 && b.byteOffset % 2 === 0) {
+    const w = new Uint16Array(b.buffer, b.byteOffset, n);
+    for (let i = 0; i < n; i++) if (w[i] === 0) zeros++;
+  } else {
+    for (let i = 0; i < n; i++) {
+      let z = true;
+      for (let k = 0; k < width; k++) if (b[i * width + k] !== 0) { z = false; break; }
+      if (z) zeros++;
+    }
+  }
+  return zeros / n;
+}
+
+/** Pick the plane width that compresses a sample best (1 if none beats plain zstd by 2 %). */
+function probeWidth(raw: Uint8Array, widths: number[]): number {
+  const start = Math.max(0, Math.floor((raw.byteLength - PROBE_BYTES) / 2) & ~15);
+  const sample = raw.subarray(start, start + PROBE_BYTES);
+  let bestW = 1;
+  let bestSize = zstdCompress(sample, 1).byteLength * 0.98;
+  for (const w of widths) {
+    if (w < 2 || w > MAX_PLANE_WIDTH) continue;
+    const planes = splitPlanes(sample, w);
+    const planeLen = Math.floor(sample.byteLength / w);
+    let size = 0; // planes compressed separately, as encodePlanes does (one Huffman table per plane)
+    for (let k = 0; k < w; k++) size += zstdCompress(planes.subarray(k * planeLen, k === w - 1 ? planes.byteLength : (k + 1) * planeLen), 1).byteLength;
+    if (size < bestSize) {
+      bestSize = size;
+      bestW = w;
+    }
+  }
+  return bestW;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding helpers
+
+function corrupt(msg: string): McdnError {
+  return new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', msg);
+}
+
+function inflate(frames: Uint8Array, size: number): Uint8Array {
+  try {
+    return zstdDecompress(frames, size);
+  } catch (e) {
+    throw new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', (e as Error).message, { cause: e });
+  }
+}
+
+function readRanges(r: Reader, rawLength: number): ChunkRange[] | undefined {
+  const count = r.varint();
+  if (count === 0) return undefined;
+  if (count > rawLength) throw corrupt(`range count ${count} exceeds chunk length`);
+  const out: ChunkRange[] = [];
+  let prevEnd = 0;
+  for (let i = 0; i < count; i++) {
+    const start = prevEnd + r.varint();
+    const length = r.varint();
+    if (length === 0 || start + length > rawLength) throw corrupt(`range ${i} (${start}+${length}) is outside the chunk`);
+    out.push({ start, length });
+    prevEnd = start + length;
+  }
+  return out;
+}
+
+/** Put the selected bytes back into their ranges and the rest around them. */
+function scatter(selected: Uint8Array, rest: Uint8Array, ranges: ChunkRange[] | undefined, rawLength: number): Uint8Array {
+  if (!ranges) return selected;
+  const out = new Uint8Array(rawLength);
+  let s = 0;
+  let o = 0;
+  let pos = 0;
+  for (const r of ranges) {
+    out.set(rest.subarray(o, o + r.start - pos), pos);
+    o += r.start - pos;
+    out.set(selected.subarray(s, s + r.length), r.start);
+    s += r.length;
+    pos = r.start + r.length;
+  }
+  out.set(rest.subarray(o), pos);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// little byte utilities (LEB128 varints)
+
+export class ByteWriter {
+  private buf = new Uint8Array(64);
+  private n = 0;
+  private ensure(k: number): void {
+    if (this.n + k <= this.buf.byteLength) return;
+    const b = new Uint8Array(Math.max(this.buf.byteLength * 2, this.n + k));
+    b.set(this.buf.subarray(0, this.n));
+    this.buf = b;
+  }
+  varint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint ${v}`);
+    this.ensure(10);
+    while (v >= 0x80) {
+      this.buf[this.n++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.n++] = v;
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.n);
+  }
+}
+
+export class Reader {
+  pos = 0;
+  constructor(private readonly b: Uint8Array) {}
+  varint(): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.b.byteLength) throw corrupt('truncated varint');
+      const x = this.b[this.pos++]!;
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) return v;
+      mul *= 0x80;
+    }
+    throw corrupt('varint longer than 8 bytes');
+  }
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.byteLength;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}

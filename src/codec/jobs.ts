@@ -1,0 +1,50 @@
+/**
+ * The unit of work the pack/unpack pipelines hand to worker threads (or run inline for small
+ * files): encode a raw chunk and hash it; decode a payload and verify it against its sha256.
+ * Pure CPU work over Uint8Array; no file I/O.
+ */
+import { createHash } from 'node:crypto';
+import { McdnError } from '../errors.ts';
+import { decodeChunk, encodeChunk, type ChunkMethod, type EncodeChunkOptions, type EncodedChunk } from './chunk.ts';
+
+export interface EncodeJob {
+  op: 'encode';
+  raw: Uint8Array;
+  opts: EncodeChunkOptions;
+}
+export interface DecodeJob {
+  op: 'decode';
+  payload: Uint8Array;
+  method: ChunkMethod;
+  width: number;
+  rawLength: number;
+  sha256: string;
+  /** chunk index, for error messages */
+  index: number;
+}
+export type Job = EncodeJob | DecodeJob;
+export type EncodeResult = EncodedChunk & { sha256: string; rawLength: number };
+
+export function sha256Of(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+export function runEncode(job: EncodeJob): EncodeResult {
+  const enc = encodeChunk(job.raw, job.opts);
+  return { ...enc, sha256: sha256Of(job.raw), rawLength: job.raw.byteLength };
+}
+
+/** Decode a chunk and check its sha256; errors name the chunk. */
+export function runDecode(job: DecodeJob): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = decodeChunk(job.payload, job.method, job.width, job.rawLength);
+  } catch (e) {
+    const err = e instanceof McdnError ? e : new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', String(e));
+    throw new McdnError(err.code, err.category, `chunk ${job.index}: ${err.message}`, { details: { chunk: job.index } });
+  }
+  if (sha256Of(raw) !== job.sha256) {
+    throw new McdnError('MCZ_CHUNK_HASH_MISMATCH', 'integrity', `chunk ${job.index}: sha256 mismatch (the packed data is corrupt)`, { details: { chunk: job.index } });
+  }
+  return raw;
+}

@@ -1,0 +1,105 @@
+/**
+ * A small pool of worker threads (one per core, at most MAX_POOL_WORKERS) that runs chunk
+ * encode/decode jobs so pack and unpack use every core. Idle workers are unref'd, so a shared pool
+ * never keeps the process alive. Knows nothing of files or the container.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { McdnError, type ErrorCategory } from '../../errors.ts';
+import type { DecodeJob, EncodeJob, EncodeResult, Job } from '../jobs.ts';
+
+export const MAX_POOL_WORKERS = 8;
+const WORKER_URL = new URL('./chunk-worker.mjs', import.meta.url);
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  slot: Slot;
+}
+
+export class ChunkPool {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size = Math.max(1, Math.min(availableParallelism(), MAX_POOL_WORKERS))) {}
+
+  encode(job: EncodeJob): Promise<EncodeResult> {
+    return this.run(job, [job.raw.buffer as ArrayBuffer]) as Promise<EncodeResult>;
+  }
+
+  decode(job: DecodeJob): Promise<Uint8Array> {
+    return this.run(job, [job.payload.buffer as ArrayBuffer]) as Promise<Uint8Array>;
+  }
+
+  /** Run a job; its buffers are transferred to the worker (callers must not reuse them). */
+  private run(job: Job, transfer: ArrayBuffer[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(new McdnError('POOL_CLOSED', 'internal', 'chunk worker pool is closed'));
+    const slot = this.pick();
+    const id = this.nextId++;
+    slot.busy++;
+    if (slot.busy === 1) slot.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, slot });
+      slot.worker.postMessage({ id, job }, transfer);
+    });
+  }
+
+  private pick(): Slot {
+    if (this.slots.length < this.size) {
+      const least = this.slots.find((s) => s.busy === 0);
+      if (least) return least;
+      return this.spawn();
+    }
+    return this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL, { execArgv: [] });
+    const slot: Slot = { worker, busy: 0 };
+    worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: { code: string; category: ErrorCategory; message: string; details: Record<string, unknown> } }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (--slot.busy === 0) worker.unref();
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new McdnError(m.error!.code, m.error!.category, m.error!.message, { details: m.error!.details }));
+    });
+    worker.on('error', (e) => this.failSlot(slot, e));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.failSlot(slot, new Error(`chunk worker exited with code ${code}`));
+    });
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private failSlot(slot: Slot, e: unknown): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    for (const [id, p] of this.pending) {
+      if (p.slot !== slot) continue;
+      this.pending.delete(id);
+      p.reject(new McdnError('WORKER_FAILED', 'internal', `chunk worker failed: ${(e as Error)?.message ?? e}`, { cause: e }));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots.length = 0;
+  }
+}
+
+let shared: ChunkPool | undefined;
+
+/** The process-wide pool (created on first use). */
+export function sharedPool(): ChunkPool {
+  shared ??= new ChunkPool();
+  return shared;
+}
