@@ -200,9 +200,9 @@ function corrupt(what: string, msg: string, details: Record<string, unknown> = {
   return new McdnError('BSDIFF_CORRUPT', 'input', `${what}: ${msg}`, { details, remedy: 'the patch file is damaged or truncated; fetch it again' });
 }
 
-/** Parse and check the 32-byte header against the patch length. */
-export function readBsdiffHeader(patch: Uint8Array, what = 'bsdiff patch'): BsdiffHeader {
-  if (patch.length < BSDIFF_HEADER_BYTES) throw corrupt(what, `truncated header (${patch.length} of ${BSDIFF_HEADER_BYTES} bytes)`);
+/** Parse and check the 32-byte header against the patch length (`size`, default: the buffer's). */
+export function readBsdiffHeader(patch: Uint8Array, what = 'bsdiff patch', size = patch.length): BsdiffHeader {
+  if (patch.length < BSDIFF_HEADER_BYTES || size < BSDIFF_HEADER_BYTES) throw corrupt(what, `truncated header (${Math.min(size, patch.length)} of ${BSDIFF_HEADER_BYTES} bytes)`);
   for (let i = 0; i < 8; i++) {
     if (patch[i] !== BSDIFF_MAGIC.charCodeAt(i)) throw new McdnError('BSDIFF_BAD_MAGIC', 'input', `${what}: not a BSDIFF40 patch`);
   }
@@ -210,7 +210,7 @@ export function readBsdiffHeader(patch: Uint8Array, what = 'bsdiff patch'): Bsdi
   const diffLen = offtin(patch, 16);
   const newSize = offtin(patch, 24);
   if (ctrlLen < 0 || diffLen < 0 || newSize < 0) throw corrupt(what, 'negative length in header', { ctrlLen, diffLen, newSize });
-  if (BSDIFF_HEADER_BYTES + ctrlLen + diffLen > patch.length) throw corrupt(what, 'block lengths exceed the patch size', { ctrlLen, diffLen, size: patch.length });
+  if (BSDIFF_HEADER_BYTES + ctrlLen + diffLen > size) throw corrupt(what, 'block lengths exceed the patch size', { ctrlLen, diffLen, size });
   if (newSize > MAX_BSPATCH_NEW_SIZE) throw new McdnError('BSDIFF_NEW_TOO_LARGE', 'input', `${what}: new size ${newSize} exceeds the ${MAX_BSPATCH_NEW_SIZE}-byte limit`);
   return { ctrlLen, diffLen, newSize };
 }

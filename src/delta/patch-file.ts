@@ -1,0 +1,319 @@
+/**
+ * File-level delta API: `makePatch` (choose/try methods, write the patch atomically), `applyPatch`
+ * (check OLD's size and sha256 before writing anything, stream NEW into a temp file beside the
+ * target, rename only after NEW's sha256 and size match) and `readPatchHeader`. The thin I/O
+ * adapter around the pure methods in binary.ts, tensor.ts and bsdiff/. It reads OLD/NEW/PATCH and
+ * writes only the requested output path (through a temp file); it never touches other files.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
+import { McdnError, fromSystemError } from '../errors.ts';
+import type { ModelLayout } from '../formats/types.ts';
+import { openSource, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
+import * as formats from '../formats/index.ts';
+import { zstdCompress } from '../codec/index.ts';
+import { bsdiff, bspatch } from './bsdiff/bsdiff.ts';
+import { decodeBinaryPayload, encodeBinaryPayload } from './binary.ts';
+import { decodeTensorPayload, encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
+import {
+  BSDIFF_TRAILER_BYTES,
+  PATCH_HEADER_BYTES,
+  detectPatch,
+  encodeBsdiffTrailer,
+  encodePatchHeader,
+  type PatchHeader,
+  type PatchMethod,
+} from './container.ts';
+
+export type MakeMethod = 'auto' | PatchMethod;
+
+/** `auto` tries bsdiff only up to this size: the pure-JS bzip2 encoder runs at ~0.2–1 MB/s. */
+export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
+/** Output is handed to the file in writes of about this size. */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
+export interface MakePatchOptions {
+  method?: MakeMethod;
+  /** zstd level for binary/tensor payloads (default 19: patches are made once, applied many times) */
+  level?: number;
+  /**
+   * Size of the packed full NEW file to compare against in `auto` mode. When omitted it is
+   * estimated as zstd -19 of NEW with 4-byte planes for tensors (see estimateFullPackedSize).
+   */
+  fullPackedSize?: number;
+}
+
+export interface PatchCandidate {
+  method: PatchMethod;
+  size: number;
+  ms: number;
+}
+
+export interface PatchResult {
+  /** false when `auto` found no patch smaller than the packed full file; nothing was written then */
+  beneficial: boolean;
+  method: PatchMethod;
+  size: number;
+  oldSize: number;
+  newSize: number;
+  oldSha256: string;
+  newSha256: string;
+  /** sha256 of the patch file (absent when nothing was written) */
+  patchSha256?: string;
+  fullPackedSize?: number;
+  candidates: PatchCandidate[];
+  tensorStats?: TensorEncodeStats;
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function readWhole(path: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    throw fromSystemError(e, path);
+  }
+}
+
+/** Model layout of a file, or no tensors when formats cannot read it (then tensor = binary). */
+async function layoutOf(path: string): Promise<ModelLayout> {
+  const read = (formats as Record<string, unknown>)['readModelLayout'] as ((p: string) => Promise<ModelLayout>) | undefined;
+  if (typeof read !== 'function') return { format: 'unknown', size: 0, tensors: [], meta: {} };
+  try {
+    return await read(path);
+  } catch (e) {
+    // a file that looks like a model but does not parse is still patchable as bytes
+    if (e instanceof McdnError && (e.category === 'input' || e.category === 'integrity')) return { format: 'unknown', size: 0, tensors: [], meta: {} };
+    throw e;
+  }
+}
+
+function encodeContainer(method: 'binary' | 'tensor', old: Uint8Array, nw: Uint8Array, oldSha256: string, newSha256: string, payload: Uint8Array): Uint8Array {
+  const header = encodePatchHeader({ method, oldSha256, newSha256, oldSize: old.length, newSize: nw.length });
+  const out = new Uint8Array(header.length + payload.length);
+  out.set(header, 0);
+  out.set(payload, header.length);
+  return out;
+}
+
+/** zstd -19 of NEW (the estimate of the packed full download when no packed size is given). */
+export function estimateFullPackedSize(nw: Uint8Array, level = 19): number {
+  return zstdCompress(nw, level).length;
+}
+
+/** Build the patch bytes for one method (no I/O). */
+export async function buildPatch(
+  method: PatchMethod,
+  old: Uint8Array,
+  nw: Uint8Array,
+  ctx: { oldSha256: string; newSha256: string; level: number; oldLayout?: () => Promise<ModelLayout>; newLayout?: () => Promise<ModelLayout> },
+): Promise<{ bytes: Uint8Array; tensorStats?: TensorEncodeStats }> {
+  if (method === 'bsdiff') {
+    const raw = bsdiff(old, nw);
+    const trailer = encodeBsdiffTrailer(ctx.oldSha256, ctx.newSha256);
+    const out = new Uint8Array(raw.length + trailer.length);
+    out.set(raw, 0);
+    out.set(trailer, raw.length);
+    return { bytes: out };
+  }
+  if (method === 'binary') {
+    return { bytes: encodeContainer('binary', old, nw, ctx.oldSha256, ctx.newSha256, encodeBinaryPayload(old, nw, ctx.level)) };
+  }
+  const ol = ctx.oldLayout ? await ctx.oldLayout() : { tensors: [] };
+  const nl = ctx.newLayout ? await ctx.newLayout() : { tensors: [] };
+  const { payload, stats } = encodeTensorPayload(old, nw, ol.tensors, nl.tensors, { level: ctx.level });
+  return { bytes: encodeContainer('tensor', old, nw, ctx.oldSha256, ctx.newSha256, payload), tensorStats: stats };
+}
+
+/** Make a patch from OLD to NEW and write it to `outPath` (temp file + rename). */
+export async function makePatch(oldPath: string, newPath: string, outPath: string, opts: MakePatchOptions = {}): Promise<PatchResult> {
+  const method = opts.method ?? 'auto';
+  const level = opts.level ?? 19;
+  const old = await readWhole(oldPath);
+  const nw = await readWhole(newPath);
+  const oldSha256 = sha256(old);
+  const newSha256 = sha256(nw);
+  let oldLayout: Promise<ModelLayout> | undefined;
+  let newLayout: Promise<ModelLayout> | undefined;
+  const ctx = {
+    oldSha256,
+    newSha256,
+    level,
+    oldLayout: () => (oldLayout ??= layoutOf(oldPath)),
+    newLayout: () => (newLayout ??= layoutOf(newPath)),
+  };
+  const tries: PatchMethod[] = [];
+  if (method === 'auto') {
+    const nl = await ctx.newLayout();
+    if (nl.tensors.length > 0) tries.push('tensor');
+    tries.push('binary');
+    if (Math.max(old.length, nw.length) <= AUTO_BSDIFF_MAX_BYTES) tries.push('bsdiff');
+  } else {
+    tries.push(method);
+  }
+  const candidates: PatchCandidate[] = [];
+  let best: { method: PatchMethod; bytes: Uint8Array; tensorStats?: TensorEncodeStats } | undefined;
+  for (const m of tries) {
+    const t0 = performance.now();
+    const r = await buildPatch(m, old, nw, ctx);
+    candidates.push({ method: m, size: r.bytes.length, ms: Math.round(performance.now() - t0) });
+    if (!best || r.bytes.length < best.bytes.length) best = { method: m, ...r };
+  }
+  if (!best) throw new McdnError('PATCH_NO_METHOD', 'internal', 'no patch method was tried');
+  const result: PatchResult = {
+    beneficial: true,
+    method: best.method,
+    size: best.bytes.length,
+    oldSize: old.length,
+    newSize: nw.length,
+    oldSha256,
+    newSha256,
+    candidates,
+    ...(best.tensorStats ? { tensorStats: best.tensorStats } : {}),
+  };
+  if (method === 'auto') {
+    const full = opts.fullPackedSize ?? estimateFullPackedSize(nw, level);
+    result.fullPackedSize = full;
+    if (best.bytes.length >= full) {
+      result.beneficial = false;
+      return result;
+    }
+  }
+  const bytes = best.bytes;
+  await writeFileAtomic(outPath, async (w) => w.write(bytes));
+  result.patchSha256 = sha256(bytes);
+  return result;
+}
+
+/** Read a patch file's header (method, hashes, sizes) without reading its payload. */
+export async function readPatchHeader(path: string): Promise<PatchHeader> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const size = (await fh.stat()).size;
+    const head = new Uint8Array(Math.min(size, PATCH_HEADER_BYTES));
+    await fh.read(head, 0, head.length, 0);
+    const tail = new Uint8Array(Math.min(size, BSDIFF_TRAILER_BYTES));
+    await fh.read(tail, 0, tail.length, size - tail.length);
+    return detectPatch(head, tail, size, path);
+  } catch (e) {
+    throw fromSystemError(e, path);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+async function sha256OfFile(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const buf = new Uint8Array(4 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, size);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } catch (e) {
+    throw fromSystemError(e, path);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Buffers small chunks into large writes, hashing everything written. */
+class HashingWriter {
+  private readonly hash = createHash('sha256');
+  private buf = new Uint8Array(WRITE_BUFFER_BYTES);
+  private len = 0;
+  size = 0;
+  constructor(private readonly w: SeqWriter) {}
+  async write(chunk: Uint8Array): Promise<void> {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (chunk.length >= WRITE_BUFFER_BYTES) {
+      await this.flush();
+      await this.w.write(chunk);
+      return;
+    }
+    if (this.len + chunk.length > this.buf.length) await this.flush();
+    this.buf.set(chunk, this.len);
+    this.len += chunk.length;
+  }
+  async flush(): Promise<void> {
+    if (this.len === 0) return;
+    const out = this.buf.subarray(0, this.len);
+    this.buf = new Uint8Array(WRITE_BUFFER_BYTES);
+    this.len = 0;
+    await this.w.write(out);
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+function wrongBase(oldPath: string, patchPath: string, details: Record<string, unknown>): McdnError {
+  return new McdnError('PATCH_WRONG_BASE', 'input', `${oldPath}: is not the file ${patchPath} was made from (sha256 or size differs); nothing written`, {
+    details,
+    remedy: 'apply the patch to the version it was made from, or download the full file',
+  });
+}
+
+/**
+ * Apply PATCH to OLD, writing NEW to `outPath`. OLD's size and sha256 are checked before anything is
+ * written; NEW goes to a temp file beside `outPath` and is renamed into place only after its sha256
+ * (or, for a BSDIFF40 patch without our trailer, its size) matches.
+ */
+export async function applyPatch(oldPath: string, patchPath: string, outPath: string): Promise<{ sha256: string; size: number; method: PatchMethod }> {
+  const header = await readPatchHeader(patchPath);
+  const oldStat = await stat(oldPath).catch((e: unknown) => {
+    throw fromSystemError(e, oldPath);
+  });
+  if (oldStat.isDirectory()) throw fromSystemError(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), oldPath);
+  if (header.oldSize !== undefined && oldStat.size !== header.oldSize) {
+    throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
+  }
+  if (header.oldSha256) {
+    const got = await sha256OfFile(oldPath);
+    if (got.sha256 !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got: got.sha256 });
+  }
+  const patch = await readWhole(patchPath);
+  const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
+
+  let result = { sha256: '', size: 0 };
+  const fill = async (w: SeqWriter) => {
+    const out = new HashingWriter(w);
+    if (header.method === 'tensor') {
+      const src = await openSource(oldPath);
+      try {
+        await decodeTensorPayload(payload, src, header.newSize, (c) => out.write(c), patchPath);
+      } finally {
+        await src.close();
+      }
+    } else {
+      const old = await readWhole(oldPath);
+      const nw = header.method === 'binary' ? decodeBinaryPayload(payload, old, header.newSize, patchPath) : bspatch(old, patch, header.payloadEnd, patchPath);
+      for (let i = 0; i < nw.length; i += WRITE_BUFFER_BYTES) await out.write(nw.subarray(i, i + WRITE_BUFFER_BYTES));
+    }
+    await out.flush();
+    const sha = out.digest();
+    if (out.size !== header.newSize) {
+      throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${patchPath}: patch produced ${out.size} bytes, expected ${header.newSize}; nothing written`, { remedy: 'the patch file is damaged; fetch it again' });
+    }
+    if (header.newSha256 && sha !== header.newSha256) {
+      throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${patchPath}: patched output has sha256 ${sha.slice(0, 12)}…, expected ${header.newSha256.slice(0, 12)}…; nothing written`, {
+        details: { expected: header.newSha256, got: sha },
+        remedy: 'the patch file is damaged; fetch it again',
+      });
+    }
+    result = { sha256: sha, size: out.size };
+  };
+  await writeFileAtomic(outPath, fill);
+  return { ...result, method: header.method };
+}

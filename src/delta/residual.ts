@@ -1,0 +1,150 @@
+/**
+ * Residuals between an old and a new tensor of the same dtype and length, element by element:
+ * 'x' — XOR of the bit patterns (any width); 's' — wrapping difference new − old of the little-endian
+ * w-byte words, zigzag-mapped so small changes of either sign give small unsigned words (w = 1, 2, 4).
+ * For floats of one sign, the difference of bit patterns is the change in units in the last place,
+ * so a 1e-3 relative update leaves the high bytes of the residual zero. Also an order-0 entropy
+ * estimate per byte plane, used to choose the cheapest coding. Pure functions over Uint8Array.
+ */
+
+export type ResidualOp = 'x' | 's';
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** Ops allowed for an element width (the decoder rejects anything else). */
+export function opAllowed(op: string, w: number): op is ResidualOp {
+  if (op === 'x') return w === 1 || w === 2 || w === 4 || w === 8;
+  if (op === 's') return w === 1 || w === 2 || w === 4;
+  return false;
+}
+
+function aligned(b: Uint8Array, w: number): Uint8Array {
+  return b.byteOffset % w === 0 ? b : Uint8Array.from(b);
+}
+
+function words(b: Uint8Array, w: number): Uint8Array | Uint16Array | Uint32Array {
+  const a = aligned(b, w);
+  if (w === 4) return new Uint32Array(a.buffer, a.byteOffset, a.byteLength >> 2);
+  if (w === 2) return new Uint16Array(a.buffer, a.byteOffset, a.byteLength >> 1);
+  return a;
+}
+
+function assertLE(): void {
+  if (!LITTLE_ENDIAN) throw new Error('delta residuals assume a little-endian host');
+}
+
+/** residual = op(new, old); `old` and `nw` have equal length, a multiple of w. */
+export function forwardResidual(op: ResidualOp, w: number, old: Uint8Array, nw: Uint8Array): Uint8Array {
+  assertLE();
+  const out = new Uint8Array(nw.length);
+  if (op === 'x') {
+    if (nw.length % 4 === 0) {
+      const o = words(old, 4) as Uint32Array;
+      const n = words(nw, 4) as Uint32Array;
+      const r = new Uint32Array(out.buffer);
+      for (let i = 0; i < r.length; i++) r[i] = o[i] ^ n[i];
+    } else {
+      for (let i = 0; i < out.length; i++) out[i] = old[i] ^ nw[i];
+    }
+    return out;
+  }
+  if (w === 4) {
+    const o = words(old, 4) as Uint32Array;
+    const n = words(nw, 4) as Uint32Array;
+    const r = new Uint32Array(out.buffer);
+    for (let i = 0; i < r.length; i++) {
+      const d = (n[i] - o[i]) | 0;
+      r[i] = (d << 1) ^ (d >> 31);
+    }
+  } else if (w === 2) {
+    const o = words(old, 2) as Uint16Array;
+    const n = words(nw, 2) as Uint16Array;
+    const r = new Uint16Array(out.buffer);
+    for (let i = 0; i < r.length; i++) {
+      const d = ((n[i] - o[i]) << 16) >> 16;
+      r[i] = (d << 1) ^ (d >> 15);
+    }
+  } else {
+    for (let i = 0; i < out.length; i++) {
+      const d = ((nw[i] - old[i]) << 24) >> 24;
+      out[i] = (d << 1) ^ (d >> 7);
+    }
+  }
+  return out;
+}
+
+/** new = inverse(op)(old, residual); writes into a fresh array. */
+export function inverseResidual(op: ResidualOp, w: number, old: Uint8Array, res: Uint8Array): Uint8Array {
+  assertLE();
+  const out = new Uint8Array(res.length);
+  if (op === 'x') {
+    if (res.length % 4 === 0) {
+      const o = words(old, 4) as Uint32Array;
+      const r = words(res, 4) as Uint32Array;
+      const n = new Uint32Array(out.buffer);
+      for (let i = 0; i < n.length; i++) n[i] = o[i] ^ r[i];
+    } else {
+      for (let i = 0; i < out.length; i++) out[i] = old[i] ^ res[i];
+    }
+    return out;
+  }
+  if (w === 4) {
+    const o = words(old, 4) as Uint32Array;
+    const r = words(res, 4) as Uint32Array;
+    const n = new Uint32Array(out.buffer);
+    for (let i = 0; i < n.length; i++) {
+      const z = r[i];
+      n[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+    }
+  } else if (w === 2) {
+    const o = words(old, 2) as Uint16Array;
+    const r = words(res, 2) as Uint16Array;
+    const n = new Uint16Array(out.buffer);
+    for (let i = 0; i < n.length; i++) {
+      const z = r[i];
+      n[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+    }
+  } else {
+    for (let i = 0; i < out.length; i++) {
+      const z = res[i];
+      out[i] = old[i] + ((z >>> 1) ^ -(z & 1));
+    }
+  }
+  return out;
+}
+
+const LOG2 = new Float64Array(1 << 16);
+function log2Table(): Float64Array {
+  if (LOG2[2] === 0) for (let i = 1; i < LOG2.length; i++) LOG2[i] = Math.log2(i);
+  return LOG2;
+}
+
+/** Order-0 entropy in bits of the bytes at positions k, k+w, k+2w… (one byte plane, not copied). */
+export function planeEntropyBits(b: Uint8Array, w: number, k: number): number {
+  const hist = new Uint32Array(256);
+  let n = 0;
+  for (let i = k; i < b.length; i += w) {
+    hist[b[i]]++;
+    n++;
+  }
+  return entropyOfHistogram(hist, n);
+}
+
+export function entropyOfHistogram(hist: Uint32Array, n: number): number {
+  if (n === 0) return 0;
+  const lg = log2Table();
+  const logN = Math.log2(n);
+  let bits = 0;
+  for (let s = 0; s < 256; s++) {
+    const c = hist[s];
+    if (c) bits += c * (logN - (c < lg.length ? lg[c] : Math.log2(c)));
+  }
+  return bits;
+}
+
+/** Estimated coded size in bytes of `b` split into w byte planes (order-0 entropy per plane). */
+export function estimatePlanesBytes(b: Uint8Array, w: number): number {
+  let bits = 0;
+  for (let k = 0; k < w; k++) bits += planeEntropyBits(b, w, k);
+  return bits / 8;
+}

@@ -1,0 +1,489 @@
+/**
+ * The tensor patch method (docs/spec/patch.md §Tensor payload). The new file is described as a list
+ * of segments in file order: L (literal container bytes), C (copy a range of the old file), D (a
+ * residual against an old tensor of the same dtype and size: XOR or zigzag difference of the bit
+ * patterns) and N (a new tensor's bytes). Literals are one zstd frame that may reference the old
+ * file's container bytes (the `ref` ranges); D and N bytes go into per-(kind, width) streams cut in
+ * blocks, each block split into byte planes, each plane zstd-coded or stored. Encoder and decoder are
+ * pure: the encoder takes bytes and tensor lists, the decoder reads the old file through a
+ * RandomAccessSource and hands NEW's bytes, in order, to a sink. No file I/O, no format parsing.
+ */
+import { createHash } from 'node:crypto';
+import { McdnError } from '../errors.ts';
+import type { RandomAccessSource, TensorInfo } from '../formats/types.ts';
+import { DTYPE_BYTES } from '../formats/types.ts';
+import { joinPlanes, splitPlanes, zstdCompress, zstdCompressWithPrefix, zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
+import { estimatePlanesBytes, forwardResidual, inverseResidual, opAllowed, planeEntropyBits, type ResidualOp } from './residual.ts';
+
+/** Raw bytes per block of a residual stream (a multiple of every width). */
+export const BLOCK_RAW_BYTES = 8 << 20;
+/** Largest decoded plan we accept. */
+export const MAX_PLAN_BYTES = 64 << 20;
+/** Largest number of segments a plan may list. */
+export const MAX_SEGMENTS = 4_000_000;
+/** Bytes handled at once when copying or reconstructing a long segment. */
+export const PIECE_BYTES = 4 << 20;
+/** A plane whose order-0 entropy exceeds this many bits per byte is stored, not zstd-coded. */
+export const STORE_ENTROPY_BITS = 7.97;
+
+export type Segment =
+  | ['L', number]
+  | ['C', number, number]
+  | ['D', number, number, number, ResidualOp]
+  | ['N', number, number];
+
+export type PlaneCoding = ['z' | 'r', number];
+export type BlockEntry = [string, number, PlaneCoding[]];
+
+export interface TensorPlan {
+  v: 1;
+  ref: [number, number][];
+  lit: [number, number];
+  seg: Segment[];
+  blk: BlockEntry[];
+}
+
+export interface TensorEncodeOptions {
+  /** zstd level for the literal frame, the plan and the residual planes (default 19) */
+  level?: number;
+}
+
+export interface TensorEncodeStats {
+  copied: number;
+  delta: number;
+  added: number;
+  literal: number;
+}
+
+const WIDTHS = new Set([1, 2, 4, 8]);
+
+function widthOf(t: TensorInfo): number {
+  const w = DTYPE_BYTES[t.dtype];
+  return w !== undefined && WIDTHS.has(w) && t.length % w === 0 ? w : 1;
+}
+
+/** Tensors that lie inside the file, sorted by offset, without overlaps or empties. */
+export function usableTensors(tensors: readonly TensorInfo[], size: number): TensorInfo[] {
+  const ok = tensors
+    .filter((t) => t.file === undefined && Number.isInteger(t.offset) && Number.isInteger(t.length) && t.offset >= 0 && t.length > 0 && t.offset + t.length <= size)
+    .sort((a, b) => a.offset - b.offset);
+  const out: TensorInfo[] = [];
+  let end = 0;
+  for (const t of ok) {
+    if (t.offset < end) continue;
+    out.push(t);
+    end = t.offset + t.length;
+  }
+  return out;
+}
+
+function sha(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+/** Accumulates one residual stream's bytes and cuts it into coded blocks. */
+class StreamWriter {
+  private parts: Uint8Array[] = [];
+  private len = 0;
+  constructor(
+    readonly key: string,
+    readonly w: number,
+    private readonly emit: (key: string, w: number, raw: Uint8Array) => void,
+  ) {}
+  push(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) {
+      const take = Math.min(b.length - off, BLOCK_RAW_BYTES - this.len);
+      this.parts.push(b.subarray(off, off + take));
+      this.len += take;
+      off += take;
+      if (this.len === BLOCK_RAW_BYTES) this.flush();
+    }
+  }
+  flush(): void {
+    if (this.len === 0) return;
+    const raw = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    this.parts = [];
+    this.len = 0;
+    this.emit(this.key, this.w, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+  }
+}
+
+/** Encode the tensor payload that turns `old` into `nw`. Tensor lists come from readModelLayout. */
+export function encodeTensorPayload(
+  old: Uint8Array,
+  nw: Uint8Array,
+  oldTensors: readonly TensorInfo[],
+  newTensors: readonly TensorInfo[],
+  opts: TensorEncodeOptions = {},
+): { payload: Uint8Array; stats: TensorEncodeStats } {
+  const level = opts.level ?? 19;
+  const olds = usableTensors(oldTensors, old.length);
+  const news = usableTensors(newTensors, nw.length);
+  const byName = new Map<string, TensorInfo>();
+  const byHash = new Map<string, TensorInfo>();
+  for (const t of olds) {
+    if (!byName.has(t.name)) byName.set(t.name, t);
+  }
+  const oldHash = (t: TensorInfo) => sha(old.subarray(t.offset, t.offset + t.length));
+  let hashed = false;
+  const stats: TensorEncodeStats = { copied: 0, delta: 0, added: 0, literal: 0 };
+
+  const seg: Segment[] = [];
+  const litParts: Uint8Array[] = [];
+  const blk: BlockEntry[] = [];
+  const blockData: Uint8Array[] = [];
+  const emitBlock = (key: string, w: number, raw: Uint8Array) => {
+    const planes = splitPlanes(raw, w);
+    const n = raw.length / w;
+    const codings: PlaneCoding[] = [];
+    for (let k = 0; k < w; k++) {
+      const p = planes.subarray(k * n, (k + 1) * n);
+      const h = planeEntropyBits(p, 1, 0) / Math.max(1, n);
+      let coded: Uint8Array | null = null;
+      if (h < STORE_ENTROPY_BITS) {
+        coded = zstdCompress(p, level);
+        if (coded.length >= p.length) coded = null;
+      }
+      if (coded) {
+        codings.push(['z', coded.length]);
+        blockData.push(coded);
+      } else {
+        codings.push(['r', p.length]);
+        blockData.push(p);
+      }
+    }
+    blk.push([key, raw.length, codings]);
+  };
+  const streams = new Map<string, StreamWriter>();
+  const stream = (key: string, w: number) => {
+    let s = streams.get(key);
+    if (!s) streams.set(key, (s = new StreamWriter(key, w, emitBlock)));
+    return s;
+  };
+  const pushSeg = (s: Segment) => {
+    const last = seg[seg.length - 1];
+    if (s[0] === 'L' && last?.[0] === 'L') last[1] += s[1];
+    else if (s[0] === 'C' && last?.[0] === 'C' && last[1] + last[2] === s[1]) last[2] += s[2];
+    else seg.push(s);
+  };
+  const literal = (from: number, to: number) => {
+    if (to <= from) return;
+    litParts.push(nw.subarray(from, to));
+    stats.literal += to - from;
+    pushSeg(['L', to - from]);
+  };
+
+  let cursor = 0;
+  for (const t of news) {
+    literal(cursor, t.offset);
+    cursor = t.offset + t.length;
+    const bytes = nw.subarray(t.offset, cursor);
+    const w = widthOf(t);
+    const o = byName.get(t.name);
+    if (o && o.dtype === t.dtype && o.length === t.length) {
+      const ob = old.subarray(o.offset, o.offset + o.length);
+      if (equalBytes(ob, bytes)) {
+        pushSeg(['C', o.offset, t.length]);
+        stats.copied += t.length;
+        continue;
+      }
+      // choose the cheapest of XOR, difference and coding the tensor as new
+      const candidates: { op: ResidualOp | null; res: Uint8Array; cost: number }[] = [];
+      for (const op of ['x', 's'] as const) {
+        if (!opAllowed(op, w)) continue;
+        const res = forwardResidual(op, w, ob, bytes);
+        candidates.push({ op, res, cost: estimatePlanesBytes(res, w) });
+      }
+      candidates.push({ op: null, res: bytes, cost: estimatePlanesBytes(bytes, w) });
+      candidates.sort((a, b) => a.cost - b.cost);
+      const best = candidates[0];
+      if (best.op) {
+        pushSeg(['D', o.offset, t.length, w, best.op]);
+        stream(`d${w}`, w).push(best.res);
+        stats.delta += t.length;
+        continue;
+      }
+    } else {
+      if (!hashed) {
+        for (const x of olds) {
+          const h = oldHash(x);
+          if (!byHash.has(h)) byHash.set(h, x);
+        }
+        hashed = true;
+      }
+      const same = byHash.get(sha(bytes));
+      if (same) {
+        pushSeg(['C', same.offset, t.length]);
+        stats.copied += t.length;
+        continue;
+      }
+    }
+    pushSeg(['N', t.length, w]);
+    stream(`n${w}`, w).push(bytes);
+    stats.added += t.length;
+  }
+  literal(cursor, nw.length);
+  for (const s of streams.values()) s.flush();
+
+  // the literal frame may reference the old file's container bytes
+  const ref: [number, number][] = [];
+  let oc = 0;
+  for (const t of olds) {
+    if (t.offset > oc) ref.push([oc, t.offset - oc]);
+    oc = t.offset + t.length;
+  }
+  if (old.length > oc) ref.push([oc, old.length - oc]);
+  let refBytes = concatRanges(old, ref);
+  if (refIsDictionaryMagic(refBytes)) {
+    ref.length = 0;
+    refBytes = new Uint8Array(0);
+  }
+  const lit = Buffer.concat(litParts);
+  const litFrame = lit.length === 0 ? new Uint8Array(0) : zstdCompressWithPrefix(lit, refBytes, { level });
+
+  const plan: TensorPlan = { v: 1, ref, lit: [lit.length, litFrame.length], seg, blk };
+  const planRaw = new TextEncoder().encode(JSON.stringify(plan));
+  const planFrame = zstdCompress(planRaw, level);
+  const head = new Uint8Array(8);
+  new DataView(head.buffer).setUint32(0, planFrame.length, true);
+  new DataView(head.buffer).setUint32(4, planRaw.length, true);
+  const payload = Buffer.concat([head, planFrame, litFrame, ...blockData]);
+  return { payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), stats };
+}
+
+/** zstd would parse a reference starting with its dictionary magic as a trained dictionary. */
+function refIsDictionaryMagic(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === 0x37 && b[1] === 0xa4 && b[2] === 0x30 && b[3] === 0xec;
+}
+
+function concatRanges(b: Uint8Array, ranges: readonly [number, number][]): Uint8Array {
+  let n = 0;
+  for (const [, len] of ranges) n += len;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const [off, len] of ranges) {
+    out.set(b.subarray(off, off + len), at);
+    at += len;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+function bad(what: string, msg: string, details: Record<string, unknown> = {}): McdnError {
+  return new McdnError('PATCH_CORRUPT', 'input', `${what}: ${msg}`, { details, remedy: 'the patch file is damaged or truncated; fetch it again' });
+}
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/** Validate a decoded plan against the old and new sizes; returns it typed. */
+export function validatePlan(x: unknown, oldSize: number, newSize: number, what: string): TensorPlan {
+  const p = x as TensorPlan;
+  if (!p || typeof p !== 'object' || p.v !== 1 || !Array.isArray(p.ref) || !Array.isArray(p.lit) || !Array.isArray(p.seg) || !Array.isArray(p.blk)) {
+    throw bad(what, 'tensor plan has the wrong shape');
+  }
+  if (p.seg.length > MAX_SEGMENTS) throw bad(what, `tensor plan lists ${p.seg.length} segments (limit ${MAX_SEGMENTS})`);
+  for (const r of p.ref) {
+    if (!Array.isArray(r) || r.length !== 2 || !isCount(r[0]) || !isCount(r[1]) || r[0] + r[1] > oldSize) throw bad(what, 'reference range outside the old file');
+  }
+  if (p.lit.length !== 2 || !isCount(p.lit[0]) || !isCount(p.lit[1])) throw bad(what, 'bad literal sizes');
+  let total = 0;
+  let litTotal = 0;
+  const need = new Map<string, number>();
+  for (const s of p.seg) {
+    if (!Array.isArray(s)) throw bad(what, 'bad segment');
+    switch (s[0]) {
+      case 'L':
+        if (s.length !== 2 || !isCount(s[1])) throw bad(what, 'bad literal segment');
+        litTotal += s[1];
+        total += s[1];
+        break;
+      case 'C':
+        if (s.length !== 3 || !isCount(s[1]) || !isCount(s[2]) || s[1] + s[2] > oldSize) throw bad(what, 'copy segment outside the old file');
+        total += s[2];
+        break;
+      case 'D': {
+        if (s.length !== 5 || !isCount(s[1]) || !isCount(s[2]) || s[1] + s[2] > oldSize) throw bad(what, 'delta segment outside the old file');
+        if (!WIDTHS.has(s[3]) || s[2] % s[3] !== 0 || !opAllowed(s[4], s[3])) throw bad(what, 'delta segment has a bad width or operation');
+        const key = `d${s[3]}`;
+        need.set(key, (need.get(key) ?? 0) + s[2]);
+        total += s[2];
+        break;
+      }
+      case 'N': {
+        if (s.length !== 3 || !isCount(s[1]) || !WIDTHS.has(s[2]) || s[1] % s[2] !== 0) throw bad(what, 'bad new-tensor segment');
+        const key = `n${s[2]}`;
+        need.set(key, (need.get(key) ?? 0) + s[1]);
+        total += s[1];
+        break;
+      }
+      default:
+        throw bad(what, 'unknown segment kind');
+    }
+  }
+  if (total !== newSize) throw bad(what, `segments cover ${total} bytes, the new file has ${newSize}`);
+  if (litTotal !== p.lit[0]) throw bad(what, 'literal segments do not match the literal stream size');
+  const have = new Map<string, number>();
+  for (const b of p.blk) {
+    if (!Array.isArray(b) || b.length !== 3 || typeof b[0] !== 'string' || !/^[dn][1248]$/.test(b[0]) || !isCount(b[1]) || !Array.isArray(b[2])) throw bad(what, 'bad block entry');
+    const w = Number(b[0].slice(1));
+    if (b[1] % w !== 0 || b[1] === 0 || b[1] > BLOCK_RAW_BYTES || b[2].length !== w) throw bad(what, 'bad block size');
+    for (const c of b[2]) {
+      if (!Array.isArray(c) || c.length !== 2 || (c[0] !== 'z' && c[0] !== 'r') || !isCount(c[1])) throw bad(what, 'bad plane entry');
+      if (c[0] === 'r' && c[1] !== b[1] / w) throw bad(what, 'stored plane has the wrong size');
+    }
+    have.set(b[0], (have.get(b[0]) ?? 0) + b[1]);
+  }
+  for (const k of new Set([...need.keys(), ...have.keys()])) {
+    if ((need.get(k) ?? 0) !== (have.get(k) ?? 0)) throw bad(what, `stream ${k} holds ${have.get(k) ?? 0} bytes, segments need ${need.get(k) ?? 0}`);
+  }
+  return p;
+}
+
+/** Sequential reader over one residual stream's blocks. */
+class StreamReader {
+  private cur: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+  private next = 0;
+  constructor(
+    private readonly blocks: { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[],
+    private readonly w: number,
+    private readonly what: string,
+  ) {}
+  private load(): void {
+    const b = this.blocks[this.next++];
+    if (!b) throw bad(this.what, 'residual stream ended early');
+    const n = b.raw / this.w;
+    const planes = new Uint8Array(b.raw);
+    b.planes.forEach(({ coding, data }, k) => {
+      planes.set(coding[0] === 'z' ? zstdDecompress(data, n) : data, k * n);
+    });
+    this.cur = joinPlanes(planes, this.w);
+    this.pos = 0;
+  }
+  take(n: number): Uint8Array {
+    if (this.pos === this.cur.length) this.load();
+    if (this.cur.length - this.pos >= n) {
+      const out = this.cur.subarray(this.pos, this.pos + n);
+      this.pos += n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      if (this.pos === this.cur.length) this.load();
+      const k = Math.min(n - at, this.cur.length - this.pos);
+      out.set(this.cur.subarray(this.pos, this.pos + k), at);
+      this.pos += k;
+      at += k;
+    }
+    return out;
+  }
+}
+
+/** Parse the payload's plan (for inspection and for decoding). */
+export function readTensorPlan(payload: Uint8Array, oldSize: number, newSize: number, what: string): { plan: TensorPlan; dataOffset: number } {
+  if (payload.length < 8) throw bad(what, 'tensor payload truncated');
+  const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const planComp = dv.getUint32(0, true);
+  const planRawLen = dv.getUint32(4, true);
+  if (planRawLen > MAX_PLAN_BYTES) throw bad(what, `tensor plan of ${planRawLen} bytes exceeds the ${MAX_PLAN_BYTES}-byte limit`);
+  if (8 + planComp > payload.length) throw bad(what, 'tensor plan truncated');
+  let json: unknown;
+  try {
+    const raw = zstdDecompress(payload.subarray(8, 8 + planComp), planRawLen);
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (e) {
+    if (e instanceof McdnError && e.code !== 'ZSTD_CORRUPT' && e.code !== 'ZSTD_SIZE_MISMATCH') throw e;
+    throw bad(what, 'tensor plan is unreadable');
+  }
+  return { plan: validatePlan(json, oldSize, newSize, what), dataOffset: 8 + planComp };
+}
+
+/**
+ * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`.
+ * Throws McdnError PATCH_CORRUPT (or a zstd error) on any inconsistency.
+ */
+export async function decodeTensorPayload(
+  payload: Uint8Array,
+  old: RandomAccessSource,
+  newSize: number,
+  sink: (chunk: Uint8Array) => Promise<void> | void,
+  what = 'patch',
+): Promise<void> {
+  const { plan, dataOffset } = readTensorPlan(payload, old.size, newSize, what);
+  let at = dataOffset;
+  const slice = (n: number) => {
+    if (at + n > payload.length) throw bad(what, 'payload truncated');
+    const s = payload.subarray(at, at + n);
+    at += n;
+    return s;
+  };
+  const litFrame = slice(plan.lit[1]);
+  const blocksByKey = new Map<string, { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[]>();
+  for (const [key, raw, codings] of plan.blk) {
+    const planes = codings.map((coding) => ({ coding, data: slice(coding[1]) }));
+    let list = blocksByKey.get(key);
+    if (!list) blocksByKey.set(key, (list = []));
+    list.push({ raw, planes });
+  }
+  if (at !== payload.length) throw bad(what, `${payload.length - at} unexpected bytes after the last block`);
+
+  let lit: Uint8Array = new Uint8Array(0);
+  if (plan.lit[0] > 0) {
+    const parts: Uint8Array[] = [];
+    for (const [off, len] of plan.ref) parts.push(await old.read(off, len));
+    const ref = Buffer.concat(parts);
+    lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
+  }
+  let litPos = 0;
+  const readers = new Map<string, StreamReader>();
+  const reader = (key: string, w: number) => {
+    let r = readers.get(key);
+    if (!r) readers.set(key, (r = new StreamReader(blocksByKey.get(key) ?? [], w, what)));
+    return r;
+  };
+  for (const s of plan.seg) {
+    switch (s[0]) {
+      case 'L':
+        await sink(lit.subarray(litPos, litPos + s[1]));
+        litPos += s[1];
+        break;
+      case 'C':
+        for (let done = 0; done < s[2]; ) {
+          const n = Math.min(PIECE_BYTES, s[2] - done);
+          await sink(await old.read(s[1] + done, n));
+          done += n;
+        }
+        break;
+      case 'D': {
+        const [, off, len, w, op] = s;
+        const r = reader(`d${w}`, w);
+        const piece = PIECE_BYTES - (PIECE_BYTES % w);
+        for (let done = 0; done < len; ) {
+          const n = Math.min(piece, len - done);
+          const ob = await old.read(off + done, n);
+          await sink(inverseResidual(op, w, ob, r.take(n)));
+          done += n;
+        }
+        break;
+      }
+      case 'N': {
+        const [, len, w] = s;
+        const r = reader(`n${w}`, w);
+        for (let done = 0; done < len; ) {
+          const n = Math.min(PIECE_BYTES, len - done);
+          await sink(r.take(n));
+          done += n;
+        }
+        break;
+      }
+    }
+  }
+}
