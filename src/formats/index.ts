@@ -16,3 +16,9 @@ export {
   encodeSafetensorsHeader, safetensorsToLayout, MAX_HEADER_BYTES, SAFETENSORS_DTYPES,
   type SafetensorsHeader, type SafetensorsTensor,
 } from './safetensors.ts';
+export * as onnx from './onnx/index.ts';
+export {
+  decodeOnnxModel, encodeOnnxModel, onnxTensorData, makeOnnxTensor, forEachOnnxTensor, onnxLayout, readOnnxLayout,
+  readOnnxModel, writeOnnxModel, resolveExternalData, scanOnnx,
+  type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxAttribute,
+} from './onnx/index.ts';

@@ -130,7 +130,8 @@ export function tensorByteLength(dtype: DType, shape: readonly number[]): number
 function aligned<T>(bytes: Uint8Array, width: number, make: (buf: ArrayBuffer, off: number, len: number) => T): T {
   const n = Math.floor(bytes.length / width);
   if (bytes.byteOffset % width === 0) return make(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);
-  const copy = bytes.slice(0, n * width);
+  const copy = new Uint8Array(n * width); // (Buffer#slice would be a view, so copy explicitly)
+  copy.set(bytes.subarray(0, n * width));
   return make(copy.buffer, 0, n);
 }
 
