@@ -9,6 +9,8 @@ import { McdnError, type ErrorCategory } from '../../errors.ts';
 import type { DecodeJob, EncodeJob, EncodeResult, Job } from '../jobs.ts';
 
 export const MAX_POOL_WORKERS = 8;
+/** Files at least this large are coded on worker threads (smaller ones are not worth the spawn). */
+export const POOL_MIN_BYTES = 16 * 1024 * 1024;
 const WORKER_URL = new URL('./chunk-worker.mjs', import.meta.url);
 
 interface Slot {

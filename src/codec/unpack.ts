@@ -1,0 +1,318 @@
+/**
+ * Decoding .mcz: `unpackBytes` is the slow reference decoder in spec order (the oracle for tests);
+ * `MczParser` is the incremental parser (bytes in, header and chunk payloads out, in any piece
+ * sizes); `createUnpackStream` decodes while bytes arrive, verifying every chunk's sha256 and, at
+ * the end, the whole file's; `unpackFile` writes a verified temp file and renames it;
+ * `extractTensor` reads only the chunks a tensor lives in. Writes nothing but the one output path.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { McdnError, fromSystemError } from '../errors.ts';
+import { concat } from './chunk.ts';
+import { decodeHeader, payloadOffsets, readHeaderLength, MCZ_PREAMBLE_BYTES, type MczChunkEntry, type MczHeader } from './format.ts';
+import { runDecode, type DecodeJob } from './jobs.ts';
+import { AtomicFile } from './atomic-file.ts';
+import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
+import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
+
+const INFLIGHT_PER_WORKER = 3;
+
+function truncated(msg: string, details: Record<string, unknown> = {}): McdnError {
+  return new McdnError('MCZ_TRUNCATED', 'input', msg, { details });
+}
+
+function decodeJob(h: MczHeader, i: number, payload: Uint8Array): DecodeJob {
+  const c = h.chunks[i]!;
+  return { op: 'decode', payload, method: c.method, width: c.width, rawLength: c.rawLength, sha256: c.sha256, index: i };
+}
+
+/** Reference decoder: whole container in memory, every check in spec order. */
+export function unpackBytes(mcz: Uint8Array): Uint8Array {
+  const pre = mcz.subarray(0, MCZ_PREAMBLE_BYTES);
+  const len = readHeaderLength(pre);
+  if (mcz.byteLength < len) throw truncated(`file ends inside the header (${mcz.byteLength} of ${len} bytes)`);
+  const h = decodeHeader(mcz.subarray(0, len));
+  const out = new Uint8Array(h.originalSize);
+  const offs = payloadOffsets(h);
+  h.chunks.forEach((c, i) => {
+    const at = offs[i]!;
+    if (at + c.packedLength > mcz.byteLength) throw truncated(`file ends in chunk ${i} of ${h.chunks.length}`, { chunk: i });
+    out.set(runDecode(decodeJob(h, i, mcz.subarray(at, at + c.packedLength))), c.offset);
+  });
+  const end = offs.length ? offs[offs.length - 1]! + h.chunks[h.chunks.length - 1]!.packedLength : h.headerLength;
+  if (mcz.byteLength !== end) throw new McdnError('MCZ_TRAILING_DATA', 'input', `${mcz.byteLength - end} unexpected bytes after the last chunk`);
+  if (createHash('sha256').update(out).digest('hex') !== h.sha256) throw new McdnError('MCZ_FILE_HASH_MISMATCH', 'integrity', 'decoded file sha256 does not match the header');
+  return out;
+}
+
+export type ParsedItem = { kind: 'header'; header: MczHeader } | { kind: 'chunk'; index: number; entry: MczChunkEntry; payload: Uint8Array };
+
+/** Incremental parser: push bytes in pieces of any size, pull items as soon as they are complete. */
+export class MczParser {
+  private pieces: Uint8Array[] = [];
+  private buffered = 0;
+  private headerLength = -1;
+  header: MczHeader | undefined;
+  private nextChunk = 0;
+  /** bytes consumed so far */
+  consumed = 0;
+
+  push(b: Uint8Array): void {
+    if (b.byteLength === 0) return;
+    this.pieces.push(b);
+    this.buffered += b.byteLength;
+  }
+
+  private take(n: number): Uint8Array {
+    let out: Uint8Array;
+    const first = this.pieces[0]!;
+    if (first.byteLength >= n) {
+      out = first.subarray(0, n);
+      if (first.byteLength === n) this.pieces.shift();
+      else this.pieces[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let o = 0;
+      while (o < n) {
+        const p = this.pieces[0]!;
+        const k = Math.min(p.byteLength, n - o);
+        out.set(p.subarray(0, k), o);
+        o += k;
+        if (k === p.byteLength) this.pieces.shift();
+        else this.pieces[0] = p.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    this.consumed += n;
+    return out;
+  }
+
+  private peek(n: number): Uint8Array {
+    const out = this.take(n);
+    this.pieces.unshift(out);
+    this.buffered += n;
+    this.consumed -= n;
+    return out;
+  }
+
+  /** The next complete item, or undefined if more bytes are needed. */
+  next(): ParsedItem | undefined {
+    if (!this.header) {
+      if (this.headerLength < 0) {
+        if (this.buffered < MCZ_PREAMBLE_BYTES) return undefined;
+        this.headerLength = readHeaderLength(this.peek(MCZ_PREAMBLE_BYTES));
+      }
+      if (this.buffered < this.headerLength) return undefined;
+      this.header = decodeHeader(this.take(this.headerLength));
+      return { kind: 'header', header: this.header };
+    }
+    const i = this.nextChunk;
+    const entry = this.header.chunks[i];
+    if (!entry) {
+      if (this.buffered > 0) throw new McdnError('MCZ_TRAILING_DATA', 'input', `unexpected bytes after the last chunk`);
+      return undefined;
+    }
+    if (this.buffered < entry.packedLength) return undefined;
+    this.nextChunk++;
+    // copy so the payload owns its buffer (it may be transferred to a worker)
+    const payload = this.take(entry.packedLength).slice();
+    return { kind: 'chunk', index: i, entry, payload };
+  }
+
+  /** Call at end of input: throws if the container is incomplete. */
+  finish(): void {
+    if (!this.header) throw truncated(`file ends inside the header (${this.consumed + this.buffered} bytes)`);
+    if (this.nextChunk < this.header.chunks.length) {
+      throw truncated(`file ends in chunk ${this.nextChunk} of ${this.header.chunks.length}`, { chunk: this.nextChunk });
+    }
+    if (this.buffered > 0) throw new McdnError('MCZ_TRAILING_DATA', 'input', `${this.buffered} unexpected bytes after the last chunk`);
+  }
+}
+
+export interface UnpackStreamOptions {
+  /** false = decode on this thread; a pool = use it; default: shared pool for files ≥ 16 MiB */
+  pool?: ChunkPool | false;
+}
+
+/** A Transform: .mcz bytes in, original bytes out in order; emits 'header' (MczHeader) first. */
+export class UnpackStream extends Transform {
+  private readonly parser = new MczParser();
+  private readonly queue: Promise<Uint8Array>[] = [];
+  private readonly fileHash = createHash('sha256');
+  private pool: ChunkPool | undefined;
+  private maxInflight = 1;
+  produced = 0;
+  header: MczHeader | undefined;
+
+  constructor(private readonly opts: UnpackStreamOptions = {}) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.drainParser().then(() => cb(), (e) => cb(e));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    (async () => {
+      await this.drainParser();
+      while (this.queue.length) await this.emitOne();
+      this.parser.finish();
+      const h = this.header!;
+      if (this.produced !== h.originalSize || this.fileHash.digest('hex') !== h.sha256) {
+        throw new McdnError('MCZ_FILE_HASH_MISMATCH', 'integrity', 'decoded file sha256 does not match the header');
+      }
+    })().then(() => cb(), (e) => cb(e));
+  }
+
+  private async drainParser(): Promise<void> {
+    for (let item = this.parser.next(); item; item = this.parser.next()) {
+      if (item.kind === 'header') {
+        this.header = item.header;
+        if (this.opts.pool !== false) {
+          this.pool = this.opts.pool ?? (item.header.originalSize >= POOL_MIN_BYTES ? sharedPool() : undefined);
+        }
+        this.maxInflight = this.pool ? this.pool.size * INFLIGHT_PER_WORKER : 1;
+        this.emit('header', item.header);
+        continue;
+      }
+      const job = decodeJob(this.header!, item.index, item.payload);
+      const p = this.pool ? this.pool.decode(job) : Promise.resolve().then(() => runDecode(job));
+      p.catch(() => {}); // awaited in order by emitOne
+      this.queue.push(p);
+      while (this.queue.length >= this.maxInflight) await this.emitOne();
+    }
+  }
+
+  private async emitOne(): Promise<void> {
+    const raw = await this.queue.shift()!;
+    this.fileHash.update(raw);
+    this.produced += raw.byteLength;
+    this.push(raw);
+  }
+}
+
+export function createUnpackStream(opts: UnpackStreamOptions = {}): UnpackStream {
+  return new UnpackStream(opts);
+}
+
+/** Prefix an error's message with the file it concerns (same code and category). */
+export function namedError(e: unknown, path: string): McdnError {
+  if (e instanceof McdnError) {
+    if (e.message.startsWith(path)) return e;
+    return new McdnError(e.code, e.category, `${path}: ${e.message}`, { details: e.details, ...(e.remedy ? { remedy: e.remedy } : {}), cause: e });
+  }
+  return fromSystemError(e, path);
+}
+
+export interface UnpackResult {
+  sha256: string;
+  size: number;
+  /** 'mcz' or the generic codec that was decoded */
+  codec: string;
+}
+
+/** Decode a .mcz (or a .zst/.gz/.br) file to `outPath`, byte-identical, verified before the rename. */
+export async function unpackFile(inPath: string, outPath: string, opts: UnpackStreamOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<UnpackResult> {
+  let fh: FileHandle;
+  let head = new Uint8Array(MCZ_PREAMBLE_BYTES);
+  let total: number;
+  try {
+    fh = await open(inPath, 'r');
+    total = (await fh.stat()).size;
+    const { bytesRead } = await fh.read(head, 0, head.byteLength, 0);
+    head = head.subarray(0, bytesRead);
+    await fh.close();
+  } catch (e) {
+    throw fromSystemError(e, inPath);
+  }
+  const generic = sniffGeneric(head, inPath);
+  const out = await AtomicFile.create(outPath);
+  try {
+    if (generic) {
+      const tap = new HashTap();
+      await pipeline(createReadStream(inPath), genericDecompressStream(generic), tap, createWriteStream(out.tmpPath, { flags: 'r+' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
+      await out.commit();
+      return { sha256: tap.hash.digest('hex'), size: tap.bytes, codec: generic };
+    }
+    const dec = createUnpackStream(opts);
+    let read = 0;
+    const src = createReadStream(inPath, { highWaterMark: 1 << 20 });
+    src.on('data', (b) => {
+      read += b.length;
+      opts.onProgress?.(read, total);
+    });
+    await pipeline(src, dec, createWriteStream(out.tmpPath, { flags: 'r+' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
+    await out.commit();
+    return { sha256: dec.header!.sha256, size: dec.produced, codec: 'mcz' };
+  } catch (e) {
+    await out.abort();
+    throw namedError(e, inPath);
+  }
+}
+
+/** Read and validate the header of an .mcz file (reads only the header bytes). */
+export async function readMczHeader(path: string): Promise<MczHeader> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    return await readHeaderFrom(fh);
+  } catch (e) {
+    throw namedError(e, path);
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function readHeaderFrom(fh: FileHandle): Promise<MczHeader> {
+  const pre = await readAt(fh, 0, MCZ_PREAMBLE_BYTES);
+  const len = readHeaderLength(pre);
+  return decodeHeader(await readAt(fh, 0, len));
+}
+
+async function readAt(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    if (bytesRead === 0) throw truncated(`file ends at ${offset + got}, expected at least ${offset + length} bytes`);
+    got += bytesRead;
+  }
+  return buf;
+}
+
+/** The bytes of one tensor, decoding only the chunks that hold it (each verified by sha256). */
+export async function extractTensor(mczPath: string, name: string): Promise<Uint8Array> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(mczPath, 'r');
+    const h = await readHeaderFrom(fh);
+    const t = h.layout.tensors.find((x) => x.name === name);
+    if (!t) {
+      throw new McdnError('MCZ_TENSOR_NOT_FOUND', 'not_found', `no tensor named ${JSON.stringify(name)} (the file lists ${h.layout.tensors.length} tensors)`, {
+        remedy: 'run `modelcdn inspect` on the original to list tensor names',
+      });
+    }
+    const out = new Uint8Array(t.length);
+    const offs = payloadOffsets(h);
+    const end = t.offset + t.length;
+    for (let i = 0; i < h.chunks.length; i++) {
+      const c = h.chunks[i]!;
+      if (c.offset + c.rawLength <= t.offset || c.offset >= end || t.length === 0) continue;
+      const raw = runDecode(decodeJob(h, i, await readAt(fh, offs[i]!, c.packedLength)));
+      const from = Math.max(t.offset, c.offset);
+      const to = Math.min(end, c.offset + c.rawLength);
+      out.set(raw.subarray(from - c.offset, to - c.offset), from - t.offset);
+    }
+    return out;
+  } catch (e) {
+    throw namedError(e, mczPath);
+  } finally {
+    await fh?.close();
+  }
+}
+
+export { concat };
