@@ -7,7 +7,9 @@
  * omits `packed` / `patches`). Precompressed HTTP variants (zstd, br, gzip) are produced here with
  * the codec's streaming zstd and node:zlib.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { constants as zc, createBrotliCompress, createGzip } from 'node:zlib';
@@ -26,6 +28,8 @@ export interface PatchOutcome {
 }
 
 export interface Processors {
+  /** write the `coding` variant of `inPath` to `outPath`; returns its size */
+  encode(inPath: string, outPath: string, coding: ContentCoding, size: number): Promise<number>;
   /** short format name of a file: onnx, safetensors, gguf, tfjs-json, tfjs-bin, json, text, unknown */
   detectFormat(path: string, name: string): Promise<string>;
   /** pack `inPath` into an .mcz container at `outPath`; undefined when the codec is not available */
@@ -137,6 +141,10 @@ export async function loadProcessors(): Promise<Processors> {
     optionalModule('../../optimize/index.ts'),
   ]);
   const p: Processors = {
+    async encode(inPath, outPath, coding, size) {
+      await pipeline(createReadStream(inPath, { highWaterMark: 1 << 20 }), createEncoder(coding, size), createWriteStream(outPath));
+      return (await stat(outPath)).size;
+    },
     async detectFormat(path, name) {
       const sniffed = await sniffFormat(path, name);
       const read = formats?.['readModelLayout'] as AnyFn | undefined;
@@ -171,5 +179,58 @@ export async function loadProcessors(): Promise<Processors> {
       await quantize(inPath, outPath, { mode: 'int8' });
     };
   }
+  return p;
+}
+
+/** Processors running on a dedicated worker thread (see processor-worker.ts); `close()` ends it. */
+export async function startProcessorWorker(): Promise<Processors & { close(): Promise<void> }> {
+  const { Worker } = await import('node:worker_threads');
+  const { McdnError } = await import('../../errors.ts');
+  const worker = new Worker(new URL('./processor-worker.mjs', import.meta.url), { execArgv: [] });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  let next = 1;
+  let failed: Error | undefined;
+  const ready = new Promise<string[]>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: { ready?: string[]; id?: number; ok?: boolean; result?: unknown; error?: { code: string; category: string; message: string } }) => {
+      if (m.ready) {
+        resolve(m.ready);
+        return;
+      }
+      const p = pending.get(m.id!);
+      if (!p) return;
+      pending.delete(m.id!);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new McdnError(m.error!.code, m.error!.category as 'internal', m.error!.message));
+      if (pending.size === 0) worker.unref();
+    });
+  });
+  const failAll = (e: Error) => {
+    failed = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  worker.on('error', failAll);
+  worker.on('exit', () => failAll(new McdnError('PROCESSOR_STOPPED', 'cancelled', 'the publish processor worker stopped')));
+  const ops = await ready;
+  worker.unref();
+  const call = (op: string, ...args: unknown[]) =>
+    new Promise<unknown>((resolve, reject) => {
+      if (failed) return reject(failed);
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, op, args });
+    });
+  const p: Processors & { close(): Promise<void> } = {
+    encode: (i, o, c, s) => call('encode', i, o, c, s) as Promise<number>,
+    detectFormat: (path, name) => call('detectFormat', path, name) as Promise<string>,
+    async close() {
+      await worker.terminate();
+    },
+  };
+  if (ops.includes('pack')) p.pack = (i, o) => call('pack', i, o) as Promise<PackOutcome>;
+  if (ops.includes('makePatch')) p.makePatch = (a, b, o) => call('makePatch', a, b, o) as Promise<PatchOutcome>;
+  if (ops.includes('quantizeInt8')) p.quantizeInt8 = (i, o) => call('quantizeInt8', i, o) as Promise<void>;
   return p;
 }

@@ -238,8 +238,18 @@ export async function getJob(server: string, jobId: string, signal?: AbortSignal
 
 /** Wait for a job to finish (polls every `intervalMs`); throws the job's error if it failed. */
 export async function waitForJob(server: string, jobId: string, opts: { signal?: AbortSignal; intervalMs?: number; onProgress?: PublishOptions['onProgress'] } = {}): Promise<JobStatus> {
+  let failures = 0;
   for (;;) {
-    const j = await getJob(server, jobId, opts.signal);
+    let j: JobStatus;
+    try {
+      j = await getJob(server, jobId, opts.signal);
+      failures = 0;
+    } catch (e) {
+      // a restart or a dropped keep-alive connection: the job state lives on the origin, ask again
+      if (!isMcdnError(e) || e.category !== 'network' || ++failures >= MAX_ATTEMPTS) throw e;
+      await sleep(Math.min(8000, 250 * 2 ** failures), opts.signal);
+      continue;
+    }
     opts.onProgress?.({ phase: 'process', done: j.done, total: j.total, ...(j.step ? { step: j.step } : {}) });
     if (j.status === 'done') return j;
     if (j.status === 'failed') throw new McdnError(j.error?.code ?? 'PUBLISH_FAILED', 'input', `publish job ${jobId} failed: ${j.error?.message ?? 'unknown error'}`);

@@ -17,7 +17,7 @@ import { CONTENT_CODINGS, type ContentCoding } from '../http/encoding.ts';
 import { signManifest, type KeyPair } from '../manifest/sign.ts';
 import { encodeManifest, type Manifest, type ManifestFile } from '../manifest/manifest.ts';
 import type { FileRow, Registry, VersionRow } from '../registry/registry.ts';
-import { encodeFileStream, looksCompressible, type Processors } from './processors.ts';
+import { looksCompressible, type Processors } from './processors.ts';
 
 export interface PublishJobContext {
   registry: Registry;
@@ -125,11 +125,17 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
             progress(`encode:${coding}`, f.size);
             continue;
           }
-          const enc = encodeFileStream(lb.path, coding, f.size);
-          const put = await ctx.store.put(enc as AsyncIterable<Uint8Array>);
-          // keep a variant only when it saves bytes; the blob may be shared, so it is not deleted here
-          if (put.size < f.size) registry.putArtifact({ sourceSha256: f.sha256, kind: coding, blob: put.hash, size: put.size, codec: coding });
-          else if (put.created) await ctx.store.delete(put.hash);
+          const out = tempPath(ctx, coding);
+          try {
+            const encSize = await ctx.processors.encode(lb.path, out, coding, f.size);
+            // keep a variant only when it saves bytes
+            if (encSize < f.size) {
+              const put = await ctx.store.put(createReadStream(out, { highWaterMark: 1 << 20 }));
+              registry.putArtifact({ sourceSha256: f.sha256, kind: coding, blob: put.hash, size: put.size, codec: coding });
+            }
+          } finally {
+            await rm(out, { force: true });
+          }
           progress(`encode:${coding}`, f.size);
         }
         if (ctx.processors.pack && !have.has('packed')) {
@@ -259,8 +265,13 @@ export class JobQueue {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  async stop(): Promise<void> {
+  /** Stop taking jobs and signal the running one (it re-queues itself); call idle() to wait. */
+  abort(): void {
     this.ac.abort();
+  }
+
+  async stop(): Promise<void> {
+    this.abort();
     await this.idle();
   }
 }

@@ -21,7 +21,7 @@ import { MAX_MANIFEST_FILES } from '../manifest/manifest.ts';
 import { Registry, type DemandItem, type FileRow, type VersionRow } from '../registry/registry.ts';
 import { sha256Hex } from '../../util/hash.ts';
 import { ensureDataDir, loadOrCreateKeys } from './data-dir.ts';
-import { loadProcessors, type Processors } from './processors.ts';
+import { startProcessorWorker, type Processors } from './processors.ts';
 import { JobQueue } from './publish-job.ts';
 import { matchRoute, route, type Params, type Route } from './router.ts';
 import { Uploads } from './uploads.ts';
@@ -95,7 +95,8 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
   const registry = new Registry(paths.db);
   const keys = loadOrCreateKeys(paths.keys);
   const store = opts.store ?? new FsBlobStore(paths.blobs);
-  const processors = opts.processors ?? (await loadProcessors());
+  const worker = opts.processors ? undefined : await startProcessorWorker();
+  const processors = opts.processors ?? worker!;
   const jobs = new JobQueue({
     registry,
     store,
@@ -394,7 +395,9 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     async close() {
       if (closed) return;
       closed = true;
-      await jobs.stop();
+      jobs.abort();
+      await worker?.close(); // in-flight processor calls reject; the job re-queues at next start
+      await jobs.idle();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
