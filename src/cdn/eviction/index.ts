@@ -34,7 +34,7 @@ const FACTORIES: Record<string, { describe: string; make: PolicyFactory }> = {
 };
 
 /** the policy an edge uses when none is configured */
-export const DEFAULT_POLICY = 'lfuda';
+export const DEFAULT_POLICY = 's3fifo';
 
 export const POLICY_NAMES: readonly string[] = Object.keys(FACTORIES);
 

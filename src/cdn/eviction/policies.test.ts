@@ -107,3 +107,34 @@ test('createPolicy: unknown name and bad capacity are input errors', () => {
   assert.ok(POLICY_NAMES.includes(DEFAULT_POLICY));
   assert.equal(createPolicy('default', 10).name, DEFAULT_POLICY);
 });
+
+test('s3fifo: one-hit objects leave from the small queue, re-requested ones are promoted, ghosts go to main', () => {
+  const c = new PolicyCache(createPolicy('s3fifo', 40), 40); // small queue target = 4 bytes
+  for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) c.access(k, 10, i);
+  c.access('b', 10, 4); // b hit while in the small queue
+  c.access('e', 10, 5);
+  assert.deepEqual(c.lastEvicted, ['a']); // oldest, never re-requested
+  c.access('f', 10, 6);
+  assert.deepEqual(c.lastEvicted, ['c']); // b was promoted to main instead of evicted
+  c.access('a', 10, 7); // a is remembered by the ghost queue → inserted into main
+  assert.deepEqual(c.lastEvicted, ['d']);
+  c.access('g', 10, 8);
+  assert.deepEqual(c.lastEvicted, ['e']);
+  c.access('h', 10, 9);
+  assert.deepEqual(c.lastEvicted, ['f']);
+  assert.deepEqual([...c.keys()].sort(), ['a', 'b', 'g', 'h']);
+});
+
+test('tinylfu: a one-time object does not displace a frequently requested one', () => {
+  const c = new PolicyCache(createPolicy('tinylfu', 20), 20);
+  for (let i = 0; i < 5; i++) {
+    c.access('hot1', 10, i);
+    c.access('hot2', 10, i);
+  }
+  assert.equal(c.access('once', 10, 10), 'bypass');
+  assert.ok(c.has('hot1') && c.has('hot2'));
+  // a key that keeps coming back earns admission
+  let admitted = false;
+  for (let i = 0; i < 12 && !admitted; i++) admitted = c.access('rising', 10, 11 + i) !== 'bypass';
+  assert.ok(admitted);
+});
