@@ -23,6 +23,8 @@ export interface TestOrigin {
   corrupt: Set<string>;
   /** cut the next N blob responses after `cutAfter` bytes */
   cut: { remaining: number; after: number };
+  /** the next N blob responses stop sending (connection kept open) after `after` bytes */
+  stall: { remaining: number; after: number };
   offline: boolean;
   /** add a blob; returns its sha256 */
   add(data: Buffer): string;
@@ -59,6 +61,7 @@ export async function startTestOrigin(): Promise<TestOrigin> {
     pace: { chunk: 0, delayMs: 0 },
     corrupt: new Set(),
     cut: { remaining: 0, after: 0 },
+    stall: { remaining: 0, after: 0 },
     offline: false,
     add(data) {
       const h = sha256(data);
@@ -80,11 +83,17 @@ export async function startTestOrigin(): Promise<TestOrigin> {
       o.cut.remaining--;
       cutAt = o.cut.after;
     }
+    let stallAt = Infinity;
+    if (o.stall.remaining > 0) {
+      o.stall.remaining--;
+      stallAt = o.stall.after;
+    }
     const step = o.pace.chunk > 0 ? o.pace.chunk : 1 << 20;
     let off = 0;
     while (off < body.length) {
       if (res.destroyed) return;
-      const end = Math.min(body.length, off + step, cutAt);
+      const end = Math.min(body.length, off + step, cutAt, stallAt);
+      if (end <= off && stallAt <= off) return; // hang: keep the connection open, send nothing more
       if (end <= off) {
         res.destroy();
         return;

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateSigningKey, publicKeyDocument, signManifest, type KeyPair, type Manifest } from '../manifest/index.ts';
+import { startEdge, type EdgeServer } from '../edge/server.ts';
+import { randomBlob, sha256, startTestOrigin, type TestOrigin } from '../edge/test-origin.ts';
+import { compareVersions, parseRef, pull, type PullOptions } from './index.ts';
+import { isMcdnError } from '../../errors.ts';
+
+let origin: TestOrigin;
+let keys: KeyPair;
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'mcdn-client-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Publish a version on the test origin: blobs, signed manifest, channel, listing, key. */
+function publish(name: string, version: string, files: { path: string; data: Buffer }[], createdAt: string, channel = 'latest'): Manifest {
+  const m: Manifest = {
+    schema: 1,
+    name,
+    version,
+    createdAt,
+    files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: origin.add(f.data), format: 'unknown', patches: [] })),
+  };
+  origin.meta.set(`/v1/models/${name}/versions/${version}/manifest`, { body: JSON.stringify(signManifest(m, keys)) });
+  origin.meta.set(`/v1/models/${name}/channels/${channel}`, { body: JSON.stringify({ name, channel, version }), cacheControl: 'public, max-age=0' });
+  const listing = JSON.parse(String(origin.meta.get(`/v1/models/${name}`)?.body ?? `{"name":"${name}","versions":[],"channels":{}}`)) as { versions: unknown[]; channels: Record<string, string> };
+  listing.versions.push({ version, createdAt, status: 'ready' });
+  listing.channels[channel] = version;
+  origin.meta.set(`/v1/models/${name}`, { body: JSON.stringify(listing), cacheControl: 'no-cache' });
+  return m;
+}
+
+async function opts(extra: Partial<PullOptions> & { ref: string }): Promise<PullOptions> {
+  return { server: origin.url, outDir: await tempDir(), home: await tempDir(), parallel: 4, segmentSize: 256 << 10, stallMs: 2000, ...extra };
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(isMcdnError(e), `expected McdnError, got ${e}`);
+    return e.code;
+  }
+  return 'OK';
+}
+
+before(async () => {
+  origin = await startTestOrigin();
+  keys = generateSigningKey();
+  origin.meta.set('/.well-known/modelcdn/public-key', { body: JSON.stringify(publicKeyDocument(keys.publicKey)) });
+});
+after(async () => {
+  await origin.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('client pull', () => {
+  test('parses refs and compares versions', () => {
+    assert.deepEqual(parseRef('vad@1.2'), { name: 'vad', tag: '1.2' });
+    assert.deepEqual(parseRef('vad'), { name: 'vad', tag: undefined });
+    assert.throws(() => parseRef('../x@1'), /invalid model name/);
+    assert.throws(() => parseRef('x@../1'), /invalid version/);
+    assert.ok(compareVersions('1.10', '1.9') > 0);
+    assert.ok(compareVersions('2.0-beta', '2.0') > 0 || compareVersions('2.0-beta', '2.0') < 0);
+  });
+
+  test('parallel ranged pull, trust on first use, files verified and placed; a second pull fetches nothing', async () => {
+    const a = randomBlob((3 << 20) + 12345, 1);
+    const b = randomBlob(1000, 2);
+    publish('alpha', '1.0', [{ path: 'model.bin', data: a }, { path: 'sub/config.json', data: b }], '2026-01-01T00:00:00Z');
+    const o = await opts({ ref: 'alpha' });
+    let lastDone = 0;
+    const r = await pull({ ...o, onProgress: (d) => (lastDone = d) });
+    assert.equal(r.version, '1.0');
+    assert.equal(r.trust, 'first-use');
+    assert.equal(r.fetchedBytes, a.length + b.length);
+    assert.equal(lastDone, a.length + b.length);
+    assert.ok((await readFile(join(o.outDir!, 'model.bin'))).equals(a));
+    assert.ok((await readFile(join(o.outDir!, 'sub/config.json'))).equals(b));
+    assert.equal((await readdir(join(o.outDir!, '.modelcdn', 'partial'))).length, 0);
+    const pins = JSON.parse(await readFile(join(o.home!, 'trusted-keys.json'), 'utf8')) as Record<string, { keyId: string }>;
+    assert.equal(pins[origin.url]!.keyId, keys.keyId);
+    const again = await pull({ ...o, ref: 'alpha@1.0' });
+    assert.equal(again.trust, 'pinned');
+    assert.equal(again.fetchedBytes, 0);
+    assert.ok(again.files.every((f) => f.route === 'present'));
+    // a file shared with another model comes from the local content cache
+    publish('beta', '1.0', [{ path: 'weights.bin', data: a }], '2026-01-02T00:00:00Z');
+    const other = await pull({ ...o, ref: 'beta', outDir: await tempDir() });
+    assert.equal(other.files[0]!.route, 'cache');
+    assert.equal(other.fetchedBytes, 0);
+    assert.ok((await readFile(join(other.outDir, 'weights.bin'))).equals(a));
+  });
+
+  test('origin killed mid-transfer: the client resumes when it returns and ends with the right hash', async () => {
+    const data = randomBlob(4 << 20, 3);
+    publish('gamma', '1.0', [{ path: 'w.bin', data }], '2026-01-01T00:00:00Z');
+    const o = await opts({ ref: 'gamma@1.0', parallel: 2 });
+    origin.pace = { chunk: 64 << 10, delayMs: 10 };
+    let got = 0;
+    let killed = false;
+    try {
+      const r = await pull({
+        ...o,
+        onProgress: (d) => {
+          got = d;
+          if (!killed && got > 1 << 20) {
+            killed = true;
+            origin.offline = true;
+            origin.dropConnections();
+            setTimeout(() => (origin.offline = false), 800);
+          }
+        },
+      });
+      assert.ok(killed);
+      assert.equal(sha256(await readFile(join(o.outDir!, 'w.bin'))), sha256(data));
+      assert.equal(r.files[0]!.sha256, sha256(data));
+    } finally {
+      origin.pace = { chunk: 0, delayMs: 0 };
+      origin.offline = false;
+    }
+  });
+
+  test('resume after a process restart: partial state on disk is reused; stalls are retried', async () => {
+    const data = randomBlob(4 << 20, 4);
+    publish('delta', '1.0', [{ path: 'w.bin', data }], '2026-01-01T00:00:00Z');
+    const o = await opts({ ref: 'delta@1.0', parallel: 2 });
+    origin.pace = { chunk: 64 << 10, delayMs: 5 };
+    const ac = new AbortController();
+    try {
+      const c = await code(pull({ ...o, signal: ac.signal, onProgress: (d) => d > 2 << 20 && ac.abort() }));
+      assert.equal(c, 'CANCELLED');
+    } finally {
+      origin.pace = { chunk: 0, delayMs: 0 };
+    }
+    const partial = await readdir(join(o.outDir!, '.modelcdn', 'partial'));
+    assert.ok(partial.some((f) => f.endsWith('.part.json')), 'sidecar kept');
+    await assert.rejects(stat(join(o.outDir!, 'w.bin')), 'no file placed before verification');
+    origin.stall = { remaining: 1, after: 10 << 10 };
+    const r = await pull({ ...o, stallMs: 300 });
+    assert.ok(r.fetchedBytes < data.length - (1 << 20), `fetched ${r.fetchedBytes} of ${data.length}: did not resume`);
+    assert.ok((await readFile(join(o.outDir!, 'w.bin'))).equals(data));
+    assert.equal(origin.stall.remaining, 0, 'the stalled response was hit and retried');
+  });
+
+  test('tampered manifests, wrong keys, substituted versions and bad blobs are rejected', async () => {
+    const data = randomBlob(50_000, 5);
+    const m = publish('eps', '1.0', [{ path: 'w.bin', data }], '2026-01-01T00:00:00Z');
+    const path = '/v1/models/eps/versions/1.0/manifest';
+    const env = JSON.parse(String(origin.meta.get(path)!.body)) as { payload: string; signature: string; keyId: string };
+    // payload changed, signature kept
+    const forged = { ...m, files: [{ ...m.files[0]!, sha256: sha256(Buffer.from('evil')) }] };
+    origin.meta.set(path, { body: JSON.stringify({ ...env, payload: Buffer.from(JSON.stringify(forged)).toString('base64') }) });
+    assert.equal(await code(pull(await opts({ ref: 'eps@1.0' }))), 'MANIFEST_SIGNATURE_INVALID');
+    // signature flipped
+    const sig = Buffer.from(env.signature, 'base64');
+    sig[3] ^= 1;
+    origin.meta.set(path, { body: JSON.stringify({ ...env, signature: sig.toString('base64') }) });
+    assert.equal(await code(pull(await opts({ ref: 'eps@1.0' }))), 'MANIFEST_SIGNATURE_INVALID');
+    // signed by another key, client trusts the real one via --trust
+    const other = generateSigningKey();
+    origin.meta.set(path, { body: JSON.stringify(signManifest(m, other)) });
+    const keyFile = join(await tempDir(), 'origin.pub.json');
+    await writeFile(keyFile, JSON.stringify(publicKeyDocument(keys.publicKey)));
+    assert.equal(await code(pull(await opts({ ref: 'eps@1.0', trustFile: keyFile }))), 'MANIFEST_KEY_MISMATCH');
+    // a validly signed manifest of another version served for this one
+    publish('eps', '0.9', [{ path: 'w.bin', data }], '2025-12-01T00:00:00Z', 'old');
+    origin.meta.set(path, { body: String(origin.meta.get('/v1/models/eps/versions/0.9/manifest')!.body) });
+    assert.equal(await code(pull(await opts({ ref: 'eps@1.0', trustFile: keyFile }))), 'MANIFEST_WRONG_VERSION');
+    // good manifest, corrupted blob bytes: nothing placed
+    origin.meta.set(path, { body: JSON.stringify(env) });
+    origin.corrupt.add(m.files[0]!.sha256);
+    const o = await opts({ ref: 'eps@1.0', trustFile: keyFile });
+    try {
+      assert.equal(await code(pull(o)), 'BLOB_HASH_MISMATCH');
+    } finally {
+      origin.corrupt.delete(m.files[0]!.sha256);
+    }
+    await assert.rejects(stat(join(o.outDir!, 'w.bin')));
+  });
+
+  test('an older version is refused unless --allow-downgrade', async () => {
+    const v1 = randomBlob(10_000, 6);
+    const v2 = randomBlob(10_000, 7);
+    publish('zeta', '1.0', [{ path: 'w.bin', data: v1 }], '2026-01-01T00:00:00Z');
+    publish('zeta', '2.0', [{ path: 'w.bin', data: v2 }], '2026-02-01T00:00:00Z');
+    const o = await opts({ ref: 'zeta' });
+    assert.equal((await pull(o)).version, '2.0');
+    assert.equal(await code(pull({ ...o, ref: 'zeta@1.0' })), 'DOWNGRADE_REFUSED');
+    const r = await pull({ ...o, ref: 'zeta@1.0', allowDowngrade: true });
+    assert.equal(r.version, '1.0');
+    assert.equal(r.previous, '2.0');
+    assert.ok((await readFile(join(o.outDir!, 'w.bin'))).equals(v1));
+  });
+});
+
+describe('client through an edge', () => {
+  let edge: EdgeServer;
+  before(async () => {
+    edge = await startEdge({ origin: origin.url, region: 't', cacheDir: await tempDir(), cacheSizeBytes: 64 << 20, port: 0, demandIntervalMs: 0 });
+  });
+  after(async () => {
+    await edge.close();
+  });
+
+  test('pull through the edge; the origin dies mid-fill and the pull still completes verified', async () => {
+    const data = randomBlob(3 << 20, 8);
+    const m = publish('eta', '1.0', [{ path: 'w.bin', data }], '2026-01-01T00:00:00Z');
+    const o = await opts({ ref: 'eta', server: edge.url, parallel: 3 });
+    origin.pace = { chunk: 64 << 10, delayMs: 8 };
+    let killed = false;
+    try {
+      const r = await pull({
+        ...o,
+        onProgress: (d) => {
+          if (!killed && d > 512 << 10) {
+            killed = true;
+            origin.offline = true;
+            origin.dropConnections();
+            setTimeout(() => (origin.offline = false), 600);
+          }
+        },
+      });
+      assert.ok(killed);
+      assert.equal(r.files[0]!.sha256, m.files[0]!.sha256);
+      assert.ok((await readFile(join(o.outDir!, 'w.bin'))).equals(data));
+    } finally {
+      origin.pace = { chunk: 0, delayMs: 0 };
+      origin.offline = false;
+    }
+    // second client: served from the edge cache even with the origin down
+    origin.offline = true;
+    try {
+      const o2 = await opts({ ref: 'eta@1.0', server: edge.url });
+      const r2 = await pull(o2);
+      assert.ok((await readFile(join(o2.outDir!, 'w.bin'))).equals(data));
+      assert.equal(r2.fetchedBytes, data.length);
+    } finally {
+      origin.offline = false;
+    }
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * Resumable, parallel, ranged download of one content-addressed blob into a part file. The blob is
+ * cut into segments fetched with `Range` by up to `parallel` concurrent requests (a semaphore shared
+ * by the whole pull); progress per segment is kept in a JSON sidecar, so an interrupted download
+ * — a dropped connection, a stalled server, a killed process — continues where it stopped. A
+ * follower reads the part file in order as its contiguous prefix grows and feeds the bytes to
+ * sha256 (and to the caller, e.g. an unpack stream), so verification overlaps the transfer. The
+ * result is returned only if the sha256 equals the blob's name; otherwise the part is deleted.
+ * No manifest or file-placement logic here.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { McdnError, fromSystemError } from '../../errors.ts';
+import { parseContentRange } from '../http/range.ts';
+import { backoffMs, cancelled, isRetryable, sleep, type ClientHttp } from './http.ts';
+
+/** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
+export const DEFAULT_SEGMENT_SIZE = 8 << 20;
+/** Read size of the in-order follower. */
+export const FOLLOW_CHUNK = 1 << 20;
+/** How often the sidecar is rewritten while bytes flow. */
+export const STATE_SAVE_INTERVAL_MS = 500;
+
+export class Semaphore {
+  private waiting: (() => void)[] = [];
+  private active = 0;
+  constructor(readonly limit: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+}
+
+export interface DownloadOptions {
+  http: ClientHttp;
+  hash: string;
+  size: number;
+  /** the part file; the sidecar is `${partPath}.json` */
+  partPath: string;
+  sem: Semaphore;
+  segmentSize?: number;
+  signal?: AbortSignal;
+  /** new bytes received from the network */
+  onBytes?: (n: number) => void;
+  /** in-order consumer of the blob's bytes (awaited: apply backpressure by not resolving) */
+  follower?: (chunk: Buffer) => void | Promise<void>;
+}
+
+export interface DownloadResult {
+  path: string;
+  size: number;
+  /** bytes fetched from the network by this call (less than size after a resume) */
+  fetched: number;
+  resumedFrom: number;
+}
+
+interface Sidecar {
+  hash: string;
+  size: number;
+  segmentSize: number;
+  done: number[];
+}
+
+async function loadSidecar(path: string, hash: string, size: number, segmentSize: number): Promise<Sidecar | undefined> {
+  try {
+    const s = JSON.parse(await readFile(path, 'utf8')) as Sidecar;
+    const n = Math.max(1, Math.ceil(size / s.segmentSize));
+    if (s.hash !== hash || s.size !== size || !Array.isArray(s.done) || s.done.length !== n || !(s.segmentSize > 0)) return undefined;
+    for (const [i, d] of s.done.entries()) {
+      const len = Math.min(s.segmentSize, size - i * s.segmentSize);
+      if (!Number.isSafeInteger(d) || d < 0 || d > len) return undefined;
+    }
+    return s;
+  } catch {
+    void segmentSize;
+    return undefined;
+  }
+}
+
+export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResult> {
+  const { http, hash, size, partPath, sem, signal } = opts;
+  const sidecarPath = `${partPath}.json`;
+  const segSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  let state = await loadSidecar(sidecarPath, hash, size, segSize);
+  let fh: FileHandle;
+  try {
+    if (state) fh = await open(partPath, 'r+').catch(() => open(partPath, 'w+'));
+    else fh = await open(partPath, 'w+');
+  } catch (e) {
+    throw fromSystemError(e, partPath);
+  }
+  if (state) {
+    // trust the sidecar only as far as the part file actually reaches
+    const st = await fh.stat();
+    for (const [i, d] of state.done.entries()) {
+      const start = i * state.segmentSize;
+      if (start + d > st.size) state.done[i] = Math.max(0, Math.min(d, st.size - start));
+    }
+  } else {
+    state = { hash, size, segmentSize: segSize, done: new Array(Math.max(1, Math.ceil(size / segSize))).fill(0) };
+  }
+  const st: Sidecar = state;
+  const segLen = (i: number) => Math.min(st.segmentSize, size - i * st.segmentSize);
+  const resumedFrom = st.done.reduce((a, b) => a + b, 0);
+  let fetched = 0;
+  let lastSave = 0;
+  let saving: Promise<void> | undefined;
+  const save = async (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastSave < STATE_SAVE_INTERVAL_MS) return;
+    lastSave = now;
+    const tmp = `${sidecarPath}.tmp`;
+    const run = async () => {
+      await writeFile(tmp, JSON.stringify(st));
+      await rename(tmp, sidecarPath);
+    };
+    saving = (saving ?? Promise.resolve()).then(run, run);
+    await saving;
+  };
+  await save(true);
+
+  // --- follower: in-order reader of the contiguous prefix ---
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const prefix = () => {
+    let p = 0;
+    for (let i = 0; i < st.done.length; i++) {
+      p += st.done[i]!;
+      if (st.done[i]! < segLen(i)) break;
+    }
+    return p;
+  };
+  let failed: unknown;
+  const hasher = createHash('sha256');
+  const follow = async () => {
+    let pos = 0;
+    while (pos < size) {
+      const end = prefix();
+      if (end <= pos) {
+        if (failed) return;
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      while (pos < end) {
+        const c = Buffer.allocUnsafe(Math.min(FOLLOW_CHUNK, end - pos));
+        const { bytesRead } = await fh.read(c, 0, c.length, pos);
+        if (bytesRead === 0) throw new McdnError('PART_FILE_SHORT', 'io', `${partPath}: ended at ${pos}, expected ${end} bytes`);
+        const got = bytesRead === c.length ? c : c.subarray(0, bytesRead);
+        hasher.update(got);
+        if (opts.follower) await opts.follower(got);
+        pos += bytesRead;
+      }
+    }
+  };
+
+  // --- workers: fetch missing parts of segments ---
+  let next = 0;
+  const fetchSegment = async (i: number) => {
+    for (let attempt = 0; st.done[i]! < segLen(i); ) {
+      if (signal?.aborted) throw cancelled();
+      if (failed) throw failed;
+      const start = i * st.segmentSize + st.done[i]!;
+      const end = i * st.segmentSize + segLen(i); // exclusive
+      const release = await sem.acquire();
+      let progressed = false;
+      try {
+        const res = await http.request(`/v1/blobs/${hash}`, { range: `bytes=${start}-${end - 1}` }, signal);
+        let skip = 0;
+        if (res.statusCode === 200) {
+          skip = start; // the server ignored Range
+        } else if (res.statusCode === 206) {
+          const cr = parseContentRange(res.headers['content-range'] as string | undefined);
+          if (!cr || cr.start !== start || (cr.size !== undefined && cr.size !== size)) {
+            res.destroy();
+            throw new McdnError('BAD_CONTENT_RANGE', 'network', `server sent range '${res.headers['content-range']}' for bytes ${start}-${end - 1} of ${hash}`);
+          }
+        } else {
+          res.resume();
+          const code = res.statusCode ?? 0;
+          if (code === 404) throw new McdnError('BLOB_NOT_FOUND', 'not_found', `blob ${hash} is not on the server`);
+          if (code === 416) throw new McdnError('BLOB_SIZE_MISMATCH', 'integrity', `server says bytes ${start}-${end - 1} are outside blob ${hash} (expected ${size} bytes)`);
+          throw new McdnError('SERVER_STATUS', code >= 500 || code === 429 ? 'network' : 'input', `HTTP ${code} for blob ${hash}`);
+        }
+        for await (const raw of res as AsyncIterable<Buffer>) {
+          let c = raw;
+          if (skip > 0) {
+            if (c.length <= skip) {
+              skip -= c.length;
+              continue;
+            }
+            c = c.subarray(skip);
+            skip = 0;
+          }
+          const pos = i * st.segmentSize + st.done[i]!;
+          if (pos + c.length > end) c = c.subarray(0, end - pos);
+          if (c.length === 0) break;
+          let off = 0;
+          while (off < c.length) {
+            const { bytesWritten } = await fh.write(c, off, c.length - off, pos + off);
+            off += bytesWritten;
+          }
+          st.done[i]! += c.length;
+          fetched += c.length;
+          progressed = true;
+          opts.onBytes?.(c.length);
+          notify();
+          void save();
+          if (st.done[i]! >= segLen(i)) break;
+        }
+        res.destroy();
+        if (st.done[i]! < segLen(i)) throw new McdnError('DOWNLOAD_TRUNCATED', 'network', `connection closed at byte ${i * st.segmentSize + st.done[i]!} of ${hash}`);
+      } catch (e) {
+        if (signal?.aborted) throw cancelled();
+        if (!isRetryable(e)) throw e;
+        if (progressed) attempt = 0;
+        if (++attempt > http.retries) throw e;
+        release();
+        await sleep(backoffMs(attempt - 1), signal);
+      } finally {
+        release();
+      }
+    }
+  };
+  const workers = async () => {
+    while (next < st.done.length) {
+      const i = next++;
+      if (st.done[i]! >= segLen(i)) continue;
+      await fetchSegment(i);
+    }
+  };
+  const nWorkers = Math.min(sem.limit, st.done.length);
+  const followerDone = follow().catch((e: unknown) => {
+    failed ??= e;
+    throw e;
+  });
+  followerDone.catch(() => {}); // observed below; never an unhandled rejection
+  try {
+    await Promise.all(Array.from({ length: nWorkers }, workers));
+  } catch (e) {
+    failed = e;
+    notify();
+    await followerDone.catch(() => {});
+    await save(true).catch(() => {});
+    await fh.close().catch(() => {});
+    throw e;
+  }
+  notify();
+  try {
+    await followerDone;
+  } catch (e) {
+    await save(true).catch(() => {});
+    await fh.close().catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  const got = hasher.digest('hex');
+  if (got !== hash) {
+    await rm(partPath, { force: true });
+    await rm(sidecarPath, { force: true });
+    throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `downloaded blob hashes to ${got}, expected ${hash}; discarded`, { details: { expected: hash, actual: got } });
+  }
+  await saving?.catch(() => {});
+  await rm(sidecarPath, { force: true });
+  return { path: partPath, size, fetched, resumedFrom };
+}

@@ -1,0 +1,81 @@
+/**
+ * `modelcdn edge`: run an edge cache in front of an origin (or a parent edge). Thin CLI layer over
+ * src/cdn/edge/server.ts: parses sizes and options, starts the server, prints its URL, and keeps
+ * serving until SIGINT/SIGTERM, then shuts down cleanly (the index is flushed and marked clean).
+ */
+import { defineCommand, flagString, flagNumber } from '../command.ts';
+import { formatBytes, parseBytes } from '../output.ts';
+import { McdnError, inputError } from '../../errors.ts';
+
+export default defineCommand({
+  summary: 'run an edge cache that serves the origin read API and fills lazily on first request',
+  description:
+    'Serves /v1/blobs, manifests, channels, model listings and raw files like the origin. A miss fetches from the ' +
+    'parent (if any) or the origin and streams to the client while it fills the cache; concurrent requests for one ' +
+    'blob share one upstream fetch. Filled blobs are verified by sha256 before they count as cached; a cached file ' +
+    'that changed on disk is re-verified before it is served (--verify always re-hashes every block served). ' +
+    'Metadata is cached for a few seconds and served stale while the origin is down. Demand (requests, bytes, hits ' +
+    'per model/version/blob) is reported to the origin every --demand-interval seconds. See docs/edge.md.',
+  flags: {
+    origin: { type: 'string', description: 'origin base URL (default: $MODELCDN_ORIGIN)', placeholder: 'URL' },
+    parent: { type: 'string', description: 'parent edge tried before the origin', placeholder: 'URL' },
+    region: { type: 'string', description: 'region name used in demand reports', default: 'local' },
+    'cache-dir': { type: 'string', description: 'directory for cached blobs and the index', placeholder: 'DIR' },
+    'cache-size': { type: 'string', description: 'byte budget of the cache, e.g. 20GB, 512MiB', default: '20GB' },
+    port: { type: 'number', description: 'TCP port (0 picks a free one)', default: 8081 },
+    host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
+    policy: { type: 'string', description: 'eviction policy: gdsf, lfuda, lru (default: the GDSF-class default)', placeholder: 'NAME' },
+    verify: { type: 'string', description: 'serve-time verification: changed (re-hash a file whose fingerprint changed) or always', default: 'changed' },
+    'demand-interval': { type: 'number', description: 'seconds between demand reports to the origin (0: off)', default: 30 },
+  },
+  json: true,
+  examples: [
+    'modelcdn edge --origin http://127.0.0.1:8080 --region eu-west --cache-dir ./edge-cache --cache-size 20GB',
+    'modelcdn edge --origin http://origin:8080 --parent http://edge-eu:8081 --region eu-paris --cache-dir /var/cache/modelcdn --port 8082',
+  ],
+  async run(ctx) {
+    const origin = flagString(ctx.flags, 'origin') ?? ctx.env['MODELCDN_ORIGIN'];
+    if (!origin) throw inputError('EDGE_NO_ORIGIN', 'edge: --origin URL is required', {}, 'pass --origin http://HOST:PORT or set MODELCDN_ORIGIN');
+    const cacheDir = flagString(ctx.flags, 'cache-dir');
+    if (!cacheDir) throw inputError('EDGE_NO_CACHE_DIR', 'edge: --cache-dir DIR is required');
+    const sizeText = flagString(ctx.flags, 'cache-size') ?? '20GB';
+    const cacheSizeBytes = parseBytes(sizeText);
+    if (!(cacheSizeBytes > 0)) throw inputError('BAD_CACHE_SIZE', `edge: --cache-size '${sizeText}' is not a size`, {}, 'use e.g. 20GB, 512MiB or a byte count');
+    const verify = flagString(ctx.flags, 'verify') ?? 'changed';
+    if (verify !== 'changed' && verify !== 'always') throw inputError('BAD_VERIFY_MODE', `edge: --verify must be 'changed' or 'always', got '${verify}'`);
+    const port = flagNumber(ctx.flags, 'port') ?? 8081;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw inputError('BAD_PORT', `edge: --port ${port} is not a TCP port`);
+    const interval = flagNumber(ctx.flags, 'demand-interval') ?? 30;
+    const region = flagString(ctx.flags, 'region') ?? 'local';
+    const { startEdge } = await import('../../cdn/edge/server.ts');
+    const policy = flagString(ctx.flags, 'policy');
+    const edge = await startEdge({
+      origin,
+      parent: flagString(ctx.flags, 'parent'),
+      region,
+      cacheDir,
+      cacheSizeBytes,
+      port,
+      host: flagString(ctx.flags, 'host') ?? '127.0.0.1',
+      ...(policy ? { policy } : {}),
+      verify,
+      demandIntervalMs: Math.max(0, interval * 1000),
+      log: (m) => ctx.out.warn(m),
+    }).catch((e: unknown) => {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw new McdnError('PORT_IN_USE', 'config', `edge: port ${port} is already in use`, { remedy: 'pick another --port' });
+      throw e;
+    });
+    const st = edge.cache.getStats();
+    ctx.out.result(
+      { url: edge.url, region, origin, cacheDir, cacheSizeBytes, policy: edge.cache.policyName, cachedBlobs: st.entries, cachedBytes: st.usedBytes },
+      (v) => `edge ${v.region} listening on ${v.url} (origin ${v.origin}; cache ${v.cacheDir}: ${v.cachedBlobs} blobs, ${formatBytes(v.cachedBytes)} of ${formatBytes(v.cacheSizeBytes)}, policy ${v.policy})`,
+    );
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await edge.close();
+    ctx.out.warn('edge stopped');
+  },
+});
