@@ -22,3 +22,12 @@ export {
   readOnnxModel, writeOnnxModel, resolveExternalData, scanOnnx,
   type OnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxAttribute,
 } from './onnx/index.ts';
+export { readModelLayout, sniffFormat } from './layout.ts';
+export {
+  parseGguf, parseGgufBytes, readGgufFile, readGgufLayout, ggufToLayout, writeGguf, serializeGguf, encodeGgufHeader, ggufPlainValue,
+  GgufType, GGUF_DEFAULT_ALIGNMENT, type GgufFile, type GgufKV, type GgufArray, type GgufScalar, type GgufTensorInfo, type GgufWriteTensor,
+} from './gguf.ts';
+export {
+  parseTfjsManifest, placeTfjsWeights, tfjsTensorInfos, readTfjsLayout, readTfjsShardLayout, findTfjsJson, writeTfjsModel, readTfjsWeights,
+  weightByteLength, storedDType, type TfjsManifest, type TfjsWeightSpec, type TfjsWriteWeight, type TfjsQuantization, type TfjsWriteOptions,
+} from './tfjs.ts';
