@@ -189,7 +189,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         planned.push({ file, dest, kind: 'cache', bytes: 0 });
         continue;
       }
-      const fullKind: FileRouteKind = file.packed && unpacker ? 'packed' : 'raw';
+      const fullKind: FileRouteKind = file.packed && unpacker && file.packed.size < file.size ? 'packed' : 'raw';
       const fullBytes = fullKind === 'packed' ? file.packed!.size : file.size;
       const patchPlan = installed ? await planPatch(file, installed, installedByPath, installedBySha, outDir, fullBytes, manifests, manifestOf, http, name, signal) : undefined;
       if (patchPlan) planned.push({ file, dest, ...patchPlan });
@@ -240,7 +240,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
             return;
           }
           // the cache entry went bad: fall back to a download
-          p.kind = f.packed && unpacker ? 'packed' : 'raw';
+          p.kind = f.packed && unpacker && f.packed.size < f.size ? 'packed' : 'raw';
           p.bytes = p.kind === 'packed' ? f.packed!.size : f.size;
         }
         if (p.kind === 'raw') {

@@ -1,0 +1,93 @@
+/**
+ * End to end on loopback: the real origin (publish → pack → patch → signed manifest), an edge in
+ * front of it, and the client pulling v1 (packed, unpacked while streaming) then v2 (patch route).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { zstdDecompress } from '../../codec/index.ts';
+import { startEdge, type EdgeServer } from '../edge/server.ts';
+import { startOrigin, type OriginServer } from '../origin/server.ts';
+import { collectFiles, publish } from '../origin/publish-client.ts';
+import { sha256Hex } from '../../util/hash.ts';
+import { pull } from './index.ts';
+
+/** model-like float32 bytes: smooth values with a little noise (compressible, patchable) */
+function modelBytes(n: number, seed: number): Buffer {
+  const f = new Float32Array(Math.ceil(n / 4));
+  let s = seed;
+  for (let i = 0; i < f.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    f[i] = Math.round(Math.sin(i / 50) * 64 + ((s >>> 16) % 4)) / 64;
+  }
+  return Buffer.from(f.buffer, 0, n);
+}
+
+let dir: string;
+let origin: OriginServer;
+let edge: EdgeServer;
+const v1 = modelBytes(400_000, 1);
+const v2 = Buffer.from(v1);
+for (let i = 5000; i < 6000; i++) v2[i] ^= 0x33;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcdn-e2e-'));
+  origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port: 0 });
+  const token = origin.registry.createToken('e2e').token;
+  for (const [version, bytes] of [['1.0', v1], ['1.1', v2]] as const) {
+    const d = join(dir, `src-${version}`);
+    await mkdir(d);
+    await writeFile(join(d, 'model.bin'), bytes);
+    await writeFile(join(d, 'config.json'), JSON.stringify({ version, note: 'x'.repeat(200) }));
+    const r = await publish({ server: origin.url, token, name: 'demo', version, files: await collectFiles([d]) });
+    assert.equal(r.job?.status, 'done');
+  }
+  edge = await startEdge({ origin: origin.url, region: 'e2e', cacheDir: join(dir, 'edge'), cacheSizeBytes: 100 << 20, port: 0, demandIntervalMs: 0 });
+});
+
+after(async () => {
+  await edge?.close();
+  await origin?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('origin → edge → client: packed first pull, patch update, downgrade refused, encodings served', async () => {
+  const out = join(dir, 'out');
+  const home = join(dir, 'home');
+  const r1 = await pull({ ref: 'demo@1.0', server: edge.url, outDir: out, home });
+  assert.ok((await readFile(join(out, 'model.bin'))).equals(v1));
+  const m1 = r1.files.find((f) => f.path === 'model.bin')!;
+  assert.equal(m1.route, 'packed', 'the packed artifact is smaller than the raw file');
+  assert.ok(r1.fetchedBytes < v1.length);
+
+  const r2 = await pull({ ref: 'demo', server: edge.url, outDir: out, home });
+  assert.equal(r2.version, '1.1');
+  assert.equal(r2.previous, '1.0');
+  assert.ok((await readFile(join(out, 'model.bin'))).equals(v2));
+  const m2 = r2.files.find((f) => f.path === 'model.bin')!;
+  assert.equal(m2.route, 'patch');
+  assert.ok(r2.fetchedBytes < v2.length / 10, `update transferred ${r2.fetchedBytes} bytes`);
+
+  await assert.rejects(pull({ ref: 'demo@1.0', server: edge.url, outDir: out, home }), /DOWNGRADE|newer than/);
+
+  // a raw file through the edge, negotiated as zstd from the precompressed variant
+  const body = await new Promise<{ enc: string | undefined; body: Buffer }>((resolve, reject) => {
+    http
+      .get(`${edge.url}/v1/models/demo/versions/1.1/files/model.bin`, { headers: { 'accept-encoding': 'zstd' } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ enc: res.headers['content-encoding'] as string | undefined, body: Buffer.concat(parts) }));
+      })
+      .on('error', reject);
+  });
+  if (body.enc === 'zstd') assert.equal(sha256Hex(zstdDecompress(body.body)), sha256Hex(v2));
+  else assert.equal(sha256Hex(body.body), sha256Hex(v2));
+
+  // the edge reports demand to the real origin
+  await edge.reporter.flush();
+  assert.equal(edge.reporter.sent, 1);
+  assert.equal(edge.reporter.failures, 0);
+});
