@@ -10,3 +10,4 @@ export { planRoute, DEFAULT_APPLY_COST } from './route.ts';
 export type { Route, RouteInput, RoutePatch, RouteStep, RouteVersion } from './route.ts';
 export { bsdiff, bspatch } from './bsdiff/bsdiff.ts';
 export { suffixArray } from './sais.ts';
+export { applyPatchBytes, patchHeaderOf } from './apply-core.ts';

@@ -12,9 +12,10 @@ import type { ModelLayout } from '../formats/types.ts';
 import { openSource, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
 import * as formats from '../formats/index.ts';
 import { zstdCompress } from '../codec/index.ts';
-import { bsdiff, bspatch } from './bsdiff/bsdiff.ts';
-import { decodeBinaryPayload, encodeBinaryPayload } from './binary.ts';
-import { decodeTensorPayload, encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
+import { bsdiff } from './bsdiff/bsdiff.ts';
+import { encodeBinaryPayload } from './binary.ts';
+import { encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
+import { decodePatch, wrongBase } from './apply-core.ts';
 import {
   BSDIFF_TRAILER_BYTES,
   PATCH_HEADER_BYTES,
@@ -27,7 +28,7 @@ import {
 
 export type MakeMethod = 'auto' | PatchMethod;
 
-/** `auto` tries bsdiff only up to this size: the pure-JS bzip2 encoder runs at ~0.2–1 MB/s. */
+/** `auto` tries bsdiff only up to this size: SA-IS plus the pure-JS bzip2 encoder run at ~1 MB/s. */
 export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
 /** Output is handed to the file in writes of about this size. */
 const WRITE_BUFFER_BYTES = 1 << 20;
@@ -227,16 +228,12 @@ async function sha256OfFile(path: string): Promise<{ sha256: string; size: numbe
   return { sha256: h.digest('hex'), size };
 }
 
-/** Buffers small chunks into large writes, hashing everything written. */
-class HashingWriter {
-  private readonly hash = createHash('sha256');
+/** Buffers small chunks into large writes. */
+class BufferedWriter {
   private buf = new Uint8Array(WRITE_BUFFER_BYTES);
   private len = 0;
-  size = 0;
   constructor(private readonly w: SeqWriter) {}
   async write(chunk: Uint8Array): Promise<void> {
-    this.hash.update(chunk);
-    this.size += chunk.length;
     if (chunk.length >= WRITE_BUFFER_BYTES) {
       await this.flush();
       await this.w.write(chunk);
@@ -253,16 +250,6 @@ class HashingWriter {
     this.len = 0;
     await this.w.write(out);
   }
-  digest(): string {
-    return this.hash.digest('hex');
-  }
-}
-
-function wrongBase(oldPath: string, patchPath: string, details: Record<string, unknown>): McdnError {
-  return new McdnError('PATCH_WRONG_BASE', 'input', `${oldPath}: is not the file ${patchPath} was made from (sha256 or size differs); nothing written`, {
-    details,
-    remedy: 'apply the patch to the version it was made from, or download the full file',
-  });
 }
 
 /**
@@ -284,36 +271,16 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     if (got.sha256 !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got: got.sha256 });
   }
   const patch = await readWhole(patchPath);
-  const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
-
   let result = { sha256: '', size: 0 };
-  const fill = async (w: SeqWriter) => {
-    const out = new HashingWriter(w);
-    if (header.method === 'tensor') {
-      const src = await openSource(oldPath);
-      try {
-        await decodeTensorPayload(payload, src, header.newSize, (c) => out.write(c), patchPath);
-      } finally {
-        await src.close();
-      }
-    } else {
-      const old = await readWhole(oldPath);
-      const nw = header.method === 'binary' ? decodeBinaryPayload(payload, old, header.newSize, patchPath) : bspatch(old, patch, header.payloadEnd, patchPath);
-      for (let i = 0; i < nw.length; i += WRITE_BUFFER_BYTES) await out.write(nw.subarray(i, i + WRITE_BUFFER_BYTES));
+  await writeFileAtomic(outPath, async (w) => {
+    const out = new BufferedWriter(w);
+    const src = await openSource(oldPath);
+    try {
+      result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath);
+    } finally {
+      await src.close();
     }
     await out.flush();
-    const sha = out.digest();
-    if (out.size !== header.newSize) {
-      throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${patchPath}: patch produced ${out.size} bytes, expected ${header.newSize}; nothing written`, { remedy: 'the patch file is damaged; fetch it again' });
-    }
-    if (header.newSha256 && sha !== header.newSha256) {
-      throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${patchPath}: patched output has sha256 ${sha.slice(0, 12)}…, expected ${header.newSha256.slice(0, 12)}…; nothing written`, {
-        details: { expected: header.newSha256, got: sha },
-        remedy: 'the patch file is damaged; fetch it again',
-      });
-    }
-    result = { sha256: sha, size: out.size };
-  };
-  await writeFileAtomic(outPath, fill);
+  });
   return { ...result, method: header.method };
 }

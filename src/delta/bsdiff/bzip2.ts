@@ -19,9 +19,24 @@ interface SeekBzip {
 let bz: CompressJsBzip2 | undefined;
 let sb: SeekBzip | undefined;
 
+/**
+ * compressjs's BWT binds `console.assert` once at load time and calls it in its innermost loops; the
+ * real console.assert made compression ~10x slower (31 s instead of 2.7 s for 2.3 MB). Bind a no-op
+ * instead: swap it in only for the synchronous require, then restore the real one.
+ */
+function loadCompressJs(): CompressJsBzip2 {
+  const real = console.assert;
+  console.assert = () => {};
+  try {
+    return (require('compressjs') as { Bzip2: CompressJsBzip2 }).Bzip2;
+  } finally {
+    console.assert = real;
+  }
+}
+
 /** Compress `data` into one bzip2 stream (900 kB blocks, as Debian's bsdiff uses). */
 export function bzip2Compress(data: Uint8Array): Uint8Array {
-  bz ??= (require('compressjs') as { Bzip2: CompressJsBzip2 }).Bzip2;
+  bz ??= loadCompressJs();
   return bz.compressFile(data, undefined, 9);
 }
 

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { bytesSource } from '../formats/source.ts';
+import type { TensorInfo } from '../formats/types.ts';
+import { decodeTensorPayload, encodeTensorPayload } from './tensor.ts';
+import { forwardResidual, inverseResidual } from './residual.ts';
+import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
+
+async function decode(payload: Uint8Array, old: Uint8Array, size: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await decodeTensorPayload(payload, bytesSource(old), size, (c) => {
+    parts.push(Uint8Array.from(c));
+  });
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+test('residual ops invert for every width', () => {
+  fc.assert(
+    fc.property(fc.constantFrom(1, 2, 4), fc.constantFrom('x' as const, 's' as const), fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), (w, op, a, b) => {
+      const n = Math.min(a.length, b.length) - (Math.min(a.length, b.length) % w);
+      const o = a.slice(0, n);
+      const nw = b.slice(0, n);
+      assert.deepEqual(inverseResidual(op, w, o, forwardResidual(op, w, o, nw)), nw);
+    }),
+  );
+  // unaligned views are handled
+  const buf = new Uint8Array(17);
+  buf.fill(9);
+  const o = buf.subarray(1, 17);
+  const nw = new Uint8Array(16).fill(200);
+  assert.deepEqual(inverseResidual('s', 4, o, forwardResidual('s', 4, o, nw)), nw);
+});
+
+test('tensor payload reproduces NEW and classifies tensors (copy, rename, delta, new)', async () => {
+  const p = makeSafetensorsPair(7, 4);
+  const { payload, stats } = encodeTensorPayload(p.old, p.nw, p.oldTensors, p.newTensors, { level: 3 });
+  assert.deepEqual(await decode(payload, p.old, p.nw.length), p.nw);
+  // embed.weight unchanged + renamed.head found by content hash
+  assert.equal(stats.copied, 2 * 4000 * 4);
+  assert.ok(stats.delta > 0, 'perturbed tensors coded as residuals');
+  assert.equal(stats.added, 48 * 4);
+  assert.ok(payload.length < p.nw.length * 0.45, `payload ${payload.length} of ${p.nw.length}`);
+});
+
+test('tensor payload round-trips random tensor layouts (property)', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 0, max: 40 }), async (seed, k) => {
+      const rnd = prng(seed);
+      const size = 200 + Math.floor(rnd() * 3000);
+      const old = Uint8Array.from({ length: size }, () => Math.floor(rnd() * 256));
+      const nw = Uint8Array.from(old.subarray(0, Math.floor(rnd() * size)));
+      const mk = (n: number): TensorInfo[] => {
+        const ts: TensorInfo[] = [];
+        for (let i = 0; i < k; i++) {
+          const len = 4 * (1 + Math.floor(rnd() * 20));
+          const off = Math.floor(rnd() * Math.max(1, n - len));
+          ts.push({ name: `t${Math.floor(rnd() * k)}`, dtype: (['F32', 'F16', 'I8', 'F64', 'Q4_0'] as const)[i % 5], shape: [len], offset: off, length: len });
+        }
+        return ts;
+      };
+      for (let i = 0; i < nw.length; i++) if (rnd() < 0.1) nw[i] ^= 1 << Math.floor(rnd() * 8);
+      const { payload } = encodeTensorPayload(old, nw, mk(old.length), mk(nw.length), { level: 1 });
+      assert.deepEqual(await decode(payload, old, nw.length), nw);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('σ=1e-3 continued training on float32 costs about half the bits', async () => {
+  const g = gaussian(prng(3));
+  const n = 1 << 16;
+  const f = new Float32Array(n).map(() => g() * 0.05);
+  const old = new Uint8Array(f.buffer);
+  const nw = perturbF32(old, 1e-3, g);
+  const t: TensorInfo[] = [{ name: 'w', dtype: 'F32', shape: [n], offset: 0, length: old.length }];
+  const { payload } = encodeTensorPayload(old, nw, t, t, { level: 19 });
+  assert.ok(payload.length / nw.length < 0.52, `ratio ${(payload.length / nw.length).toFixed(3)}`);
+  assert.deepEqual(await decode(payload, old, nw.length), nw);
+});
