@@ -45,6 +45,8 @@ export interface EncodeChunkOptions {
    * if it beats plain zstd on the sample, becomes a PLANES candidate over the whole chunk
    */
   probeWidths?: number[];
+  /** compute only this method (test vectors, experiments); STORED is still the fallback if it does not apply */
+  force?: ChunkMethod;
 }
 
 export interface EncodedChunk {
@@ -60,25 +62,27 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
   let width = opts.width ?? 1;
   let ranges = opts.ranges;
   if (!Number.isInteger(width) || width < 1 || width > MAX_PLANE_WIDTH) throw new RangeError(`chunk width ${width} out of range`);
-  let best: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
+  const stored: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
+  if (raw.byteLength === 0 || opts.force === METHOD_STORED) return stored;
+  const want = (m: ChunkMethod) => opts.force === undefined || opts.force === m;
+  let best: EncodedChunk | undefined;
   const consider = (c: EncodedChunk) => {
-    if (c.payload.byteLength < best.payload.byteLength) best = c;
+    if (!best || c.payload.byteLength < best.payload.byteLength) best = c;
   };
-  if (raw.byteLength === 0) return best;
-  consider({ method: METHOD_ZSTD, width: 1, payload: zstdCompress(raw, level) });
-
+  if (want(METHOD_ZSTD)) consider({ method: METHOD_ZSTD, width: 1, payload: zstdCompress(raw, level) });
   if (width === 1 && opts.probeWidths?.length && raw.byteLength >= 64) {
     width = probeWidth(raw, opts.probeWidths);
     ranges = undefined;
   }
   if (width > 1 || ranges) {
     const sel = selectRanges(raw, ranges);
-    if (width > 1) consider({ method: METHOD_PLANES, width, payload: encodePlanes(sel, width, level) });
-    if (zeroFraction(sel.selected, width) >= SPARSE_TRY_ZERO_FRACTION) {
+    if (width > 1 && want(METHOD_PLANES)) consider({ method: METHOD_PLANES, width, payload: encodePlanes(sel, width, level) });
+    if (want(METHOD_SPARSE) && (opts.force === METHOD_SPARSE || zeroFraction(sel.selected, width) >= SPARSE_TRY_ZERO_FRACTION)) {
       consider({ method: METHOD_SPARSE, width, payload: encodeSparse(sel, width, level) });
     }
   }
-  return best;
+  // an encoding is only used when it is smaller than the raw bytes (spec: packedLength ≤ rawLength)
+  return best && best.payload.byteLength < raw.byteLength ? best : stored;
 }
 
 /** Decode one chunk payload back to exactly `rawLength` bytes. Throws McdnError MCZ_CHUNK_CORRUPT. */

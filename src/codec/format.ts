@@ -14,8 +14,8 @@ export const MCZ_MAGIC = Uint8Array.of(0x89, 0x4d, 0x43, 0x5a, 0x0d, 0x0a, 0x1a,
 export const MCZ_VERSION = 1;
 /** magic(8) version(2) flags(2) headerLength(4) originalSize(8) sha256(32) chunkCount(4) layoutLength(4) layoutRawLength(4) reserved(4) */
 export const MCZ_FIXED_HEADER_BYTES = 72;
-/** offset(8) rawLength(4) packedLength(4) method(1) width(1) reserved(2) sha256(32) */
-export const MCZ_CHUNK_ENTRY_BYTES = 52;
+/** offset(8) rawLength(4) packedLength(4) method(1) width(1) reserved(2) payloadCrc32(4) sha256(32) */
+export const MCZ_CHUNK_ENTRY_BYTES = 56;
 export const MCZ_HEADER_HASH_BYTES = 32;
 /** Bytes a reader needs before it knows the header length. */
 export const MCZ_PREAMBLE_BYTES = 16;
@@ -31,6 +31,8 @@ export interface MczChunkEntry {
   packedLength: number;
   method: ChunkMethod;
   width: number;
+  /** CRC-32 (ISO-HDLC, as zlib/gzip) of the payload bytes: catches any damage before decoding */
+  crc32: number;
   /** sha256 of the raw (original) chunk bytes, lowercase hex — the chunk's content address */
   sha256: string;
 }
@@ -98,7 +100,8 @@ export function encodeHeader(h: Omit<MczHeader, 'headerLength' | 'version' | 'la
     dv.setUint32(p + 12, c.packedLength, true);
     out[p + 16] = c.method;
     out[p + 17] = c.width;
-    out.set(hexBytes(c.sha256), p + 20);
+    dv.setUint32(p + 20, c.crc32 >>> 0, true);
+    out.set(hexBytes(c.sha256), p + 24);
     p += MCZ_CHUNK_ENTRY_BYTES;
   }
   out.set(layoutBlock, p);
@@ -158,7 +161,7 @@ export function decodeHeader(bytes: Uint8Array): MczHeader {
     if (method > MCZ_MAX_METHOD) throw fail('MCZ_BAD_METHOD', `chunk ${i} uses unknown method ${method}`, { chunk: i });
     if (width < 1 || width > MAX_PLANE_WIDTH) throw fail('MCZ_BAD_WIDTH', `chunk ${i} has element width ${width}`, { chunk: i });
     if (hb[p + 18] !== 0 || hb[p + 19] !== 0) throw fail('MCZ_BAD_RESERVED', `chunk ${i} reserved bytes are not zero`, { chunk: i });
-    chunks.push({ offset, rawLength, packedLength, method: method as ChunkMethod, width, sha256: bytesHex(hb.subarray(p + 20, p + 52)) });
+    chunks.push({ offset, rawLength, packedLength, method: method as ChunkMethod, width, crc32: dv.getUint32(p + 20, true), sha256: bytesHex(hb.subarray(p + 24, p + 56)) });
     expectOffset = offset + rawLength;
   }
   if (expectOffset !== originalSize) throw fail('MCZ_BAD_CHUNK_TABLE', `chunks cover ${expectOffset} bytes, the original has ${originalSize}`);

@@ -4,6 +4,7 @@
  * Pure CPU work over Uint8Array; no file I/O.
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { McdnError } from '../errors.ts';
 import { decodeChunk, encodeChunk, type ChunkMethod, type EncodeChunkOptions, type EncodedChunk } from './chunk.ts';
 
@@ -19,11 +20,13 @@ export interface DecodeJob {
   width: number;
   rawLength: number;
   sha256: string;
+  /** CRC-32 of the payload */
+  crc32: number;
   /** chunk index, for error messages */
   index: number;
 }
 export type Job = EncodeJob | DecodeJob;
-export type EncodeResult = EncodedChunk & { sha256: string; rawLength: number };
+export type EncodeResult = EncodedChunk & { sha256: string; rawLength: number; crc32: number };
 
 export function sha256Of(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
@@ -31,11 +34,14 @@ export function sha256Of(b: Uint8Array): string {
 
 export function runEncode(job: EncodeJob): EncodeResult {
   const enc = encodeChunk(job.raw, job.opts);
-  return { ...enc, sha256: sha256Of(job.raw), rawLength: job.raw.byteLength };
+  return { ...enc, sha256: sha256Of(job.raw), rawLength: job.raw.byteLength, crc32: crc32(enc.payload) >>> 0 };
 }
 
 /** Decode a chunk and check its sha256; errors name the chunk. */
 export function runDecode(job: DecodeJob): Uint8Array {
+  if (crc32(job.payload) >>> 0 !== job.crc32 >>> 0) {
+    throw new McdnError('MCZ_CHUNK_CHECKSUM_MISMATCH', 'integrity', `chunk ${job.index}: packed data checksum mismatch (the file is corrupt)`, { details: { chunk: job.index } });
+  }
   let raw: Uint8Array;
   try {
     raw = decodeChunk(job.payload, job.method, job.width, job.rawLength);

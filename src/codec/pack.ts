@@ -112,7 +112,7 @@ export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unkn
 }
 
 function entries(plan: PlannedChunk[], results: EncodeResult[]): MczChunkEntry[] {
-  return results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: r.payload.byteLength, method: r.method, width: r.width, sha256: r.sha256 }));
+  return results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: r.payload.byteLength, method: r.method, width: r.width, crc32: r.crc32, sha256: r.sha256 }));
 }
 
 /** Detect the layout of a model file through src/formats (unknown formats → no tensors). */

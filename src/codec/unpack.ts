@@ -26,7 +26,7 @@ function truncated(msg: string, details: Record<string, unknown> = {}): McdnErro
 
 function decodeJob(h: MczHeader, i: number, payload: Uint8Array): DecodeJob {
   const c = h.chunks[i]!;
-  return { op: 'decode', payload, method: c.method, width: c.width, rawLength: c.rawLength, sha256: c.sha256, index: i };
+  return { op: 'decode', payload, method: c.method, width: c.width, rawLength: c.rawLength, sha256: c.sha256, crc32: c.crc32, index: i };
 }
 
 /** Reference decoder: whole container in memory, every check in spec order. */
