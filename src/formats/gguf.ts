@@ -8,6 +8,7 @@
  * row-major (outermost first, i.e. reversed ne); `extra.ne` keeps ggml's order. The writer streams
  * to a temp file and renames. No other formats or areas are touched.
  */
+import { q } from './quote.ts';
 import { inputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { ggmlTypeByDType, ggmlTypeById } from './ggml-types.ts';
@@ -175,10 +176,10 @@ export async function parseGguf(src: RandomAccessSource, path = '<gguf>'): Promi
   const keys = new Set<string>();
   for (let i = 0; i < kvCount; i++) {
     const key = await c.string(`metadata key #${i}`);
-    if (keys.has(key)) throw inputError('GGUF_DUPLICATE_KEY', `${path}: metadata key "${key.slice(0, 80)}" appears twice`);
+    if (keys.has(key)) throw inputError('GGUF_DUPLICATE_KEY', `${path}: metadata key ${q(key)} appears twice`);
     keys.add(key);
-    const type = await c.u32(`type of ${key}`);
-    const value = await readValue(c, type, `metadata "${key.slice(0, 80)}"`, path, 0);
+    const type = await c.u32(`type of ${q(key)}`);
+    const value = await readValue(c, type, `metadata ${q(key)}`, path, 0);
     metadata.push({ key, type, value });
   }
   let alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -193,22 +194,22 @@ export async function parseGguf(src: RandomAccessSource, path = '<gguf>'): Promi
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = await c.string(`tensor name #${i}`);
-    if (names.has(name)) throw inputError('GGUF_DUPLICATE_TENSOR', `${path}: tensor "${name.slice(0, 80)}" appears twice`);
+    if (names.has(name)) throw inputError('GGUF_DUPLICATE_TENSOR', `${path}: tensor ${q(name)} appears twice`);
     names.add(name);
-    const nd = await c.u32(`dims of ${name}`);
-    if (nd > MAX_GGUF_DIMS) throw inputError('GGUF_TOO_MANY_DIMS', `${path}: tensor "${name}" has ${nd} dims (max ${MAX_GGUF_DIMS})`);
+    const nd = await c.u32(`dims of ${q(name)}`);
+    if (nd > MAX_GGUF_DIMS) throw inputError('GGUF_TOO_MANY_DIMS', `${path}: tensor ${q(name)} has ${nd} dims (max ${MAX_GGUF_DIMS})`);
     const ne: number[] = [];
-    for (let d = 0; d < nd; d++) ne.push(await c.u64(`dim ${d} of ${name}`));
-    const type = await c.u32(`type of ${name}`);
-    const relOffset = await c.u64(`offset of ${name}`);
+    for (let d = 0; d < nd; d++) ne.push(await c.u64(`dim ${d} of ${q(name)}`));
+    const type = await c.u32(`type of ${q(name)}`);
+    const relOffset = await c.u64(`offset of ${q(name)}`);
     const gt = ggmlTypeById(type);
-    if (!gt) throw inputError('GGUF_UNKNOWN_TENSOR_TYPE', `${path}: tensor "${name}" has unknown ggml type ${type}`);
+    if (!gt) throw inputError('GGUF_UNKNOWN_TENSOR_TYPE', `${path}: tensor ${q(name)} has unknown ggml type ${type}`);
     let n = 1;
     for (const d of ne) n *= d;
-    if (!Number.isSafeInteger(n)) throw inputError('GGUF_BAD_SHAPE', `${path}: tensor "${name}" has too many elements`);
-    if (gt.elements > 1 && (ne[0] ?? 1) % gt.elements !== 0) throw inputError('GGUF_BAD_SHAPE', `${path}: tensor "${name}" row of ${ne[0]} elements is not a multiple of the ${gt.dtype} block size ${gt.elements}`);
+    if (!Number.isSafeInteger(n)) throw inputError('GGUF_BAD_SHAPE', `${path}: tensor ${q(name)} has too many elements`);
+    if (gt.elements > 1 && (ne[0] ?? 1) % gt.elements !== 0) throw inputError('GGUF_BAD_SHAPE', `${path}: tensor ${q(name)} row of ${ne[0]} elements is not a multiple of the ${gt.dtype} block size ${gt.elements}`);
     const length = (n / gt.elements) * gt.bytes;
-    if (relOffset % alignment !== 0) throw inputError('GGUF_MISALIGNED_TENSOR', `${path}: tensor "${name}" offset ${relOffset} is not a multiple of the alignment ${alignment}`);
+    if (relOffset % alignment !== 0) throw inputError('GGUF_MISALIGNED_TENSOR', `${path}: tensor ${q(name)} offset ${relOffset} is not a multiple of the alignment ${alignment}`);
     infos.push({ name, ne, type, dtype: gt.dtype, relOffset, length });
   }
   const headerEnd = c.pos;
@@ -216,7 +217,7 @@ export async function parseGguf(src: RandomAccessSource, path = '<gguf>'): Promi
   const sorted = [...infos].sort((a, b) => a.relOffset - b.relOffset);
   let end = 0;
   for (const t of sorted) {
-    if (t.relOffset < end) throw inputError('GGUF_OVERLAPPING_TENSORS', `${path}: tensor "${t.name}" overlaps the previous tensor's data`);
+    if (t.relOffset < end) throw inputError('GGUF_OVERLAPPING_TENSORS', `${path}: tensor ${q(t.name)} overlaps the previous tensor's data`);
     end = t.relOffset + t.length;
   }
   if (dataStart + end > size) throw inputError('GGUF_DATA_TRUNCATED', `${path}: tensor data needs ${dataStart + end} bytes but the file has ${size}`, { need: dataStart + end, have: size });
@@ -318,7 +319,7 @@ class ByteSink {
 }
 
 function writeValue(s: ByteSink, t: GgufType, v: GgufScalar | GgufArray, key: string): void {
-  const bad = () => inputError('GGUF_BAD_VALUE', `GGUF write: metadata "${key}" value does not match its type ${GgufType[t] ?? t}`);
+  const bad = () => inputError('GGUF_BAD_VALUE', `GGUF write: metadata ${q(key)} value does not match its type ${GgufType[t] ?? t}`);
   switch (t) {
     case GgufType.STRING: if (typeof v !== 'string') throw bad(); s.str(v); return;
     case GgufType.BOOL: if (typeof v !== 'boolean') throw bad(); s.u8(v ? 1 : 0); return;
@@ -342,7 +343,7 @@ function writeValue(s: ByteSink, t: GgufType, v: GgufScalar | GgufArray, key: st
     case GgufType.INT32: s.i32(v); return;
     case GgufType.FLOAT32: s.f32(v); return;
     case GgufType.FLOAT64: s.f64(v); return;
-    default: throw inputError('GGUF_BAD_VALUE_TYPE', `GGUF write: metadata "${key}" has unknown type ${t}`);
+    default: throw inputError('GGUF_BAD_VALUE_TYPE', `GGUF write: metadata ${q(key)} has unknown type ${t}`);
   }
 }
 
@@ -366,12 +367,12 @@ export function encodeGgufHeader(metadata: GgufKV[], tensors: { name: string; dt
   let off = 0;
   for (const t of tensors) {
     const gt = ggmlTypeByDType(t.dtype);
-    if (!gt) throw inputError('GGUF_UNKNOWN_TENSOR_TYPE', `GGUF write: tensor "${t.name}" dtype ${t.dtype} has no ggml type`);
+    if (!gt) throw inputError('GGUF_UNKNOWN_TENSOR_TYPE', `GGUF write: tensor ${q(t.name)} dtype ${t.dtype} has no ggml type`);
     const ne = [...t.shape].reverse();
     const n = ne.reduce((a, b) => a * b, 1);
-    if (gt.elements > 1 && (ne[0] ?? 1) % gt.elements !== 0) throw inputError('GGUF_BAD_SHAPE', `GGUF write: tensor "${t.name}" innermost dim ${ne[0]} is not a multiple of ${gt.elements}`);
+    if (gt.elements > 1 && (ne[0] ?? 1) % gt.elements !== 0) throw inputError('GGUF_BAD_SHAPE', `GGUF write: tensor ${q(t.name)} innermost dim ${ne[0]} is not a multiple of ${gt.elements}`);
     const want = (n / gt.elements) * gt.bytes;
-    if (want !== t.length) throw inputError('GGUF_SIZE_MISMATCH', `GGUF write: tensor "${t.name}" has ${t.length} bytes, ${t.dtype}[${t.shape.join(',')}] needs ${want}`);
+    if (want !== t.length) throw inputError('GGUF_SIZE_MISMATCH', `GGUF write: tensor ${q(t.name)} has ${t.length} bytes, ${t.dtype}[${t.shape.join(',')}] needs ${want}`);
     s.str(t.name);
     s.u32(ne.length);
     for (const d of ne) s.u64(d);

@@ -5,6 +5,7 @@
  * TensorInfo out, absolute offsets); the file adapters read only the header by range. The writer
  * streams to a temp file and renames. Nothing here touches other formats or other areas.
  */
+import { q } from './quote.ts';
 import { inputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { tensorByteLength } from './numeric.ts';
@@ -83,27 +84,27 @@ export function parseSafetensors(bytes: Uint8Array, opts: { fileSize?: number; p
       metadata = { ...(v as Record<string, string>) };
       continue;
     }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw inputError('SAFETENSORS_BAD_TENSOR_ENTRY', `${path}: tensor "${name}" entry is not an object`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw inputError('SAFETENSORS_BAD_TENSOR_ENTRY', `${path}: tensor ${q(name)} entry is not an object`);
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !DTYPE_SET.has(e.dtype)) throw inputError('SAFETENSORS_UNKNOWN_DTYPE', `${path}: tensor "${name}" has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !DTYPE_SET.has(e.dtype)) throw inputError('SAFETENSORS_UNKNOWN_DTYPE', `${path}: tensor ${q(name)} has unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as DType;
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw inputError('SAFETENSORS_BAD_SHAPE', `${path}: tensor "${name}" has an invalid shape ${JSON.stringify(e.shape)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw inputError('SAFETENSORS_BAD_SHAPE', `${path}: tensor ${q(name)} has an invalid shape ${JSON.stringify(e.shape)}`);
     const shape = e.shape as number[];
-    if (!Number.isSafeInteger(numel(shape))) throw inputError('SAFETENSORS_BAD_SHAPE', `${path}: tensor "${name}" shape ${JSON.stringify(shape)} has too many elements`);
+    if (!Number.isSafeInteger(numel(shape))) throw inputError('SAFETENSORS_BAD_SHAPE', `${path}: tensor ${q(name)} shape ${JSON.stringify(shape)} has too many elements`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-      throw inputError('SAFETENSORS_BAD_OFFSETS', `${path}: tensor "${name}" has invalid data_offsets ${JSON.stringify(off)}`);
+      throw inputError('SAFETENSORS_BAD_OFFSETS', `${path}: tensor ${q(name)} has invalid data_offsets ${JSON.stringify(off)}`);
     }
     const [begin, end] = off as [number, number];
     const want = tensorByteLength(dtype, shape)!;
-    if (end - begin !== want) throw inputError('SAFETENSORS_SIZE_MISMATCH', `${path}: tensor "${name}" spans ${end - begin} bytes but ${dtype}[${shape.join(',')}] needs ${want}`);
+    if (end - begin !== want) throw inputError('SAFETENSORS_SIZE_MISMATCH', `${path}: tensor ${q(name)} spans ${end - begin} bytes but ${dtype}[${shape.join(',')}] needs ${want}`);
     tensors.push({ name, dtype, shape, offset: dataStart + begin, length: end - begin, begin, end });
   }
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   for (const t of tensors) {
     if (t.begin !== pos) {
-      throw inputError('SAFETENSORS_OFFSETS_NOT_CONTIGUOUS', `${path}: tensor "${t.name}" starts at data offset ${t.begin}, expected ${pos} (${t.begin > pos ? 'gap' : 'overlap'})`);
+      throw inputError('SAFETENSORS_OFFSETS_NOT_CONTIGUOUS', `${path}: tensor ${q(t.name)} starts at data offset ${t.begin}, expected ${pos} (${t.begin > pos ? 'gap' : 'overlap'})`);
     }
     pos = t.end;
   }
@@ -162,11 +163,11 @@ export function encodeSafetensorsHeader(tensors: { name: string; dtype: DType; s
   let pos = 0;
   const seen = new Set<string>();
   for (const t of tensors) {
-    if (t.name === '__metadata__' || seen.has(t.name)) throw inputError('SAFETENSORS_DUPLICATE_NAME', `safetensors: tensor name "${t.name}" is used twice or reserved`);
+    if (t.name === '__metadata__' || seen.has(t.name)) throw inputError('SAFETENSORS_DUPLICATE_NAME', `safetensors: tensor name ${q(t.name)} is used twice or reserved`);
     seen.add(t.name);
-    if (!DTYPE_SET.has(t.dtype)) throw inputError('SAFETENSORS_UNKNOWN_DTYPE', `safetensors: tensor "${t.name}" dtype ${t.dtype} cannot be stored in safetensors`);
+    if (!DTYPE_SET.has(t.dtype)) throw inputError('SAFETENSORS_UNKNOWN_DTYPE', `safetensors: tensor ${q(t.name)} dtype ${t.dtype} cannot be stored in safetensors`);
     const want = tensorByteLength(t.dtype, t.shape);
-    if (want !== t.length) throw inputError('SAFETENSORS_SIZE_MISMATCH', `safetensors: tensor "${t.name}" has ${t.length} bytes but ${t.dtype}[${t.shape.join(',')}] needs ${want}`);
+    if (want !== t.length) throw inputError('SAFETENSORS_SIZE_MISMATCH', `safetensors: tensor ${q(t.name)} has ${t.length} bytes but ${t.dtype}[${t.shape.join(',')}] needs ${want}`);
     obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [pos, pos + t.length] };
     pos += t.length;
   }

@@ -8,6 +8,7 @@
  * `extra`). The core (`parseTfjsManifest`, `placeTfjsWeights`) is pure; thin adapters stat and read
  * shards. The writer produces model.json (or a bare manifest) + shards via temp files and renames.
  */
+import { q } from './quote.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fromSystemError, inputError } from '../errors.ts';
@@ -92,7 +93,7 @@ export function parseTfjsManifest(json: unknown, dir: string, path = '<tfjs>'): 
     if (!Array.isArray(weights)) throw inputError('TFJS_BAD_MANIFEST', `${path}: weights group ${gi} has no "weights" list`);
     const files = (paths as string[]).map((p) => {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || p.startsWith('/') || p.split(/[\\/]/).includes('..')) {
-        throw inputError('TFJS_SHARD_PATH_ESCAPES', `${path}: shard path "${p}" is not a file next to the manifest`);
+        throw inputError('TFJS_SHARD_PATH_ESCAPES', `${path}: shard path ${q(p)} is not a file next to the manifest`);
       }
       return resolve(dir, p);
     });
@@ -101,15 +102,15 @@ export function parseTfjsManifest(json: unknown, dir: string, path = '<tfjs>'): 
       if (!x || typeof x !== 'object' || typeof x['name'] !== 'string') throw inputError('TFJS_BAD_WEIGHT', `${path}: weight ${wi} of group ${gi} has no name`);
       const name = x['name'];
       const shape = x['shape'];
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(numel(shape))) throw inputError('TFJS_BAD_WEIGHT', `${path}: weight "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(numel(shape))) throw inputError('TFJS_BAD_WEIGHT', `${path}: weight ${q(name)} has an invalid shape ${JSON.stringify(shape)}`);
       const dtype = x['dtype'];
-      if (typeof dtype !== 'string' || !(dtype in TO_DTYPE)) throw inputError('TFJS_UNKNOWN_DTYPE', `${path}: weight "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+      if (typeof dtype !== 'string' || !(dtype in TO_DTYPE)) throw inputError('TFJS_UNKNOWN_DTYPE', `${path}: weight ${q(name)} has unknown dtype ${JSON.stringify(dtype)}`);
       const spec: TfjsWeightSpec = { name, shape: shape as number[], dtype: dtype as TfjsDType };
-      const q = x['quantization'] as Record<string, unknown> | undefined;
-      if (q !== undefined) {
-        if (!q || typeof q !== 'object' || !['uint8', 'uint16', 'float16'].includes(q['dtype'] as string)) throw inputError('TFJS_BAD_QUANTIZATION', `${path}: weight "${name}" has an invalid quantization ${JSON.stringify(q)?.slice(0, 80)}`);
-        if (q['dtype'] !== 'float16' && (typeof q['scale'] !== 'number' || typeof q['min'] !== 'number')) throw inputError('TFJS_BAD_QUANTIZATION', `${path}: weight "${name}" ${q['dtype']} quantization needs numeric scale and min`);
-        spec.quantization = q as unknown as TfjsQuantization;
+      const qz = x['quantization'] as Record<string, unknown> | undefined;
+      if (qz !== undefined) {
+        if (!qz || typeof qz !== 'object' || !['uint8', 'uint16', 'float16'].includes(qz['dtype'] as string)) throw inputError('TFJS_BAD_QUANTIZATION', `${path}: weight ${q(name)} has an invalid quantization ${q(JSON.stringify(qz) ?? '')}`);
+        if (qz['dtype'] !== 'float16' && (typeof qz['scale'] !== 'number' || typeof qz['min'] !== 'number')) throw inputError('TFJS_BAD_QUANTIZATION', `${path}: weight ${q(name)} ${qz['dtype']} quantization needs numeric scale and min`);
+        spec.quantization = qz as unknown as TfjsQuantization;
       }
       return spec;
     });
@@ -142,7 +143,7 @@ export async function placeTfjsWeights(
     let off = 0;
     for (const w of m.groups[g]!.weights) {
       const length = w.dtype === 'string' && !w.quantization ? await stringLength(g, off, w) : weightByteLength(w);
-      if (off + length > total) throw inputError('TFJS_SHARDS_TOO_SMALL', `${path}: weight "${w.name}" needs bytes ${off}..${off + length} of group ${g}, whose shards hold ${total}`, { need: off + length, have: total });
+      if (off + length > total) throw inputError('TFJS_SHARDS_TOO_SMALL', `${path}: weight ${q(w.name)} needs bytes ${off}..${off + length} of group ${g}, whose shards hold ${total}`, { need: off + length, have: total });
       out.push({ weight: w, group: g, groupOffset: off, length });
       off += length;
     }
@@ -281,7 +282,7 @@ function stringMeasurer(m: TfjsManifest, sizes: number[][], path: string) {
       for (let i = 0, n = numel(w.shape); i < n; i++) {
         const b = await readAt(g, p, 4);
         const len = new DataView(b.buffer).getUint32(0, true);
-        if (len > MAX_TFJS_STRING) throw inputError('TFJS_BAD_STRING', `${path}: string weight "${w.name}" element ${i} claims ${len} bytes`);
+        if (len > MAX_TFJS_STRING) throw inputError('TFJS_BAD_STRING', `${path}: string weight ${q(w.name)} element ${i} claims ${len} bytes`);
         p += 4 + len;
       }
       return p - off;
@@ -398,7 +399,7 @@ export async function writeTfjsModel(dir: string, weights: TfjsWriteWeight[], op
   for (const w of weights) {
     if (w.dtype !== 'string' || w.quantization) {
       const want = weightByteLength(w);
-      if (w.data.length !== want) throw inputError('TFJS_SIZE_MISMATCH', `tfjs write: weight "${w.name}" has ${w.data.length} bytes, ${want} expected`);
+      if (w.data.length !== want) throw inputError('TFJS_SIZE_MISMATCH', `tfjs write: weight ${q(w.name)} has ${w.data.length} bytes, ${want} expected`);
     }
   }
   const total = weights.reduce((a, w) => a + w.data.length, 0);

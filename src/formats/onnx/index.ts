@@ -4,6 +4,7 @@
  * their weights outside the protobuf), and re-exports of the decoder/encoder and tensor helpers.
  * File I/O is limited to the model file and the external data files it names.
  */
+import { q } from '../quote.ts';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, normalize, resolve, sep } from 'node:path';
 import { fromSystemError, inputError } from '../../errors.ts';
@@ -23,7 +24,7 @@ export { onnxRoot, onnxType } from './schema.ts';
 export function externalPath(modelPath: string, location: string): string {
   const norm = normalize(location);
   if (isAbsolute(location) || norm === '..' || norm.startsWith('..' + sep) || norm.split(/[\\/]/).includes('..')) {
-    throw inputError('ONNX_EXTERNAL_PATH_ESCAPES', `${modelPath}: external data location "${location}" points outside the model's directory`);
+    throw inputError('ONNX_EXTERNAL_PATH_ESCAPES', `${modelPath}: external data location ${q(location)} points outside the model's directory`);
   }
   return resolve(dirname(modelPath), norm);
 }
@@ -92,11 +93,11 @@ export async function readOnnxLayout(path: string, src?: NamedSource): Promise<M
           size = (await stat(t.file)).size;
         } catch (e) {
           const err = fromSystemError(e, t.file);
-          throw inputError('ONNX_EXTERNAL_MISSING', `${path}: external data file ${t.file} for tensor "${t.name}" cannot be read (${err.message})`);
+          throw inputError('ONNX_EXTERNAL_MISSING', `${path}: external data file ${t.file} for tensor ${q(t.name ?? '')} cannot be read (${err.message})`);
         }
         sizes.set(t.file, size);
       }
-      if (t.offset + t.length > size) throw inputError('ONNX_EXTERNAL_OUT_OF_BOUNDS', `${path}: tensor "${t.name}" needs bytes ${t.offset}..${t.offset + t.length} of ${t.file}, which has ${size}`);
+      if (t.offset + t.length > size) throw inputError('ONNX_EXTERNAL_OUT_OF_BOUNDS', `${path}: tensor ${q(t.name ?? '')} needs bytes ${t.offset}..${t.offset + t.length} of ${t.file}, which has ${size}`);
     }
     return { format: 'onnx', size: s0.size, tensors, meta: { ...onnxScanMeta(s), ...(sizes.size ? { externalFiles: [...sizes.keys()] } : {}) } };
   } finally {
@@ -128,7 +129,7 @@ export async function resolveExternalData(model: OnnxModel, modelPath: string): 
     if (!ext) return;
     const n = tensorShape(t).reduce((a, b) => a * b, 1);
     const length = ext.length ?? onnxRawByteLength(t.data_type ?? 0, n);
-    if (length === undefined) throw inputError('ONNX_EXTERNAL_NO_LENGTH', `${modelPath}: tensor "${t.name}" has external data of unknown length`);
+    if (length === undefined) throw inputError('ONNX_EXTERNAL_NO_LENGTH', `${modelPath}: tensor ${q(t.name ?? '')} has external data of unknown length`);
     todo.push({ t, file: externalPath(modelPath, ext.location), offset: ext.offset, length });
   });
   const sources = new Map<string, NamedSource>();
@@ -139,7 +140,7 @@ export async function resolveExternalData(model: OnnxModel, modelPath: string): 
         s = await openSource(x.file);
         sources.set(x.file, s);
       }
-      if (x.offset + x.length > s.size) throw inputError('ONNX_EXTERNAL_OUT_OF_BOUNDS', `${modelPath}: tensor "${x.t.name}" needs bytes ${x.offset}..${x.offset + x.length} of ${x.file}, which has ${s.size}`);
+      if (x.offset + x.length > s.size) throw inputError('ONNX_EXTERNAL_OUT_OF_BOUNDS', `${modelPath}: tensor ${q(x.t.name ?? '')} needs bytes ${x.offset}..${x.offset + x.length} of ${x.file}, which has ${s.size}`);
       x.t.raw_data = await s.read(x.offset, x.length);
     }
   } finally {

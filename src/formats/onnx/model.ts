@@ -7,6 +7,7 @@
  * not know (protobufjs drops them) or a non-canonical encoding, encoding the unmodified model
  * returns the original bytes. Tensor helpers read raw_data or the typed fields. No file I/O here.
  */
+import { q } from '../quote.ts';
 import protobuf from 'protobufjs';
 import { inputError, McdnError } from '../../errors.ts';
 import { numel, type DType } from '../types.ts';
@@ -245,11 +246,11 @@ export function externalDataInfo(t: OnnxTensor): { location: string; offset: num
   const kv = new Map((t.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = kv.get('location');
   const name = t.name ?? '<unnamed>';
-  if (!location) throw inputError('ONNX_EXTERNAL_NO_LOCATION', `ONNX tensor ${name}: external data without a location`);
+  if (!location) throw inputError('ONNX_EXTERNAL_NO_LOCATION', `ONNX tensor ${q(name)}: external data without a location`);
   const num = (k: string): number | undefined => {
     const s = kv.get(k);
     if (s === undefined || s === '') return undefined;
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw inputError('ONNX_EXTERNAL_BAD_NUMBER', `ONNX tensor ${name}: external data ${k} "${s}" is not a byte count`);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw inputError('ONNX_EXTERNAL_BAD_NUMBER', `ONNX tensor ${q(name)}: external data ${k} ${q(s)} is not a byte count`);
     return Number(s);
   };
   const length = num('length');
@@ -264,19 +265,19 @@ export function onnxTensorData(t: OnnxTensor): OnnxTensorBytes {
   const name = t.name ?? '<unnamed>';
   const dataType = t.data_type ?? 0;
   const dtype = onnxDataTypeToDType(dataType);
-  if (!dtype || dtype === 'STRING') throw inputError('ONNX_TENSOR_NOT_NUMERIC', `ONNX tensor ${name}: data type ${dataType} has no fixed-width byte form`);
-  if (isExternalTensor(t)) throw inputError('ONNX_EXTERNAL_UNRESOLVED', `ONNX tensor ${name}: data is in an external file; resolve external data first`);
+  if (!dtype || dtype === 'STRING') throw inputError('ONNX_TENSOR_NOT_NUMERIC', `ONNX tensor ${q(name)}: data type ${dataType} has no fixed-width byte form`);
+  if (isExternalTensor(t)) throw inputError('ONNX_EXTERNAL_UNRESOLVED', `ONNX tensor ${q(name)}: data is in an external file; resolve external data first`);
   const shape = tensorShape(t);
   const n = numel(shape);
   const want = onnxRawByteLength(dataType, n)!;
   if (t.raw_data !== undefined) {
-    if (t.raw_data.length !== want) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${name}: raw_data has ${t.raw_data.length} bytes, ${want} expected for shape [${shape.join(',')}]`);
+    if (t.raw_data.length !== want) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${q(name)}: raw_data has ${t.raw_data.length} bytes, ${want} expected for shape [${shape.join(',')}]`);
     return { dtype, dataType, shape, bytes: t.raw_data };
   }
   const out = new Uint8Array(want);
   const dv = new DataView(out.buffer);
   const count = (len: number, per = 1) => {
-    if (len !== n * per && !(len === 0 && n === 0)) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${name}: ${len} typed values for ${n} elements`);
+    if (len !== n * per && !(len === 0 && n === 0)) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${q(name)}: ${len} typed values for ${n} elements`);
   };
   if (t.float_data?.length || dataType === 1 || dataType === 14) {
     const per = dataType === 14 ? 2 : 1;
@@ -311,9 +312,9 @@ export function onnxTensorData(t: OnnxTensor): OnnxTensorBytes {
 /** A TensorProto holding `bytes` (little-endian element bytes) in raw_data. */
 export function makeOnnxTensor(name: string, dtype: DType | number, shape: number[], bytes: Uint8Array): OnnxTensor {
   const dataType = typeof dtype === 'number' ? dtype : dtypeToOnnxDataType(dtype);
-  if (dataType === undefined || dataType === 8) throw inputError('ONNX_TENSOR_NOT_NUMERIC', `ONNX tensor ${name}: dtype ${dtype} cannot be stored in raw_data`);
+  if (dataType === undefined || dataType === 8) throw inputError('ONNX_TENSOR_NOT_NUMERIC', `ONNX tensor ${q(name)}: dtype ${dtype} cannot be stored in raw_data`);
   const want = onnxRawByteLength(dataType, numel(shape));
-  if (want !== bytes.length) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${name}: ${bytes.length} bytes given, ${want} expected for shape [${shape.join(',')}]`);
+  if (want !== bytes.length) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `ONNX tensor ${q(name)}: ${bytes.length} bytes given, ${want} expected for shape [${shape.join(',')}]`);
   return {
     dims: [...shape],
     data_type: dataType,

@@ -8,6 +8,7 @@
  * never needs the tensor bytes themselves. Every length, count and nesting depth is checked against
  * named limits and the file size; malformed input throws McdnError with an ONNX_* code.
  */
+import { q } from '../quote.ts';
 import { inputError } from '../../errors.ts';
 import type { RandomAccessSource } from '../types.ts';
 import { onnxDataTypeToDType, onnxRawByteLength } from './dtypes.ts';
@@ -228,15 +229,15 @@ function tensorName(raw: RawTensor, fallback: string): string {
 function finishTensor(c: Ctx, raw: RawTensor, where: { kind: ScannedTensor['kind']; graph: string; node?: string; opType?: string; fallbackName: string }): void {
   const name = tensorName(raw, where.fallbackName);
   for (const d of raw.dims) {
-    if (!Number.isSafeInteger(d)) throw inputError('ONNX_BAD_DIMS', `${c.path}: tensor "${name}" has an invalid dimension ${d}`);
+    if (!Number.isSafeInteger(d)) throw inputError('ONNX_BAD_DIMS', `${c.path}: tensor ${q(name)} has an invalid dimension ${d}`);
   }
   let n = 1;
   for (const d of raw.dims) n *= d;
-  if (!Number.isSafeInteger(n)) throw inputError('ONNX_BAD_DIMS', `${c.path}: tensor "${name}" has too many elements`);
+  if (!Number.isSafeInteger(n)) throw inputError('ONNX_BAD_DIMS', `${c.path}: tensor ${q(name)} has too many elements`);
   let elems = n;
   if (raw.segment) {
     const { begin, end } = raw.segment;
-    if (!(Number.isSafeInteger(begin) && Number.isSafeInteger(end) && begin <= end && end <= n)) throw inputError('ONNX_BAD_SEGMENT', `${c.path}: tensor "${name}" has an invalid segment [${begin}, ${end})`);
+    if (!(Number.isSafeInteger(begin) && Number.isSafeInteger(end) && begin <= end && end <= n)) throw inputError('ONNX_BAD_SEGMENT', `${c.path}: tensor ${q(name)} has an invalid segment [${begin}, ${end})`);
     elems = end - begin;
   }
   const base: Omit<ScannedTensor, 'offset' | 'length' | 'encoding' | 'field'> = {
@@ -254,25 +255,25 @@ function finishTensor(c: Ctx, raw: RawTensor, where: { kind: ScannedTensor['kind
   const expected = onnxRawByteLength(raw.dataType, elems);
   if (raw.dataLocation === 1 || (raw.external.size > 0 && !raw.data.has(9))) {
     const location = raw.external.get('location');
-    if (!location) throw inputError('ONNX_EXTERNAL_NO_LOCATION', `${c.path}: tensor "${name}" has external data without a location`);
+    if (!location) throw inputError('ONNX_EXTERNAL_NO_LOCATION', `${c.path}: tensor ${q(name)} has external data without a location`);
     const num = (k: string): number | undefined => {
       const s = raw.external.get(k);
       if (s === undefined || s === '') return undefined;
-      if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw inputError('ONNX_EXTERNAL_BAD_NUMBER', `${c.path}: tensor "${name}" external data ${k} "${s.slice(0, 40)}" is not a byte count`);
+      if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw inputError('ONNX_EXTERNAL_BAD_NUMBER', `${c.path}: tensor ${q(name)} external data ${k} "${s.slice(0, 40)}" is not a byte count`);
       return Number(s);
     };
     const offset = num('offset') ?? 0;
     const len = num('length');
     const length = len ?? expected;
-    if (length === undefined) throw inputError('ONNX_EXTERNAL_NO_LENGTH', `${c.path}: tensor "${name}" has external data of unknown length`);
-    if (len !== undefined && expected !== undefined && len !== expected) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor "${name}" external length ${len} but its shape needs ${expected} bytes`);
+    if (length === undefined) throw inputError('ONNX_EXTERNAL_NO_LENGTH', `${c.path}: tensor ${q(name)} has external data of unknown length`);
+    if (len !== undefined && expected !== undefined && len !== expected) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor ${q(name)} external length ${len} but its shape needs ${expected} bytes`);
     c.out.tensors.push({ ...base, offset, length, encoding: 'external', field: 13, external: { location, offset, ...(len !== undefined ? { length: len } : {}) } });
     return;
   }
-  if (raw.data.size > 1) throw inputError('ONNX_TENSOR_MULTIPLE_DATA', `${c.path}: tensor "${name}" stores data in more than one field`);
+  if (raw.data.size > 1) throw inputError('ONNX_TENSOR_MULTIPLE_DATA', `${c.path}: tensor ${q(name)} stores data in more than one field`);
   const [f, d] = [...raw.data.entries()][0] ?? [0, undefined];
   if (!d) {
-    if (elems !== 0) throw inputError('ONNX_TENSOR_NO_DATA', `${c.path}: tensor "${name}" has ${elems} elements but no data`);
+    if (elems !== 0) throw inputError('ONNX_TENSOR_NO_DATA', `${c.path}: tensor ${q(name)} has ${elems} elements but no data`);
     c.out.tensors.push({ ...base, offset: raw.e, length: 0, encoding: 'empty', field: 0 });
     return;
   }
@@ -280,7 +281,7 @@ function finishTensor(c: Ctx, raw: RawTensor, where: { kind: ScannedTensor['kind
   let encoding: OnnxDataEncoding;
   if (f === 9) {
     encoding = 'raw';
-    if (expected !== undefined && length !== expected) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor "${name}" raw_data has ${length} bytes, ${expected} expected for shape [${raw.dims.join(',')}]`);
+    if (expected !== undefined && length !== expected) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor ${q(name)} raw_data has ${length} bytes, ${expected} expected for shape [${raw.dims.join(',')}]`);
   } else if (f === 6) {
     encoding = 'strings';
   } else if (!d.packed) {
@@ -288,7 +289,7 @@ function finishTensor(c: Ctx, raw: RawTensor, where: { kind: ScannedTensor['kind
   } else if (f === 4 || f === 10) {
     const w = f === 4 ? 4 : 8;
     const per = raw.dataType === 14 || raw.dataType === 15 ? 2 : 1;
-    if (length !== elems * w * per) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor "${name}" ${f === 4 ? 'float_data' : 'double_data'} has ${length / w} values for ${elems} elements`);
+    if (length !== elems * w * per) throw inputError('ONNX_TENSOR_SIZE_MISMATCH', `${c.path}: tensor ${q(name)} ${f === 4 ? 'float_data' : 'double_data'} has ${length / w} values for ${elems} elements`);
     encoding = 'raw';
   } else {
     encoding = 'varint';
