@@ -1,0 +1,63 @@
+/**
+ * `modelcdn quantize IN -o OUT`: weight-only INT8 (per output channel by default), FP16 or BF16 for
+ * ONNX, safetensors, GGUF and TF.js models; prints size before → after and can write a per-tensor
+ * report. Thin layer over src/optimize/quantize.
+ */
+import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { formatBytes } from '../output.ts';
+import { inputError } from '../../errors.ts';
+
+export default defineCommand({
+  summary: 'shrink a model: INT8 weight-only quantization, or FP16/BF16 casts',
+  description:
+    'ONNX: int8 weights + scales dequantized in the graph (DequantizeLinear at opset ≥ 13, Cast+Mul below), ' +
+    'fp16/bf16 constants with in-graph Casts; the result runs unchanged in onnxruntime (checked before writing). ' +
+    'safetensors: compressed-tensors int-quantized layout (weight I8 + weight_scale). GGUF: Q8_0. ' +
+    'TF.js: uint8 affine / float16 in the weights manifest. Biases, normalization parameters, integer and small ' +
+    'tensors stay; --report lists every tensor with what was done or why not.',
+  positionals: [{ name: 'in', description: 'model file (.onnx, .safetensors, .gguf, TF.js model.json or its directory)', required: true }],
+  flags: {
+    output: { type: 'string', short: 'o', description: 'output file (TF.js: directory or model.json path)', placeholder: 'OUT' },
+    scheme: { type: 'string', description: 'int8 | fp16 | bf16', default: 'int8' },
+    granularity: { type: 'string', description: 'per-channel | per-tensor (int8)', default: 'per-channel' },
+    exclude: { type: 'string', description: 'keep tensors whose name matches this regular expression', placeholder: 'REGEX' },
+    'min-elements': { type: 'number', description: 'keep tensors with fewer elements', default: 1024 },
+    report: { type: 'string', description: 'write the per-tensor report as JSON', placeholder: 'FILE.json' },
+  },
+  examples: [
+    'modelcdn quantize model.onnx -o model.int8.onnx',
+    'modelcdn quantize model.safetensors -o model.int8.safetensors --report report.json',
+    'modelcdn quantize model.onnx -o model.fp16.onnx --scheme fp16',
+    'modelcdn quantize llama.gguf -o llama.q8_0.gguf',
+  ],
+  json: true,
+  async run(ctx) {
+    const { quantizeFile } = await import('../../optimize/quantize/index.ts');
+    const { parseExclude, checkMinElements, writeJsonReport, SCHEME_LABEL, ratio, sourceLabel } = await import('../../optimize/cli-shared.ts');
+    const out = flagString(ctx.flags, 'output');
+    if (!out) throw inputError('MISSING_OUTPUT', 'quantize: missing -o OUT', {}, 'see `modelcdn quantize --help`');
+    const scheme = flagString(ctx.flags, 'scheme')!;
+    if (!['int8', 'fp16', 'bf16'].includes(scheme)) throw inputError('BAD_SCHEME', `--scheme must be int8, fp16 or bf16, got '${scheme}'`);
+    const granularity = flagString(ctx.flags, 'granularity')!;
+    if (!['per-channel', 'per-tensor'].includes(granularity)) throw inputError('BAD_GRANULARITY', `--granularity must be per-channel or per-tensor, got '${granularity}'`);
+    const exclude = parseExclude(flagString(ctx.flags, 'exclude'));
+    const res = await quantizeFile(ctx.args['in'] as string, out, {
+      scheme: scheme as 'int8',
+      granularity: granularity as 'per-channel',
+      minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),
+      ...(exclude ? { exclude } : {}),
+    });
+    const reportPath = flagString(ctx.flags, 'report');
+    if (reportPath) await writeJsonReport(reportPath, { input: res.input, output: res.output, sizeBefore: res.sizeBefore, sizeAfter: res.sizeAfter, ...res.report });
+    const unsupported = res.report.tensors.filter((t) => t.action === 'kept' && /not supported|unsupported|not a weight input|exceed/.test(t.reason ?? ''));
+    ctx.out.result(
+      { ...res, report: reportPath ?? null, summary: { quantized: res.quantized, kept: res.kept, method: res.report.method } },
+      (r) => [
+        `${r.input}: ${sourceLabel(res.report.tensors)} ${formatBytes(r.sizeBefore)} → ${SCHEME_LABEL[scheme]} ${formatBytes(r.sizeAfter)} (${ratio(r.sizeBefore, r.sizeAfter)} smaller) → ${r.output}`,
+        `${r.quantized} tensors quantized (${res.report.method}), ${r.kept} kept` +
+          (unsupported.length ? `; ${unsupported.length} kept for unsupported dtype/op (see --report)` : '') +
+          (reportPath ? `; report: ${reportPath}` : ''),
+      ],
+    );
+  },
+});

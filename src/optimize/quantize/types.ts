@@ -1,0 +1,47 @@
+/**
+ * Options and report types shared by the per-format quantizers and the quantize/optimize commands.
+ * Types only.
+ */
+export type Scheme = 'int8' | 'fp16' | 'bf16';
+export type Granularity = 'per-channel' | 'per-tensor';
+
+export interface QuantizeOptions {
+  scheme: Scheme;
+  granularity: Granularity;
+  /** tensors whose name matches stay as they are */
+  exclude?: RegExp;
+  /** tensors with fewer elements stay as they are */
+  minElements: number;
+}
+
+export const DEFAULT_MIN_ELEMENTS = 1024;
+
+export interface TensorReport {
+  name: string;
+  /** subgraph path (ONNX If/Loop bodies) when not the main graph */
+  graph?: string;
+  shape: number[];
+  dtype: string;
+  action: 'kept' | 'int8' | 'fp16' | 'bf16' | 'q8_0' | 'uint8';
+  /** data-movement ops between the weight and its consumer (derived weights, per-row scales) */
+  via?: string[];
+  /** why a tensor was kept */
+  reason?: string;
+  /** channel axis of per-channel scales (null = one scale) */
+  axis?: number | null;
+  scaleMin?: number;
+  scaleMax?: number;
+  maxAbsError?: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface QuantizeReport {
+  format: string;
+  scheme: Scheme;
+  granularity: Granularity;
+  /** how values are restored: DequantizeLinear, Cast+Mul, Cast, compressed-tensors, Q8_0, tfjs-uint8 */
+  method: string;
+  opset?: number;
+  tensors: TensorReport[];
+}
