@@ -27,6 +27,7 @@ export function loadTf(): Promise<{ tf: Tf; tfl: TfLayers }> {
     if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend failed to initialise');
     await tf.ready();
     registerConv2DBackpropFilter(tf);
+    registerConv2DBackpropInput(tf);
     return { tf, tfl };
   })();
   return loading;
@@ -94,4 +95,69 @@ function registerConv2DBackpropFilter(tf: Tf): void {
       return out as never;
     },
   });
+}
+
+/**
+ * The wasm backend's own Conv2DBackpropInput is a plain loop (slower than the whole forward pass);
+ * this one is the textbook transposed convolution on the XNNPACK Conv2D: dilate dy by the stride
+ * (reshape + pad), pad by (k − 1 − pad_before), convolve with the filter rotated 180° and with its
+ * in/out channels swapped. Falls back to the original kernel for cases it does not cover.
+ */
+function registerConv2DBackpropInput(tf: Tf): void {
+  const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (!original || (original as { fast?: boolean }).fast) return;
+  const k = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as unknown as (a: KernelArgs) => TensorInfoLike;
+  const pad = k('PadV2');
+  const transpose = k('Transpose');
+  const conv2d = k('Conv2D');
+  const slice = k('Slice');
+  const reshape = k('Reshape');
+  const reverse = k('Reverse');
+  const fallback = original.kernelFunc;
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel({
+    ...original,
+    fast: true,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args as unknown as KernelArgs;
+      const dy = inputs['dy'] as TensorInfoLike;
+      const filter = inputs['filter'] as TensorInfoLike;
+      const { strides, pad: padAttr, dataFormat, dimRoundingMode, inputShape } = attrs as {
+        strides: number | [number, number];
+        pad: 'same' | 'valid' | number;
+        dataFormat: string;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+        inputShape: [number, number, number, number];
+      };
+      if ((dataFormat && dataFormat !== 'NHWC') || typeof padAttr === 'object') return fallback(args);
+      const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, padAttr, dimRoundingMode);
+      const [n, h, w, ci] = inputShape;
+      const [kh, kw, , co] = filter.shape as [number, number, number, number];
+      const sh = info.strideHeight;
+      const sw = info.strideWidth;
+      const oh = dy.shape[1]!;
+      const ow = dy.shape[2]!;
+      const top = kh - 1 - info.padInfo.top;
+      const left = kw - 1 - info.padInfo.left;
+      const bottom = h + kh - 1 - top - oh * sh;
+      const right = w + kw - 1 - left - ow * sw;
+      if (top < 0 || left < 0 || bottom < 0 || right < 0) return fallback(args);
+      const b = backend as { disposeData(id: object): void };
+      const free: TensorInfoLike[] = [];
+      const keep = <T extends TensorInfoLike>(t: T): T => (free.push(t), t);
+      let d = dy;
+      if (sh > 1 || sw > 1) {
+        const r6 = keep(reshape({ inputs: { x: dy }, backend, attrs: { shape: [n, oh, 1, ow, 1, co] } }));
+        const p6 = keep(pad({ inputs: { x: r6 }, backend, attrs: { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 } }));
+        d = keep(reshape({ inputs: { x: p6 }, backend, attrs: { shape: [n, oh * sh, ow * sw, co] } }));
+      }
+      const dp = keep(pad({ inputs: { x: d }, backend, attrs: { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 } }));
+      const fr = keep(reverse({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }));
+      const ft = keep(transpose({ inputs: { x: fr }, backend, attrs: { perm: [0, 1, 3, 2] } })); // [kh, kw, co, ci]
+      const out = conv2d({ inputs: { x: dp, filter: ft }, backend, attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] } });
+      for (const t of free) b.disposeData(t.dataId);
+      if (out.shape[1] !== h || out.shape[2] !== w || out.shape[3] !== ci) throw new Error(`Conv2DBackpropInput: got [${out.shape}], expected [${inputShape}]`);
+      return out as never;
+    },
+  } as Parameters<Tf['registerKernel']>[0]);
 }
