@@ -1,14 +1,13 @@
 /**
- * Byte pumps from the cache to an HTTP response, all with backpressure: a verified cached file
- * (plain fs stream, or block-by-block re-verification), a fill in progress (reading the growing temp
+ * Byte pumps from the cache to an HTTP response, all with backpressure and bounded memory (two
+ * reused buffers per response, sized from a shared budget): a verified cached file (plain reads, or
+ * block-by-block re-verification), a fill in progress (reading the growing temp
  * file, holding the last chunk back until the fill's sha256 is confirmed, so a response only ever
  * completes with verified bytes), and a straight upstream proxy (bypass, or the rest of a fill that
  * had to be given up). Each returns the number of body bytes sent. No routing or policy here.
  */
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { McdnError } from '../../errors.ts';
 import type { ByteRange } from '../http/range.ts';
 import { blockMatches } from './blocks.ts';
@@ -16,8 +15,92 @@ import type { CacheEntry } from './blob-cache.ts';
 import type { Fill } from './fill.ts';
 import type { Upstream } from './upstream.ts';
 
-/** Read size when streaming cached files (1 MiB measured best for node:http on loopback). */
+/** Largest read per chunk when streaming cached files (1 MiB measured best for node:http on loopback). */
 export const SERVE_CHUNK = 1 << 20;
+/** Smallest read per chunk, however many responses are in flight. */
+export const MIN_SERVE_CHUNK = 64 << 10;
+/** Bytes of read buffers all concurrent responses may hold together (each holds two chunks). */
+export const SERVE_MEMORY_BUDGET = 64 << 20;
+
+let active = 0;
+
+/** responses currently streaming bytes from disk (for metrics and chunk sizing) */
+export function activeResponses(): number {
+  return active;
+}
+
+/** Chunk size for a new response: the buffer budget shared by everyone in flight, power of two. */
+function chunkSize(): number {
+  const share = SERVE_MEMORY_BUDGET / (2 * Math.max(1, active));
+  let c = SERVE_CHUNK;
+  while (c > share && c > MIN_SERVE_CHUNK) c >>= 1;
+  return c;
+}
+
+/**
+ * Two reusable buffers per response: one is read into while the other is being flushed to the
+ * socket. A buffer is reused only after its write callback (the kernel took the bytes), so a
+ * response holds at most two chunks and creates no garbage, whatever the client's speed.
+ */
+class BufferPair {
+  private readonly bufs: Buffer[];
+  private readonly busy: (Promise<boolean> | undefined)[] = [undefined, undefined];
+  private i = 0;
+  /** size of the buffer handed out by the last next() */
+  chunk: number;
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly fixed?: number,
+  ) {
+    // start small and double per chunk while the shared budget allows: a burst of new responses
+    // cannot each grab a large buffer before the others are counted
+    this.chunk = fixed ?? MIN_SERVE_CHUNK;
+    this.bufs = [Buffer.allocUnsafe(this.chunk), Buffer.allocUnsafe(this.chunk)];
+  }
+
+  /** the next free buffer, or undefined when the client went away */
+  async next(): Promise<Buffer | undefined> {
+    const b = this.busy[this.i];
+    if (b && !(await b)) return undefined;
+    if (this.res.destroyed) return undefined;
+    if (this.fixed === undefined) {
+      const want = Math.min(chunkSize(), this.chunk * 2);
+      if (want !== this.bufs[this.i]!.length) this.bufs[this.i] = Buffer.allocUnsafe(want);
+    }
+    this.chunk = this.bufs[this.i]!.length;
+    return this.bufs[this.i];
+  }
+
+  /** send the first `n` bytes of the buffer returned by next() */
+  send(n: number): void {
+    const buf = this.bufs[this.i]!.subarray(0, n);
+    const res = this.res;
+    this.busy[this.i] = new Promise<boolean>((resolve) => {
+      const onClose = () => resolve(false);
+      res.once('close', onClose);
+      res.write(buf, (err) => {
+        res.off('close', onClose);
+        resolve(!err);
+      });
+    });
+    this.i ^= 1;
+  }
+
+  /** wait for both outstanding writes; false if the client went away */
+  async settle(): Promise<boolean> {
+    const r = await Promise.all(this.busy.map((b) => b ?? true));
+    return r.every(Boolean) && !this.res.destroyed;
+  }
+}
+
+async function readFully(fh: FileHandle, buf: Buffer, len: number, pos: number): Promise<void> {
+  let off = 0;
+  while (off < len) {
+    const { bytesRead } = await fh.read(buf, off, len - off, pos + off);
+    if (bytesRead === 0) throw new McdnError('CACHE_FILE_SHORT', 'io', `cache file ended at ${pos + off}, expected ${pos + len} bytes`);
+    off += bytesRead;
+  }
+}
 
 /** resolves true when the response can take more, false when the client went away */
 function drained(res: ServerResponse): Promise<boolean> {
@@ -41,33 +124,30 @@ async function writeChunk(res: ServerResponse, buf: Uint8Array): Promise<boolean
   return drained(res);
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(len);
-  let off = 0;
-  while (off < len) {
-    const { bytesRead } = await fh.read(buf, off, len - off, pos + off);
-    if (bytesRead === 0) throw new McdnError('CACHE_FILE_SHORT', 'io', `cache file ended at ${pos + off}, expected ${pos + len} bytes`);
-    off += bytesRead;
-  }
-  return buf;
-}
-
 /** Stream [range) of a verified cache file already opened as `fh` (closed when done). */
 export async function serveFile(res: ServerResponse, fh: FileHandle, range: ByteRange): Promise<number> {
-  if (range.end <= range.start) {
-    await fh.close();
-    res.end();
-    return 0;
-  }
+  active++;
   let sent = 0;
-  const s = createReadStream('', { fd: fh, start: range.start, end: range.end - 1, highWaterMark: SERVE_CHUNK, autoClose: true });
-  s.on('data', (c) => (sent += c.length));
   try {
-    await pipeline(s, res);
-  } catch {
-    // client went away or read failed; pipeline destroyed both ends
+    const pair = new BufferPair(res);
+    for (let pos = range.start; pos < range.end; ) {
+      const buf = await pair.next();
+      if (!buf) return sent;
+      const n = Math.min(buf.length, range.end - pos);
+      await readFully(fh, buf, n, pos);
+      pair.send(n);
+      pos += n;
+      sent += n;
+    }
+    if (await pair.settle()) res.end();
+    return sent;
+  } catch (e) {
+    res.destroy(e as Error);
+    return sent;
+  } finally {
+    active--;
+    await fh.close().catch(() => {});
   }
-  return sent;
 }
 
 /**
@@ -75,25 +155,35 @@ export async function serveFile(res: ServerResponse, fh: FileHandle, range: Byte
  * byte of it is sent. On a mismatch the response is aborted and `onCorrupt` is called.
  */
 export async function serveFileVerified(res: ServerResponse, fh: FileHandle, entry: CacheEntry, range: ByteRange, onCorrupt: () => void): Promise<number> {
+  active++;
   let sent = 0;
   try {
     const bs = entry.blockSize;
+    const pair = new BufferPair(res, bs);
     for (let b = Math.floor(range.start / bs); b * bs < range.end; b++) {
+      const buf = await pair.next();
+      if (!buf) return sent;
       const bStart = b * bs;
       const bEnd = Math.min(entry.size, bStart + bs);
-      const block = await readAt(fh, bStart, bEnd - bStart);
-      if (!blockMatches(entry.blocks, b, block)) {
+      await readFully(fh, buf, bEnd - bStart, bStart);
+      if (!blockMatches(entry.blocks, b, buf.subarray(0, bEnd - bStart))) {
         onCorrupt();
         res.destroy(new McdnError('CACHE_BLOCK_CORRUPT', 'integrity', `cached blob ${entry.hash} block ${b} is corrupt`));
         return sent;
       }
-      const part = block.subarray(Math.max(range.start, bStart) - bStart, Math.min(range.end, bEnd) - bStart);
-      if (!(await writeChunk(res, part))) return sent;
-      sent += part.length;
+      const from = Math.max(range.start, bStart) - bStart;
+      const to = Math.min(range.end, bEnd) - bStart;
+      if (from > 0) buf.copy(buf, 0, from, to);
+      pair.send(to - from);
+      sent += to - from;
     }
-    res.end();
+    if (await pair.settle()) res.end();
+    return sent;
+  } catch (e) {
+    res.destroy(e as Error);
     return sent;
   } finally {
+    active--;
     await fh.close().catch(() => {});
   }
 }
@@ -109,6 +199,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
   let pos = range.start;
   let sent = 0;
   fill.readers++;
+  active++;
   try {
     try {
       fh = await open(fill.tmpPath, 'r');
@@ -117,36 +208,43 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
       await fill.done.catch(() => {});
       if (fill.state === 'complete' && fill.finalPath) fh = await open(fill.finalPath, 'r');
     }
+    const pair = new BufferPair(res);
     while (pos < range.end) {
       if (res.destroyed) return sent;
       await fill.waitBeyond(pos);
       if (fill.state === 'failed' || !fh) {
-        if (fill.error?.code === 'DISK_FULL') return sent + (await proxyRest(res, fill.hash, pos, range.end, upstream));
+        if (fill.error?.code === 'DISK_FULL') {
+          if (!(await pair.settle())) return sent;
+          return sent + (await proxyRest(res, fill.hash, pos, range.end, upstream));
+        }
         res.destroy(fill.error ?? new McdnError('FILL_FAILED', 'network', `fill of ${fill.hash} failed`));
         return sent;
       }
       const avail = fill.state === 'complete' ? range.end : Math.min(fill.written, range.end);
-      const n = Math.min(avail - pos, SERVE_CHUNK);
-      if (n <= 0) continue;
+      if (avail <= pos) continue;
+      const buf = await pair.next();
+      if (!buf) return sent;
+      const n = Math.min(avail - pos, buf.length);
       if (pos + n === range.end && fill.state !== 'complete') {
         // hold the last chunk back until the whole blob is verified
         try {
           await fill.done;
         } catch {
-          continue; // loop sees the failed state
+          continue; // the loop sees the failed state
         }
       }
-      const buf = await readAt(fh, pos, n);
-      if (!(await writeChunk(res, buf))) return sent;
+      await readFully(fh, buf, n, pos);
+      pair.send(n);
       pos += n;
       sent += n;
     }
-    res.end();
+    if (await pair.settle()) res.end();
     return sent;
   } catch (e) {
     res.destroy(e as Error);
     return sent;
   } finally {
+    active--;
     fill.readers--;
     await fh?.close().catch(() => {});
   }
