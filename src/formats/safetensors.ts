@@ -69,7 +69,7 @@ export function parseSafetensors(bytes: Uint8Array, opts: { fileSize?: number; p
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw inputError('SAFETENSORS_HEADER_INVALID_JSON', `${path}: safetensors header is not valid JSON (${(e as Error).message})`);
+    throw inputError('SAFETENSORS_HEADER_INVALID_JSON', `${path}: safetensors header is not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw inputError('SAFETENSORS_HEADER_NOT_OBJECT', `${path}: safetensors header is not a JSON object`);
   const dataStart = 8 + n;

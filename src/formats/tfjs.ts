@@ -212,7 +212,7 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw inputError('TFJS_INVALID_JSON', `${path}: not valid JSON (${(e as Error).message})`);
+    throw inputError('TFJS_INVALID_JSON', `${path}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
   }
 }
 
