@@ -15,8 +15,10 @@ export const METHOD_STORED = 0;
 export const METHOD_ZSTD = 1;
 export const METHOD_PLANES = 2;
 export const METHOD_SPARSE = 3;
-export type ChunkMethod = 0 | 1 | 2 | 3;
-export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd', 2: 'planes', 3: 'sparse' };
+/** the chunk repeats an earlier chunk with the same sha256 (resolved by the container, spec §5) */
+export const METHOD_REF = 4;
+export type ChunkMethod = 0 | 1 | 2 | 3 | 4;
+export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd', 2: 'planes', 3: 'sparse', 4: 'ref' };
 
 /** Largest raw chunk (4 MiB): bounds decoder memory and gives random access granularity. */
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -127,6 +129,8 @@ export function decodeChunk(payload: Uint8Array, method: number, width: number, 
       sel.set(inner.subarray(rest, rest + tail), n * width);
       return scatter(sel, inner.subarray(rest + tail), ranges, rawLength);
     }
+    case METHOD_REF:
+      throw corrupt('a ref chunk has no payload of its own; the container decoder resolves it');
     default:
       throw corrupt(`unknown method ${method}`);
   }
@@ -357,6 +361,20 @@ export class Reader {
     }
     throw corrupt('varint longer than 8 bytes');
   }
+}
+
+/** Payload of a REF chunk: the index of the chunk it repeats. */
+export function encodeRefPayload(target: number): Uint8Array {
+  const w = new ByteWriter();
+  w.varint(target);
+  return w.bytes();
+}
+
+export function decodeRefPayload(payload: Uint8Array): number {
+  const r = new Reader(payload);
+  const v = r.varint();
+  if (r.pos !== payload.byteLength) throw corrupt('ref payload has trailing bytes');
+  return v;
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array {

@@ -47,12 +47,13 @@ test('golden vector decodes to its expected bytes (reference and streaming decod
   const meta = JSON.parse(readFileSync(VECTORS_DIR + 'mixed.json', 'utf8')) as { sha256: string; chunks: { method: string }[] };
   assert.deepEqual(unpackBytes(mcz), expected);
   assert.equal(createHash('sha256').update(expected).digest('hex'), meta.sha256);
-  assert.deepEqual(decodeHeader(mcz).chunks.map((c) => c.method), [2, 3, 1, 0]);
-  assert.deepEqual(meta.chunks.map((c) => c.method), ['planes', 'sparse', 'zstd', 'stored']);
+  assert.deepEqual(decodeHeader(mcz).chunks.map((c) => c.method), [2, 3, 1, 0, 4]);
+  assert.deepEqual(meta.chunks.map((c) => c.method), ['planes', 'sparse', 'zstd', 'stored', 'ref']);
   const streamed = Buffer.concat(await createUnpackStream({ pool: false }).end(mcz).toArray());
   assert.deepEqual(new Uint8Array(streamed), expected);
   const t1 = await extractTensor(VECTORS_DIR + 'mixed.mcz', 't1');
   assert.deepEqual(t1, expected.subarray(1060, 1060 + 256));
+  assert.deepEqual(await extractTensor(VECTORS_DIR + 'mixed.mcz', 'pruned_copy'), await extractTensor(VECTORS_DIR + 'mixed.mcz', 'pruned'));
 });
 
 test('pack → unpack is byte-identical for random models and layouts', () => {
@@ -164,4 +165,24 @@ test('planner: chunks ≤ 4 MiB, contiguous, big tensors cut from their own star
       },
     ),
   );
+});
+
+test('duplicate tensors become REF chunks and decode in every decoder', async () => {
+  const t = syntheticWeights(40_000, 21); // 160 kB: own chunk
+  const gap = new TextEncoder().encode('sep');
+  const bytes = new Uint8Array(3 * t.byteLength + 2 * gap.byteLength);
+  const layout: MczLayout = { format: 'unknown', tensors: [] };
+  for (let i = 0, o = 0; i < 3; i++) {
+    bytes.set(t, o);
+    layout.tensors.push({ name: `copy${i}`, dtype: 'F32', shape: [40_000], offset: o, length: t.byteLength, width: 4 });
+    o += t.byteLength;
+    if (i < 2) bytes.set(gap, o), (o += gap.byteLength);
+  }
+  const mcz = packBytes(bytes, layout);
+  const h = decodeHeader(mcz);
+  assert.deepEqual(h.chunks.filter((c) => c.method === 4).map((c) => c.ref), [0, 1, 0]); // tensors → chunk 0, 2nd separator → chunk 1
+  assert.ok(mcz.byteLength < t.byteLength, `${mcz.byteLength}`);
+  assert.deepEqual(unpackBytes(mcz), bytes);
+  const pieces = [mcz.subarray(0, 1000), mcz.subarray(1000, 1001), mcz.subarray(1001)];
+  assert.deepEqual(new Uint8Array(Buffer.concat(await Readable.from(pieces).pipe(createUnpackStream({ pool: false })).toArray())), bytes);
 });

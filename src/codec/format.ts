@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { McdnError } from '../errors.ts';
-import { MAX_CHUNK_BYTES, type ChunkMethod } from './chunk.ts';
+import { MAX_CHUNK_BYTES, METHOD_REF, type ChunkMethod } from './chunk.ts';
 import { MAX_PLANE_WIDTH } from './planes.ts';
 import { zstdCompress, zstdDecompress } from './zstd.ts';
 
@@ -22,7 +22,7 @@ export const MCZ_PREAMBLE_BYTES = 16;
 /** Named limits a decoder enforces before allocating anything. */
 export const MCZ_MAX_HEADER_BYTES = 64 * 1024 * 1024;
 export const MCZ_MAX_LAYOUT_JSON_BYTES = 32 * 1024 * 1024;
-export const MCZ_MAX_METHOD = 3;
+export const MCZ_MAX_METHOD = 4;
 
 export interface MczChunkEntry {
   /** offset of the chunk in the original file */
@@ -35,6 +35,8 @@ export interface MczChunkEntry {
   crc32: number;
   /** sha256 of the raw (original) chunk bytes, lowercase hex — the chunk's content address */
   sha256: string;
+  /** for REF chunks (decoded headers only): index of the earlier chunk it repeats */
+  ref?: number;
 }
 
 export interface MczTensor {
@@ -164,9 +166,26 @@ export function decodeHeader(bytes: Uint8Array): MczHeader {
     chunks.push({ offset, rawLength, packedLength, method: method as ChunkMethod, width, crc32: dv.getUint32(p + 20, true), sha256: bytesHex(hb.subarray(p + 24, p + 56)) });
     expectOffset = offset + rawLength;
   }
+  resolveRefs(chunks);
   if (expectOffset !== originalSize) throw fail('MCZ_BAD_CHUNK_TABLE', `chunks cover ${expectOffset} bytes, the original has ${originalSize}`);
   const layout = decodeLayout(hb.subarray(p, p + layoutLength), layoutRawLength, originalSize);
   return { version: MCZ_VERSION, originalSize, sha256, chunks, layout, headerLength };
+}
+
+/** Each REF chunk repeats the first earlier non-REF chunk with the same sha256 and length. */
+export function resolveRefs(chunks: MczChunkEntry[]): void {
+  const first = new Map<string, number>();
+  chunks.forEach((c, i) => {
+    if (c.method !== METHOD_REF) {
+      if (!first.has(c.sha256)) first.set(c.sha256, i);
+      return;
+    }
+    const j = first.get(c.sha256);
+    if (j === undefined || chunks[j]!.rawLength !== c.rawLength) {
+      throw fail('MCZ_BAD_REF', `chunk ${i} repeats a chunk that does not precede it`, { chunk: i });
+    }
+    c.ref = j;
+  });
 }
 
 function decodeLayout(block: Uint8Array, rawLength: number, size: number): MczLayout {

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
+import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, METHOD_REF, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
 import { encodeHeader, encodeLayout, type MczLayout } from './format.ts';
+import { RefTracker } from './jobs.ts';
 import { syntheticWeights } from './synth.ts';
 
 export const VECTORS_DIR = fileURLToPath(new URL('../../docs/spec/vectors/', import.meta.url));
@@ -33,6 +34,7 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
     { raw: c1, opts: { width: 4, force: METHOD_SPARSE }, expect: METHOD_SPARSE },
     { raw: c2, opts: { force: METHOD_ZSTD }, expect: METHOD_ZSTD },
     { raw: c3, opts: {}, expect: METHOD_STORED },
+    { raw: c1, opts: {}, expect: METHOD_REF }, // the pruned tensor again
   ];
   const original = concat(chunks.map((c) => c.raw));
   const c1Offset = c0.byteLength;
@@ -42,11 +44,14 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
       { name: 't0', dtype: 'F32', shape: [16, 16], offset: 16, length: 1024, width: 4 },
       { name: 't1', dtype: 'F32', shape: [64], offset: 1060, length: 256, width: 4 },
       { name: 'pruned', dtype: 'F32', shape: [512], offset: c1Offset, length: 2048, width: 4 },
+      { name: 'pruned_copy', dtype: 'F32', shape: [512], offset: c1Offset + 2048 + c2.byteLength + 300, length: 2048, width: 4 },
     ],
   };
   let offset = 0;
+  const refs = new RefTracker();
   const entries = chunks.map((c) => {
-    const e = encodeChunk(c.raw, { level: 19, ...c.opts });
+    const sha = createHash('sha256').update(c.raw).digest('hex');
+    const e = refs.apply({ ...encodeChunk(c.raw, { level: 19, ...c.opts }), sha256: sha, rawLength: c.raw.byteLength, crc32: 0 });
     if (e.method !== c.expect) throw new Error(`golden chunk wanted ${METHOD_NAMES[c.expect]}, got ${METHOD_NAMES[e.method]}`);
     const entry = { offset, rawLength: c.raw.byteLength, packedLength: e.payload.byteLength, method: e.method, width: e.width, crc32: crc32(e.payload) >>> 0, sha256: createHash('sha256').update(c.raw).digest('hex'), payload: e.payload };
     offset += c.raw.byteLength;
@@ -59,7 +64,7 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
   );
   const mcz = concat([header, ...entries.map((e) => e.payload)]);
   const meta = {
-    description: 'mixed.mcz decodes to mixed.bin; one chunk per method',
+    description: 'mixed.mcz decodes to mixed.bin; one chunk per method (the last repeats chunk 1)',
     originalSize: original.byteLength,
     sha256: createHash('sha256').update(original).digest('hex'),
     mczSize: mcz.byteLength,

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { McdnError } from '../errors.ts';
-import { decodeChunk, encodeChunk, type ChunkMethod, type EncodeChunkOptions, type EncodedChunk } from './chunk.ts';
+import { decodeChunk, decodeRefPayload, encodeChunk, encodeRefPayload, METHOD_REF, type ChunkMethod, type EncodeChunkOptions, type EncodedChunk } from './chunk.ts';
 
 export interface EncodeJob {
   op: 'encode';
@@ -53,4 +53,38 @@ export function runDecode(job: DecodeJob): Uint8Array {
     throw new McdnError('MCZ_CHUNK_HASH_MISMATCH', 'integrity', `chunk ${job.index}: sha256 mismatch (the packed data is corrupt)`, { details: { chunk: job.index } });
   }
   return raw;
+}
+
+/**
+ * Encoder side of REF chunks: feed results in file order; a chunk whose sha256 and length equal an
+ * earlier (non-REF) chunk's becomes a REF to it.
+ */
+export class RefTracker {
+  private readonly first = new Map<string, { index: number; rawLength: number }>();
+  private count = 0;
+  apply(r: EncodeResult): EncodeResult {
+    const i = this.count++;
+    const prev = this.first.get(r.sha256);
+    if (prev && prev.rawLength === r.rawLength) {
+      const payload = encodeRefPayload(prev.index);
+      return { method: METHOD_REF, width: 1, payload, sha256: r.sha256, rawLength: r.rawLength, crc32: crc32(payload) >>> 0 };
+    }
+    if (!prev) this.first.set(r.sha256, { index: i, rawLength: r.rawLength });
+    return r;
+  }
+}
+
+/** Check a REF chunk's payload (CRC and target index); returns the index of the chunk it repeats. */
+export function checkRef(payload: Uint8Array, expectCrc: number, expectRef: number | undefined, index: number): number {
+  if (crc32(payload) >>> 0 !== expectCrc >>> 0) {
+    throw new McdnError('MCZ_CHUNK_CHECKSUM_MISMATCH', 'integrity', `chunk ${index}: packed data checksum mismatch (the file is corrupt)`, { details: { chunk: index } });
+  }
+  let target: number;
+  try {
+    target = decodeRefPayload(payload);
+  } catch (e) {
+    throw new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', `chunk ${index}: ${(e as Error).message}`, { details: { chunk: index } });
+  }
+  if (target !== expectRef) throw new McdnError('MCZ_BAD_REF', 'input', `chunk ${index}: refers to chunk ${target}, expected ${expectRef}`, { details: { chunk: index } });
+  return target;
 }

@@ -14,7 +14,7 @@ import { tensorElementWidth } from '../formats/numeric.ts';
 import { MAX_CHUNK_BYTES, METHOD_NAMES, concat } from './chunk.ts';
 import { encodeHeader, encodeLayout, headerLengthFor, type MczChunkEntry, type MczLayout, type MczTensor } from './format.ts';
 import { planChunks, type PlannedChunk } from './plan.ts';
-import { runEncode, type EncodeResult } from './jobs.ts';
+import { runEncode, RefTracker, type EncodeResult } from './jobs.ts';
 import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from './zstd.ts';
 import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
 import { AtomicFile } from './atomic-file.ts';
@@ -100,7 +100,8 @@ function encodeOpts(p: PlannedChunk, level: number) {
 export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unknown', tensors: [] }, level = ZSTD_DEFAULT_LEVEL): Uint8Array {
   checkLevel(level);
   const plan = planFor(bytes.byteLength, layout);
-  const results = plan.map((p) => runEncode({ op: 'encode', raw: bytes.subarray(p.offset, p.offset + p.length), opts: encodeOpts(p, level) }));
+  const refs = new RefTracker();
+  const results = plan.map((p) => refs.apply(runEncode({ op: 'encode', raw: bytes.subarray(p.offset, p.offset + p.length), opts: encodeOpts(p, level) })));
   const layoutBlock = encodeLayout(layout);
   const layoutRaw = new TextEncoder().encode(JSON.stringify(layout)).byteLength;
   const header = encodeHeader(
@@ -166,8 +167,9 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
   try {
     await out.writeAt(new Uint8Array(headerLength), 0); // placeholder; the real header is written last
     const queue: Promise<EncodeResult>[] = [];
+    const refs = new RefTracker();
     const writeNext = async () => {
-      const r = await queue.shift()!;
+      const r = refs.apply(await queue.shift()!);
       await out.writeAt(r.payload, pos);
       pos += r.payload.byteLength;
       results.push(r);

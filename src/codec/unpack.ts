@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { McdnError, fromSystemError } from '../errors.ts';
 import { concat } from './chunk.ts';
 import { decodeHeader, payloadOffsets, readHeaderLength, MCZ_PREAMBLE_BYTES, type MczChunkEntry, type MczHeader } from './format.ts';
-import { runDecode, type DecodeJob } from './jobs.ts';
+import { checkRef, runDecode, type DecodeJob } from './jobs.ts';
+import { METHOD_REF } from './chunk.ts';
 import { AtomicFile } from './atomic-file.ts';
 import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
 import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
@@ -40,7 +41,13 @@ export function unpackBytes(mcz: Uint8Array): Uint8Array {
   h.chunks.forEach((c, i) => {
     const at = offs[i]!;
     if (at + c.packedLength > mcz.byteLength) throw truncated(`file ends in chunk ${i} of ${h.chunks.length}`, { chunk: i });
-    out.set(runDecode(decodeJob(h, i, mcz.subarray(at, at + c.packedLength))), c.offset);
+    const payload = mcz.subarray(at, at + c.packedLength);
+    if (c.method === METHOD_REF) {
+      const t = h.chunks[checkRef(payload, c.crc32, c.ref, i)]!;
+      out.copyWithin(c.offset, t.offset, t.offset + t.rawLength);
+    } else {
+      out.set(runDecode(decodeJob(h, i, payload)), c.offset);
+    }
   });
   const end = offs.length ? offs[offs.length - 1]! + h.chunks[h.chunks.length - 1]!.packedLength : h.headerLength;
   if (mcz.byteLength !== end) throw new McdnError('MCZ_TRAILING_DATA', 'input', `${mcz.byteLength - end} unexpected bytes after the last chunk`);
@@ -144,6 +151,9 @@ export class UnpackStream extends Transform {
   private readonly fileHash = createHash('sha256');
   private pool: ChunkPool | undefined;
   private maxInflight = 1;
+  /** decoded chunks that a later REF chunk repeats, until their last use */
+  private readonly retained = new Map<number, Promise<Uint8Array>>();
+  private lastUse = new Map<number, number>();
   produced = 0;
   header: MczHeader | undefined;
 
@@ -176,11 +186,21 @@ export class UnpackStream extends Transform {
           this.pool = this.opts.pool ?? (item.header.originalSize >= POOL_MIN_BYTES ? sharedPool() : undefined);
         }
         this.maxInflight = this.pool ? this.pool.size * INFLIGHT_PER_WORKER : 1;
+        item.header.chunks.forEach((c, i) => c.ref !== undefined && this.lastUse.set(c.ref, i));
         this.emit('header', item.header);
         continue;
       }
-      const job = decodeJob(this.header!, item.index, item.payload);
-      const p = this.pool ? this.pool.decode(job) : Promise.resolve().then(() => runDecode(job));
+      let p: Promise<Uint8Array>;
+      const i = item.index;
+      if (item.entry.method === METHOD_REF) {
+        const target = checkRef(item.payload, item.entry.crc32, item.entry.ref, i);
+        p = this.retained.get(target)!;
+        if (this.lastUse.get(target) === i) this.retained.delete(target);
+      } else {
+        const job = decodeJob(this.header!, i, item.payload);
+        p = this.pool ? this.pool.decode(job) : Promise.resolve().then(() => runDecode(job));
+        if (this.lastUse.has(i)) this.retained.set(i, p);
+      }
       p.catch(() => {}); // awaited in order by emitOne
       this.queue.push(p);
       while (this.queue.length >= this.maxInflight) await this.emitOne();
@@ -302,7 +322,9 @@ export async function extractTensor(mczPath: string, name: string): Promise<Uint
     for (let i = 0; i < h.chunks.length; i++) {
       const c = h.chunks[i]!;
       if (c.offset + c.rawLength <= t.offset || c.offset >= end || t.length === 0) continue;
-      const raw = runDecode(decodeJob(h, i, await readAt(fh, offs[i]!, c.packedLength)));
+      let src = i;
+      if (c.method === METHOD_REF) src = checkRef(await readAt(fh, offs[i]!, c.packedLength), c.crc32, c.ref, i);
+      const raw = runDecode(decodeJob(h, src, await readAt(fh, offs[src]!, h.chunks[src]!.packedLength)));
       const from = Math.max(t.offset, c.offset);
       const to = Math.min(end, c.offset + c.rawLength);
       out.set(raw.subarray(from - c.offset, to - c.offset), from - t.offset);
