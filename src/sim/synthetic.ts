@@ -7,7 +7,7 @@
  * in memory, writes nothing.
  */
 import { logNormal, mulberry32, zipfSampler } from './random.ts';
-import { TraceBuilder, type Trace } from './trace.ts';
+import type { Trace } from './trace.ts';
 
 export interface SyntheticOptions {
   requests: number;
@@ -46,10 +46,17 @@ export function syntheticTrace(o: SyntheticOptions): Trace {
   }
   const sizes = new Float64Array(o.objects);
   for (let i = 0; i < o.objects; i++) sizes[i] = Math.max(1, Math.round(logNormal(rng, median, sigma)));
-  const b = new TraceBuilder(o.requests, (o.regions ?? 0) > 0);
-  const names = Array.from({ length: o.regions ?? 0 }, (_, i) => `r${i}`);
+  const n = o.requests;
+  const obj = new Int32Array(n);
+  const size = new Float64Array(n);
+  const time = new Float64Array(n);
+  const nreg = o.regions ?? 0;
+  const region = nreg > 0 ? new Int32Array(n) : undefined;
+  // dense ids: catalogue objects first (created lazily, in order of first request), then one-hit wonders
+  const dense = new Int32Array(o.objects).fill(-1);
+  const keys: string[] = [];
   let nextOneHit = 0;
-  for (let i = 0; i < o.requests; i++) {
+  for (let i = 0; i < n; i++) {
     if (epoch > 0 && i > 0 && i % epoch === 0) {
       const swaps = Math.floor(o.objects * drift);
       for (let s = 0; s < swaps; s++) {
@@ -58,13 +65,28 @@ export function syntheticTrace(o: SyntheticOptions): Trace {
         [perm[a], perm[c]] = [perm[c]!, perm[a]!];
       }
     }
-    const region = names.length ? names[Math.floor(rng() * names.length)] : undefined;
+    if (region) region[i] = Math.floor(rng() * nreg);
+    time[i] = i;
     if (rng() < oneHit) {
-      b.push(`w${nextOneHit++}`, Math.max(1, Math.round(logNormal(rng, median, sigma))), i, region);
+      obj[i] = keys.length;
+      keys.push(`w${nextOneHit++}`);
+      size[i] = Math.max(1, Math.round(logNormal(rng, median, sigma)));
     } else {
       const id = perm[zipf()]!;
-      b.push(`o${id}`, sizes[id]!, i, region);
+      if (dense[id] === -1) {
+        dense[id] = keys.length;
+        keys.push(`o${id}`);
+      }
+      obj[i] = dense[id]!;
+      size[i] = sizes[id]!;
     }
   }
-  return b.build();
+  return {
+    length: n,
+    obj,
+    size,
+    time,
+    keys,
+    ...(region ? { region, regionNames: Array.from({ length: nreg }, (_, i) => `r${i}`) } : {}),
+  };
 }

@@ -13,6 +13,7 @@
  * the number of resident keys, FIFO) so a key that returns soon after eviction keeps its count.
  * Pure and in-memory; the cache that uses it owns the byte budget and the pin set.
  */
+import { KeyedList } from './dlist.ts';
 import { IndexedHeap } from './heap.ts';
 import type { EvictionPolicy } from './policy.ts';
 
@@ -29,7 +30,7 @@ export class GdsfPolicy implements EvictionPolicy {
   private readonly heap = new IndexedHeap();
   private readonly freq = new Map<string, number>();
   private readonly sizes = new Map<string, number>();
-  private readonly ghost = new Map<string, number>();
+  private readonly ghost = new KeyedList<number>();
   private readonly beta: number;
   private readonly historyFactor: number;
   private lastVictim: string | undefined;
@@ -49,11 +50,8 @@ export class GdsfPolicy implements EvictionPolicy {
 
   onInsert(key: string, size: number, _now?: number): void {
     let f = 1;
-    const g = this.ghost.get(key);
-    if (g !== undefined) {
-      f = g + 1;
-      this.ghost.delete(key);
-    }
+    const g = this.ghost.delete(key);
+    if (g !== undefined) f = g + 1;
     this.freq.set(key, f);
     this.sizes.set(key, size);
     this.heap.set(key, this.priority(f, size));
@@ -73,9 +71,9 @@ export class GdsfPolicy implements EvictionPolicy {
       if (p > this.inflation) this.inflation = p;
       this.lastVictim = undefined;
       if (this.historyFactor > 0) {
-        this.ghost.set(key, this.freq.get(key) ?? 1);
+        this.ghost.push(key, this.freq.get(key) ?? 1);
         const limit = Math.max(16, Math.ceil(this.historyFactor * this.heap.size));
-        while (this.ghost.size > limit) this.ghost.delete(this.ghost.keys().next().value as string);
+        while (this.ghost.size > limit) this.ghost.shift();
       }
     }
     this.heap.delete(key);

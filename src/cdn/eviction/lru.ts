@@ -1,22 +1,22 @@
 /**
- * Least-recently-used eviction: a Map in access order (insertion order of a JS Map is O(1) to
- * update by delete + set). The victim is the oldest unpinned key. Pure and in-memory; the cache
- * that uses it owns the byte budget and the pin set.
+ * Least-recently-used eviction on a keyed doubly-linked list (O(1) per operation). The victim is
+ * the least recently used unpinned key. Pure and in-memory; the cache that uses it owns the byte
+ * budget and the pin set.
  */
+import { KeyedList } from './dlist.ts';
 import type { EvictionPolicy } from './policy.ts';
 
 export class LruPolicy implements EvictionPolicy {
   readonly name: string = 'lru';
-  /** key → size, oldest first */
-  private readonly order = new Map<string, number>();
+  /** key → size, least recent first */
+  private readonly order = new KeyedList<number>();
 
   onInsert(key: string, size: number): void {
-    this.order.delete(key);
-    this.order.set(key, size);
+    this.order.push(key, size);
   }
 
-  onHit(key: string, size: number): void {
-    if (this.order.delete(key)) this.order.set(key, size);
+  onHit(key: string): void {
+    this.order.touch(key);
   }
 
   onRemove(key: string): void {
@@ -24,7 +24,7 @@ export class LruPolicy implements EvictionPolicy {
   }
 
   victim(isPinned: (key: string) => boolean): string | undefined {
-    for (const k of this.order.keys()) if (!isPinned(k)) return k;
+    for (let n = this.order.first(); n; n = n.next) if (!isPinned(n.key)) return n.key;
     return undefined;
   }
 

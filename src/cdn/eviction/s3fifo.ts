@@ -6,46 +6,46 @@
  * otherwise drops it into G; eviction from M gives each hit object another round (2-bit counter,
  * decremented on reinsertion) — "lazy promotion, quick demotion", so one-hit wonders leave fast.
  * `victim()` performs these queue moves itself and returns the key to evict; pinned keys are
- * rotated past. Pure and in-memory; the cache owns the byte budget and the pin set.
+ * rotated past. O(1) amortized per operation (keyed linked lists). Pure and in-memory; the cache
+ * owns the byte budget and the pin set.
  */
+import { KeyedList } from './dlist.ts';
 import type { EvictionPolicy } from './policy.ts';
 
 interface Entry {
   size: number;
   freq: number;
-  inMain: boolean;
 }
 
 export interface S3FifoOptions {
   /** fraction of the byte budget for the small queue (default 0.1) */
   smallRatio?: number;
+  /** ghost queue byte budget as a multiple of the main queue's (default 1) */
+  ghostRatio?: number;
 }
 
 export class S3FifoPolicy implements EvictionPolicy {
   readonly name = 's3fifo';
-  private readonly small = new Map<string, Entry>();
-  private readonly main = new Map<string, Entry>();
-  private readonly ghost = new Map<string, number>();
+  private readonly small = new KeyedList<Entry>();
+  private readonly main = new KeyedList<Entry>();
+  private readonly ghost = new KeyedList<number>();
   private smallBytes = 0;
-  private mainBytes = 0;
   private ghostBytes = 0;
   private readonly smallTarget: number;
   private readonly ghostLimit: number;
 
   constructor(capacityBytes: number, opts: S3FifoOptions = {}) {
     this.smallTarget = capacityBytes * (opts.smallRatio ?? 0.1);
-    this.ghostLimit = capacityBytes - this.smallTarget;
+    this.ghostLimit = (capacityBytes - this.smallTarget) * (opts.ghostRatio ?? 1);
   }
 
   onInsert(key: string, size: number): void {
-    const inGhost = this.ghost.get(key);
-    if (inGhost !== undefined) {
-      this.ghost.delete(key);
-      this.ghostBytes -= inGhost;
-      this.main.set(key, { size, freq: 0, inMain: true });
-      this.mainBytes += size;
+    const g = this.ghost.delete(key);
+    if (g !== undefined) {
+      this.ghostBytes -= g;
+      this.main.push(key, { size, freq: 0 });
     } else {
-      this.small.set(key, { size, freq: 0, inMain: false });
+      this.small.push(key, { size, freq: 0 });
       this.smallBytes += size;
     }
   }
@@ -56,60 +56,47 @@ export class S3FifoPolicy implements EvictionPolicy {
   }
 
   onRemove(key: string): void {
-    const s = this.small.get(key);
-    if (s) {
-      this.small.delete(key);
-      this.smallBytes -= s.size;
-      return;
-    }
-    const m = this.main.get(key);
-    if (m) {
-      this.main.delete(key);
-      this.mainBytes -= m.size;
-    }
+    const s = this.small.delete(key);
+    if (s) this.smallBytes -= s.size;
+    else this.main.delete(key);
   }
 
   private remember(key: string, size: number): void {
-    this.ghost.delete(key);
-    this.ghost.set(key, size);
+    const old = this.ghost.delete(key);
+    if (old !== undefined) this.ghostBytes -= old;
+    this.ghost.push(key, size);
     this.ghostBytes += size;
-    while (this.ghostBytes > this.ghostLimit && this.ghost.size > 0) {
-      const [k, s] = this.ghost.entries().next().value as [string, number];
-      this.ghost.delete(k);
-      this.ghostBytes -= s;
-    }
+    while (this.ghostBytes > this.ghostLimit && this.ghost.size > 0) this.ghostBytes -= this.ghost.shift()!.value;
   }
 
   victim(isPinned: (key: string) => boolean): string | undefined {
-    // bounded: each resident key can be moved at most a few times (freq ≤ 3) before a decision
+    // bounded: each resident key is moved at most a few times (freq ≤ 3) before a decision
     let budget = 4 * (this.small.size + this.main.size) + 4;
     while (budget-- > 0) {
       const fromSmall = this.small.size > 0 && (this.smallBytes >= this.smallTarget || this.main.size === 0);
       if (fromSmall) {
-        const [k, e] = this.small.entries().next().value as [string, Entry];
-        if (e.freq > 0 || isPinned(k)) {
+        const n = this.small.first()!;
+        if (n.value.freq > 0 || isPinned(n.key)) {
           // re-requested while probationary (or pinned): promote to main
-          this.small.delete(k);
-          this.smallBytes -= e.size;
-          e.freq = 0;
-          e.inMain = true;
-          this.main.set(k, e);
-          this.mainBytes += e.size;
+          const { key, value } = n;
+          this.small.delete(key);
+          this.smallBytes -= value.size;
+          value.freq = 0;
+          this.main.push(key, value);
           continue;
         }
         // the oldest small object leaves; the ghost remembers it (the cache calls onRemove next)
-        this.remember(k, e.size);
-        return k;
+        this.remember(n.key, n.value.size);
+        return n.key;
       }
-      if (this.main.size === 0) return undefined;
-      const [k, e] = this.main.entries().next().value as [string, Entry];
-      if (e.freq > 0 || isPinned(k)) {
-        if (e.freq > 0) e.freq--;
-        this.main.delete(k);
-        this.main.set(k, e);
+      const n = this.main.first();
+      if (!n) return undefined;
+      if (n.value.freq > 0 || isPinned(n.key)) {
+        if (n.value.freq > 0) n.value.freq--;
+        this.main.touch(n.key);
         continue;
       }
-      return k;
+      return n.key;
     }
     return undefined;
   }
