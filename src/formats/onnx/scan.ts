@@ -77,7 +77,7 @@ interface Ctx {
 }
 
 function truncated(c: Ctx, what: string, at: number): never {
-  throw inputError('ONNX_TRUNCATED', `${c.path}: ${what} at byte ${at} runs past the end of its message (truncated or corrupt ONNX file)`, { offset: at });
+  throw inputError('ONNX_TRUNCATED', `${c.path}: truncated or corrupt ONNX file: ${what} at byte ${at} runs past the end of its message (file is ${c.size} bytes)`, { offset: at });
 }
 
 function* need(c: Ctx, pos: number, n: number): Gen<void> {
