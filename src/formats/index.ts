@@ -29,5 +29,5 @@ export {
 } from './gguf.ts';
 export {
   parseTfjsManifest, placeTfjsWeights, tfjsTensorInfos, readTfjsLayout, readTfjsShardLayout, findTfjsJson, writeTfjsModel, readTfjsWeights,
-  weightByteLength, storedDType, type TfjsManifest, type TfjsWeightSpec, type TfjsWriteWeight, type TfjsQuantization, type TfjsWriteOptions,
+  weightByteLength, storedDType, readTfjsWeightAsF32, type TfjsManifest, type TfjsWeightSpec, type TfjsWriteWeight, type TfjsQuantization, type TfjsWriteOptions,
 } from './tfjs.ts';

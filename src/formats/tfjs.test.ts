@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TFJS_FIXTURE_DIRS, fixture } from '../../test/fixtures.ts';
-import { readTfjsLayout, readTfjsShardLayout, readTfjsWeights, writeTfjsModel, parseTfjsManifest, findTfjsJson } from './tfjs.ts';
+import { readTfjsLayout, readTfjsShardLayout, readTfjsWeights, writeTfjsModel, parseTfjsManifest, findTfjsJson, readTfjsWeightAsF32 } from './tfjs.ts';
 import { readModelLayout } from './layout.ts';
 import { isMcdnError } from '../errors.ts';
 import { fuzzParser } from './fuzz-util.ts';
@@ -150,4 +150,27 @@ test('tfjs: truncated or corrupted model.json is parsed or rejected with McdnErr
     await writeFile(p, b);
     return readTfjsLayout(p);
   }, { truncations: 15, flips: 25, seed: 21 });
+});
+
+test('tfjs: quantized weights decode like tfjs (uint8 scale/min, float16), fp16 model matches its fp32 sibling', async () => {
+  const u8 = await readTfjsWeights(fixture('models', 'tfjs', 'ssd-mobilenetv1-u8', 'ssd_mobilenetv1_model-weights_manifest.json'));
+  const w = u8.weights.find((x) => x.quantization?.dtype === 'uint8')!;
+  const v = readTfjsWeightAsF32(w, w.data);
+  assert.equal(v[0], Math.fround(w.data[0]! * w.quantization!.scale! + w.quantization!.min!));
+  const f16 = await readTfjsWeights(fixture('models', 'tfjs', 'facemesh-fp16', 'facemesh.json'));
+  let compared = 0;
+  for (const b of f16.weights) {
+    if (b.quantization?.dtype !== 'float16') continue;
+    const y = readTfjsWeightAsF32(b, b.data);
+    assert.equal(y.length, b.shape.reduce((p, d) => p * d, 1));
+    const bits = b.data[0]! | (b.data[1]! << 8);
+    const sign = bits & 0x8000 ? -1 : 1;
+    const e = (bits >> 10) & 31;
+    const m = bits & 1023;
+    const ref = e === 0 ? sign * m * 2 ** -24 : sign * (1 + m / 1024) * 2 ** (e - 15);
+    if (e !== 31) assert.equal(y[0], ref);
+    assert.ok(y.every((x) => Number.isFinite(x) && Math.abs(x) < 1e5), b.name);
+    compared++;
+  }
+  assert.ok(compared > 100, `compared ${compared}`);
 });

@@ -15,6 +15,7 @@ import { fromSystemError, inputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { openSource, type NamedSource } from './source.ts';
 import { numel, type DType, type ModelLayout, type TensorInfo } from './types.ts';
+import { f16ToF32, readTensorAsF32 } from './numeric.ts';
 
 /** Largest manifest / model.json we read. */
 export const MAX_TFJS_JSON_BYTES = 256 * 1024 * 1024;
@@ -478,4 +479,36 @@ export async function readTfjsWeights(jsonPath: string): Promise<{ manifest: Tfj
     return { ...spec, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   });
   return { manifest: m, weights, shardSizes: sizes, json };
+}
+
+/**
+ * A weight's values as float32, decoding its stored bytes as tfjs does (io.decodeWeights):
+ * uint8/uint16 quantization → q × scale + min (rounded when the original dtype is int32),
+ * float16 → f16, otherwise the plain dtype.
+ */
+export function readTfjsWeightAsF32(w: Pick<TfjsWeightSpec, 'name' | 'shape' | 'dtype' | 'quantization'>, data: Uint8Array): Float32Array {
+  const n = numel(w.shape);
+  const qz = w.quantization;
+  if (!qz) {
+    if (w.dtype === 'string') throw inputError('DTYPE_NOT_NUMERIC', `tfjs weight ${q(w.name)}: string weights have no float values`);
+    return readTensorAsF32({ name: w.name, dtype: TO_DTYPE[w.dtype]!, shape: w.shape }, data);
+  }
+  const need = n * WIDTH[qz.dtype]!;
+  if (data.length < need) throw inputError('TENSOR_DATA_TRUNCATED', `tfjs weight ${q(w.name)}: ${data.length} bytes, ${need} expected`);
+  if (qz.dtype === 'float16') {
+    const u16 = new Uint16Array(n);
+    const dv = new DataView(data.buffer, data.byteOffset, need);
+    for (let i = 0; i < n; i++) u16[i] = dv.getUint16(i * 2, true);
+    return f16ToF32(u16);
+  }
+  const scale = qz.scale ?? 1;
+  const min = qz.min ?? 0;
+  const round = w.dtype === 'int32';
+  const out = new Float32Array(n);
+  const dv = new DataView(data.buffer, data.byteOffset, need);
+  for (let i = 0; i < n; i++) {
+    const v = (qz.dtype === 'uint8' ? dv.getUint8(i) : dv.getUint16(i * 2, true)) * scale + min;
+    out[i] = round ? Math.round(v) : v;
+  }
+  return out;
 }
