@@ -9,8 +9,8 @@
  *   β = 1   cost 1 per object — classic GDSF, maximizes the OBJECT hit ratio (favours small objects);
  *   β = 0   cost = size — every byte is worth the same, i.e. LFUDA, aimed at the BYTE hit ratio;
  *   0<β<1   in between.
- * Frequencies of recently evicted keys are remembered in a bounded ghost table (`historyFactor` ×
- * the number of resident keys, FIFO) so a key that returns soon after eviction keeps its count.
+ * Frequencies of recently evicted keys can be remembered in a bounded ghost table (`historyFactor`
+ * × the number of resident keys, FIFO) so a key that returns soon after eviction keeps its count.
  * Pure and in-memory; the cache that uses it owns the byte budget and the pin set.
  */
 import { KeyedList } from './dlist.ts';
@@ -25,11 +25,14 @@ export interface GdsfOptions {
   name?: string;
 }
 
+interface Meta {
+  freq: number;
+  size: number;
+}
+
 export class GdsfPolicy implements EvictionPolicy {
   readonly name: string;
-  private readonly heap = new IndexedHeap();
-  private readonly freq = new Map<string, number>();
-  private readonly sizes = new Map<string, number>();
+  private readonly heap = new IndexedHeap<Meta>();
   private readonly ghost = new KeyedList<number>();
   private readonly beta: number;
   private readonly historyFactor: number;
@@ -50,35 +53,39 @@ export class GdsfPolicy implements EvictionPolicy {
 
   onInsert(key: string, size: number, _now?: number): void {
     let f = 1;
-    const g = this.ghost.delete(key);
-    if (g !== undefined) f = g + 1;
-    this.freq.set(key, f);
-    this.sizes.set(key, size);
-    this.heap.set(key, this.priority(f, size));
+    if (this.historyFactor > 0) {
+      const g = this.ghost.delete(key);
+      if (g !== undefined) f = g + 1;
+    }
+    const n = this.heap.node(key);
+    if (n) {
+      n.data.freq = f;
+      n.data.size = size;
+      this.heap.update(n, this.priority(f, size));
+    } else this.heap.set(key, this.priority(f, size), { freq: f, size });
   }
 
   onHit(key: string, size: number, _now?: number): void {
-    const f = (this.freq.get(key) ?? 0) + 1;
-    this.freq.set(key, f);
-    this.sizes.set(key, size);
-    this.heap.set(key, this.priority(f, size));
+    const n = this.heap.node(key);
+    if (!n) return this.onInsert(key, size);
+    n.data.freq++;
+    n.data.size = size;
+    this.heap.update(n, this.priority(n.data.freq, size));
   }
 
   onRemove(key: string): void {
-    const p = this.heap.priorityOf(key);
-    if (p === undefined) return;
+    const n = this.heap.node(key);
+    if (!n) return;
     if (key === this.lastVictim) {
-      if (p > this.inflation) this.inflation = p;
+      if (n.priority > this.inflation) this.inflation = n.priority;
       this.lastVictim = undefined;
       if (this.historyFactor > 0) {
-        this.ghost.push(key, this.freq.get(key) ?? 1);
+        this.ghost.push(key, n.data.freq);
         const limit = Math.max(16, Math.ceil(this.historyFactor * this.heap.size));
         while (this.ghost.size > limit) this.ghost.shift();
       }
     }
     this.heap.delete(key);
-    this.freq.delete(key);
-    this.sizes.delete(key);
   }
 
   victim(isPinned: (key: string) => boolean): string | undefined {

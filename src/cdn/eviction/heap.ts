@@ -5,80 +5,86 @@
  * `firstWhere` walks keys in priority order without mutating the heap (best-first over the heap
  * tree), which is how a policy skips pinned keys. Pure data structure: no I/O, no policy logic.
  */
-export class IndexedHeap {
-  private keys: string[] = [];
-  private prio: number[] = [];
-  private seq: number[] = [];
-  private pos = new Map<string, number>();
+export interface HeapNode<T> {
+  readonly key: string;
+  priority: number;
+  seq: number;
+  index: number;
+  /** caller's payload (e.g. frequency and size), kept with the node to save lookups */
+  data: T;
+}
+
+export class IndexedHeap<T = undefined> {
+  private nodes: HeapNode<T>[] = [];
+  private readonly byKey = new Map<string, HeapNode<T>>();
   private counter = 0;
 
   get size(): number {
-    return this.keys.length;
+    return this.nodes.length;
   }
 
   has(key: string): boolean {
-    return this.pos.has(key);
+    return this.byKey.has(key);
+  }
+
+  node(key: string): HeapNode<T> | undefined {
+    return this.byKey.get(key);
   }
 
   priorityOf(key: string): number | undefined {
-    const i = this.pos.get(key);
-    return i === undefined ? undefined : this.prio[i];
+    return this.byKey.get(key)?.priority;
   }
 
   /** insert a new key or change an existing key's priority (its tie-break sequence is refreshed) */
-  set(key: string, priority: number): void {
-    const i = this.pos.get(key);
-    const s = this.counter++;
-    if (i === undefined) {
-      const n = this.keys.length;
-      this.keys.push(key);
-      this.prio.push(priority);
-      this.seq.push(s);
-      this.pos.set(key, n);
-      this.up(n);
-      return;
+  set(key: string, priority: number, data?: T): HeapNode<T> {
+    const n = this.byKey.get(key);
+    if (n === undefined) {
+      const node: HeapNode<T> = { key, priority, seq: this.counter++, index: this.nodes.length, data: data as T };
+      this.nodes.push(node);
+      this.byKey.set(key, node);
+      this.up(node.index);
+      return node;
     }
-    const old = this.prio[i]!;
-    this.prio[i] = priority;
-    this.seq[i] = s;
-    if (priority < old) this.up(i);
-    else this.down(i);
+    if (data !== undefined) n.data = data;
+    this.update(n, priority);
+    return n;
+  }
+
+  /** change the priority of a node obtained from `node()` / `set()` */
+  update(n: HeapNode<T>, priority: number): void {
+    const old = n.priority;
+    n.priority = priority;
+    n.seq = this.counter++;
+    if (priority < old) this.up(n.index);
+    else this.down(n.index);
   }
 
   delete(key: string): boolean {
-    const i = this.pos.get(key);
-    if (i === undefined) return false;
-    const last = this.keys.length - 1;
-    this.pos.delete(key);
-    if (i !== last) {
-      this.keys[i] = this.keys[last]!;
-      this.prio[i] = this.prio[last]!;
-      this.seq[i] = this.seq[last]!;
-      this.pos.set(this.keys[i]!, i);
-    }
-    this.keys.pop();
-    this.prio.pop();
-    this.seq.pop();
-    if (i < this.keys.length) {
+    const n = this.byKey.get(key);
+    if (n === undefined) return false;
+    this.byKey.delete(key);
+    const i = n.index;
+    const last = this.nodes.pop()!;
+    if (last !== n) {
+      this.nodes[i] = last;
+      last.index = i;
       this.up(i);
-      this.down(i);
+      this.down(last.index);
     }
     return true;
   }
 
   peek(): string | undefined {
-    return this.keys[0];
+    return this.nodes[0]?.key;
   }
 
   peekPriority(): number | undefined {
-    return this.prio[0];
+    return this.nodes[0]?.priority;
   }
 
   clear(): void {
-    this.keys = [];
-    this.prio = [];
-    this.seq = [];
-    this.pos.clear();
+    this.nodes = [];
+    this.byKey.clear();
   }
 
   /**
@@ -87,17 +93,19 @@ export class IndexedHeap {
    * is the number of skipped keys; the heap itself is not modified.
    */
   firstWhere(skip: (key: string) => boolean): string | undefined {
-    const n = this.keys.length;
+    const nodes = this.nodes;
+    const n = nodes.length;
     if (n === 0) return undefined;
-    if (!skip(this.keys[0]!)) return this.keys[0];
+    if (!skip(nodes[0]!.key)) return nodes[0]!.key;
     const frontier: number[] = [];
+    const less = (a: number, b: number) => this.less(nodes[a]!, nodes[b]!);
     const push = (i: number) => {
       if (i >= n) return;
       frontier.push(i);
       let c = frontier.length - 1;
       while (c > 0) {
         const p = (c - 1) >> 1;
-        if (!this.less(frontier[c]!, frontier[p]!)) break;
+        if (!less(frontier[c]!, frontier[p]!)) break;
         [frontier[c], frontier[p]] = [frontier[p]!, frontier[c]!];
         c = p;
       }
@@ -112,8 +120,8 @@ export class IndexedHeap {
           const l = 2 * c + 1;
           const r = l + 1;
           let m = c;
-          if (l < frontier.length && this.less(frontier[l]!, frontier[m]!)) m = l;
-          if (r < frontier.length && this.less(frontier[r]!, frontier[m]!)) m = r;
+          if (l < frontier.length && less(frontier[l]!, frontier[m]!)) m = l;
+          if (r < frontier.length && less(frontier[r]!, frontier[m]!)) m = r;
           if (m === c) break;
           [frontier[c], frontier[m]] = [frontier[m]!, frontier[c]!];
           c = m;
@@ -125,7 +133,7 @@ export class IndexedHeap {
     push(2);
     while (frontier.length > 0) {
       const i = pop();
-      if (!skip(this.keys[i]!)) return this.keys[i];
+      if (!skip(nodes[i]!.key)) return nodes[i]!.key;
       push(2 * i + 1);
       push(2 * i + 2);
     }
@@ -134,51 +142,45 @@ export class IndexedHeap {
 
   /** keys in priority order (O(n log n); for tests and debugging) */
   ordered(): string[] {
-    const idx = this.keys.map((_, i) => i);
-    idx.sort((a, b) => (this.less(a, b) ? -1 : this.less(b, a) ? 1 : 0));
-    return idx.map((i) => this.keys[i]!);
+    return [...this.nodes].sort((a, b) => (this.less(a, b) ? -1 : this.less(b, a) ? 1 : 0)).map((n) => n.key);
   }
 
-  private less(a: number, b: number): boolean {
-    const pa = this.prio[a]!;
-    const pb = this.prio[b]!;
-    return pa < pb || (pa === pb && this.seq[a]! < this.seq[b]!);
-  }
-
-  private swap(a: number, b: number): void {
-    const k = this.keys[a]!;
-    this.keys[a] = this.keys[b]!;
-    this.keys[b] = k;
-    const p = this.prio[a]!;
-    this.prio[a] = this.prio[b]!;
-    this.prio[b] = p;
-    const s = this.seq[a]!;
-    this.seq[a] = this.seq[b]!;
-    this.seq[b] = s;
-    this.pos.set(this.keys[a]!, a);
-    this.pos.set(this.keys[b]!, b);
+  private less(a: HeapNode<T>, b: HeapNode<T>): boolean {
+    return a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
   }
 
   private up(i: number): void {
+    const nodes = this.nodes;
+    const x = nodes[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      this.swap(i, p);
+      const y = nodes[p]!;
+      if (!this.less(x, y)) break;
+      nodes[i] = y;
+      y.index = i;
       i = p;
     }
+    nodes[i] = x;
+    x.index = i;
   }
 
   private down(i: number): void {
-    const n = this.keys.length;
+    const nodes = this.nodes;
+    const n = nodes.length;
+    const x = nodes[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) break;
-      this.swap(i, m);
-      i = m;
+      let c = l;
+      if (r < n && this.less(nodes[r]!, nodes[l]!)) c = r;
+      const y = nodes[c]!;
+      if (!this.less(y, x)) break;
+      nodes[i] = y;
+      y.index = i;
+      i = c;
     }
+    nodes[i] = x;
+    x.index = i;
   }
 }
