@@ -6,6 +6,7 @@
  * bytes out; no I/O.
  */
 import { McdnError } from '../errors.ts';
+import { checkFrameSize } from './zstd-guard.ts';
 import { zstdCompressWithPrefix, zstdDecompressWithPrefix } from '../codec/index.ts';
 
 export const BINARY_MODE_PREFIX = 0;
@@ -29,6 +30,6 @@ export function decodeBinaryPayload(payload: Uint8Array, old: Uint8Array, newSiz
   if (payload.length < 1 || (payload[0] !== BINARY_MODE_PREFIX && payload[0] !== BINARY_MODE_PLAIN)) {
     throw new McdnError('PATCH_CORRUPT', 'input', `${what}: binary payload has an unknown mode`, { remedy: 'the patch file is damaged; fetch it again' });
   }
-  if (newSize === 0 && payload.length === 1) return new Uint8Array(0);
+  checkFrameSize(payload.subarray(1), newSize, what);
   return zstdDecompressWithPrefix(payload.subarray(1), payload[0] === BINARY_MODE_PREFIX ? old : new Uint8Array(0), newSize);
 }

@@ -9,8 +9,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout } from '../formats/types.ts';
-import { openSource, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
-import * as formats from '../formats/index.ts';
+import { openSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
 import { zstdCompress } from '../codec/index.ts';
 import { bsdiff } from './bsdiff/bsdiff.ts';
 import { encodeBinaryPayload } from './binary.ts';
@@ -81,10 +80,8 @@ async function readWhole(path: string): Promise<Uint8Array> {
 
 /** Model layout of a file, or no tensors when formats cannot read it (then tensor = binary). */
 async function layoutOf(path: string): Promise<ModelLayout> {
-  const read = (formats as Record<string, unknown>)['readModelLayout'] as ((p: string) => Promise<ModelLayout>) | undefined;
-  if (typeof read !== 'function') return { format: 'unknown', size: 0, tensors: [], meta: {} };
   try {
-    return await read(path);
+    return await readModelLayout(path);
   } catch (e) {
     // a file that looks like a model but does not parse is still patchable as bytes
     if (e instanceof McdnError && (e.category === 'input' || e.category === 'integrity')) return { format: 'unknown', size: 0, tensors: [], meta: {} };

@@ -148,3 +148,63 @@ export function estimatePlanesBytes(b: Uint8Array, w: number): number {
   for (let k = 0; k < w; k++) bits += planeEntropyBits(b, w, k);
   return bits / 8;
 }
+
+/** A run of `count` elements starting at element `start` of a block held as w planes of n bytes. */
+export interface PlaneRun {
+  planes: Uint8Array;
+  n: number;
+  start: number;
+  count: number;
+}
+
+/** Interleave a run of plane bytes back into elements (the inverse of byte-plane grouping). */
+export function joinRun(w: number, r: PlaneRun): Uint8Array {
+  const { planes: p, n, start, count } = r;
+  const out = new Uint8Array(count * w);
+  if (w === 1) {
+    out.set(p.subarray(start, start + count));
+    return out;
+  }
+  if (w === 4 && LITTLE_ENDIAN) {
+    const o = new Uint32Array(out.buffer);
+    for (let i = 0, j = start; i < count; i++, j++) o[i] = p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24);
+    return out;
+  }
+  for (let k = 0; k < w; k++) {
+    const base = k * n + start;
+    for (let i = 0; i < count; i++) out[i * w + k] = p[base + i];
+  }
+  return out;
+}
+
+/** new = inverse(op)(old, residual) where the residual is a plane run: join and invert in one pass. */
+export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun): Uint8Array {
+  assertLE();
+  if (w !== 4 && w !== 2) return inverseResidual(op, w, old, joinRun(w, r));
+  const { planes: p, n, start, count } = r;
+  const out = new Uint8Array(count * w);
+  if (w === 4) {
+    const o = words(old, 4) as Uint32Array;
+    const q = new Uint32Array(out.buffer);
+    if (op === 'x') {
+      for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24));
+    } else {
+      for (let i = 0, j = start; i < count; i++, j++) {
+        const z = p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24);
+        q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+      }
+    }
+    return out;
+  }
+  const o = words(old, 2) as Uint16Array;
+  const q = new Uint16Array(out.buffer);
+  if (op === 'x') {
+    for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p[j] | (p[n + j] << 8));
+  } else {
+    for (let i = 0, j = start; i < count; i++, j++) {
+      const z = p[j] | (p[n + j] << 8);
+      q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+    }
+  }
+  return out;
+}

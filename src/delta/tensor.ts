@@ -12,8 +12,9 @@ import { createHash } from 'node:crypto';
 import { McdnError } from '../errors.ts';
 import type { RandomAccessSource, TensorInfo } from '../formats/types.ts';
 import { DTYPE_BYTES } from '../formats/types.ts';
-import { joinPlanes, splitPlanes, zstdCompress, zstdCompressWithPrefix, zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
-import { estimatePlanesBytes, forwardResidual, inverseResidual, opAllowed, planeEntropyBits, type ResidualOp } from './residual.ts';
+import { splitPlanes, zstdCompress, zstdCompressWithPrefix, zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
+import { checkFrameSize } from './zstd-guard.ts';
+import { estimatePlanesBytes, forwardResidual, inverseResidualRun, joinRun, opAllowed, planeEntropyBits, type PlaneRun, type ResidualOp } from './residual.ts';
 
 /** Raw bytes per block of a residual stream (a multiple of every width). */
 export const BLOCK_RAW_BYTES = 8 << 20;
@@ -346,9 +347,10 @@ export function validatePlan(x: unknown, oldSize: number, newSize: number, what:
   return p;
 }
 
-/** Sequential reader over one residual stream's blocks. */
+/** Sequential reader over one residual stream's blocks, handing out runs of plane bytes. */
 class StreamReader {
-  private cur: Uint8Array = new Uint8Array(0);
+  private planes: Uint8Array = new Uint8Array(0);
+  private n = 0;
   private pos = 0;
   private next = 0;
   constructor(
@@ -362,28 +364,20 @@ class StreamReader {
     const n = b.raw / this.w;
     const planes = new Uint8Array(b.raw);
     b.planes.forEach(({ coding, data }, k) => {
+      if (coding[0] === 'z') checkFrameSize(data, n, this.what);
       planes.set(coding[0] === 'z' ? zstdDecompress(data, n) : data, k * n);
     });
-    this.cur = joinPlanes(planes, this.w);
+    this.planes = planes;
+    this.n = n;
     this.pos = 0;
   }
-  take(n: number): Uint8Array {
-    if (this.pos === this.cur.length) this.load();
-    if (this.cur.length - this.pos >= n) {
-      const out = this.cur.subarray(this.pos, this.pos + n);
-      this.pos += n;
-      return out;
-    }
-    const out = new Uint8Array(n);
-    let at = 0;
-    while (at < n) {
-      if (this.pos === this.cur.length) this.load();
-      const k = Math.min(n - at, this.cur.length - this.pos);
-      out.set(this.cur.subarray(this.pos, this.pos + k), at);
-      this.pos += k;
-      at += k;
-    }
-    return out;
+  /** The next run of at most `maxElems` elements (never crossing a block boundary). */
+  run(maxElems: number): PlaneRun {
+    if (this.pos === this.n) this.load();
+    const count = Math.min(maxElems, this.n - this.pos);
+    const r = { planes: this.planes, n: this.n, start: this.pos, count };
+    this.pos += count;
+    return r;
   }
 }
 
@@ -397,10 +391,11 @@ export function readTensorPlan(payload: Uint8Array, oldSize: number, newSize: nu
   if (8 + planComp > payload.length) throw bad(what, 'tensor plan truncated');
   let json: unknown;
   try {
+    checkFrameSize(payload.subarray(8, 8 + planComp), planRawLen, what);
     const raw = zstdDecompress(payload.subarray(8, 8 + planComp), planRawLen);
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch (e) {
-    if (e instanceof McdnError && e.code !== 'ZSTD_CORRUPT' && e.code !== 'ZSTD_SIZE_MISMATCH') throw e;
+    if (e instanceof McdnError && e.code !== 'ZSTD_CORRUPT' && e.code !== 'ZSTD_SIZE_MISMATCH' && e.code !== 'PATCH_CORRUPT') throw e;
     throw bad(what, 'tensor plan is unreadable');
   }
   return { plan: validatePlan(json, oldSize, newSize, what), dataOffset: 8 + planComp };
@@ -440,6 +435,7 @@ export async function decodeTensorPayload(
     const parts: Uint8Array[] = [];
     for (const [off, len] of plan.ref) parts.push(await old.read(off, len));
     const ref = Buffer.concat(parts);
+    checkFrameSize(litFrame, plan.lit[0], what);
     lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
   }
   let litPos = 0;
@@ -465,11 +461,10 @@ export async function decodeTensorPayload(
       case 'D': {
         const [, off, len, w, op] = s;
         const r = reader(`d${w}`, w);
-        const piece = PIECE_BYTES - (PIECE_BYTES % w);
         for (let done = 0; done < len; ) {
-          const n = Math.min(piece, len - done);
-          const ob = await old.read(off + done, n);
-          await sink(inverseResidual(op, w, ob, r.take(n)));
+          const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
+          const n = run.count * w;
+          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run));
           done += n;
         }
         break;
@@ -478,9 +473,9 @@ export async function decodeTensorPayload(
         const [, len, w] = s;
         const r = reader(`n${w}`, w);
         for (let done = 0; done < len; ) {
-          const n = Math.min(PIECE_BYTES, len - done);
-          await sink(r.take(n));
-          done += n;
+          const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
+          await sink(joinRun(w, run));
+          done += run.count * w;
         }
         break;
       }

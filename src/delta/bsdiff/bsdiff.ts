@@ -226,9 +226,20 @@ export function bspatch(old: Uint8Array, patch: Uint8Array, extraEnd = patch.len
   const e0 = d0 + h.diffLen;
   if (e0 > extraEnd) throw corrupt(what, 'block lengths exceed the patch size');
   const ctrl = bzip2Decompress(patch.subarray(c0, d0), undefined, what);
-  const diff = bzip2Decompress(patch.subarray(d0, e0), undefined, what);
-  const extra = bzip2Decompress(patch.subarray(e0, extraEnd), undefined, what);
   if (ctrl.length % 24 !== 0) throw corrupt(what, 'control block length is not a multiple of 24');
+  // sizes of the diff and extra blocks follow from the control entries; check them before decoding
+  let diffTotal = 0;
+  let extraTotal = 0;
+  for (let ci = 0; ci < ctrl.length && diffTotal + extraTotal < h.newSize; ci += 24) {
+    const x = offtin(ctrl, ci);
+    const y = offtin(ctrl, ci + 8);
+    if (x < 0 || y < 0 || diffTotal + extraTotal + x + y > h.newSize) throw corrupt(what, 'control entry out of range', { at: ci });
+    diffTotal += x;
+    extraTotal += y;
+  }
+  if (diffTotal + extraTotal !== h.newSize) throw corrupt(what, 'control block ends before the new file is complete');
+  const diff = bzip2Decompress(patch.subarray(d0, e0), diffTotal, what);
+  const extra = bzip2Decompress(patch.subarray(e0, extraEnd), extraTotal, what);
   const nw = new Uint8Array(h.newSize);
   const oldsize = old.length;
   let oldpos = 0;

@@ -13,7 +13,7 @@ interface CompressJsBzip2 {
   compressFile(input: Uint8Array, output?: undefined, blockSizeMultiplier?: number): Uint8Array;
 }
 interface SeekBzip {
-  decode(input: Buffer, expectedSize?: number, multistream?: boolean): Buffer;
+  decode(input: Buffer, expectedSize?: number | undefined, multistream?: boolean): Buffer;
 }
 
 let bz: CompressJsBzip2 | undefined;
@@ -45,7 +45,9 @@ export function bzip2Decompress(data: Uint8Array, expectedSize: number | undefin
   sb ??= require('seek-bzip') as SeekBzip;
   let out: Buffer;
   try {
-    out = sb.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    // with the size known, seek-bzip decodes into a preallocated buffer (faster, bounded memory) and
+    // throws if the stream's length differs
+    out = sb.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength), expectedSize);
   } catch (e) {
     throw new McdnError('BSDIFF_BZIP2_CORRUPT', 'input', `${what}: bzip2 block is corrupt (${(e as Error)?.message ?? e})`, { cause: e });
   }

@@ -1,0 +1,175 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../cli/main.ts';
+import { EXIT_CODES, EXIT_NO_BENEFIT, McdnError } from '../errors.ts';
+import { applyPatch, makePatch, readPatchHeader } from './patch-file.ts';
+import { PATCH_HEADER_BYTES } from './container.ts';
+import { makeSafetensorsPair, prng } from './test-util.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mcdn-delta-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const pair = makeSafetensorsPair(11, 3);
+const OLD = join(dir, 'old.safetensors');
+const NEW = join(dir, 'new.safetensors');
+writeFileSync(OLD, pair.old);
+writeFileSync(NEW, pair.nw);
+
+function sink(): { stream: Writable; text: () => string } {
+  let s = '';
+  return {
+    stream: new Writable({
+      write(c, _e, cb) {
+        s += String(c);
+        cb();
+      },
+    }),
+    text: () => s,
+  };
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const o = sink();
+  const e = sink();
+  const code = await main(argv, { stdout: o.stream, stderr: e.stream });
+  return { code, out: o.text(), err: e.text() };
+}
+
+function hasTool(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const noTemps = () => readdirSync(dir).filter((f) => f.includes('.tmp-'));
+
+for (const method of ['binary', 'tensor', 'bsdiff'] as const) {
+  test(`${method}: makePatch → applyPatch reproduces NEW; header records hashes`, async () => {
+    const patch = join(dir, `p.${method}`);
+    const r = await makePatch(OLD, NEW, patch, { method, level: 3 });
+    assert.equal(r.method, method);
+    assert.equal(r.size, readFileSync(patch).length);
+    const h = await readPatchHeader(patch);
+    assert.equal(h.method, method);
+    assert.equal(h.oldSha256, r.oldSha256);
+    assert.equal(h.newSha256, r.newSha256);
+    assert.equal(h.newSize, pair.nw.length);
+    const out = join(dir, `out.${method}`);
+    const a = await applyPatch(OLD, patch, out);
+    assert.equal(a.sha256, r.newSha256);
+    assert.deepEqual(new Uint8Array(readFileSync(out)), pair.nw);
+  });
+}
+
+test('bsdiff method writes a BSDIFF40 file that Debian bspatch applies (hash trailer ignored)', { skip: !hasTool('bspatch') && 'bspatch not installed' }, async () => {
+  const patch = join(dir, 'deb.bsdiff');
+  await makePatch(OLD, NEW, patch, { method: 'bsdiff' });
+  assert.equal(readFileSync(patch).subarray(0, 8).toString(), 'BSDIFF40');
+  execFileSync('bspatch', [OLD, join(dir, 'deb.out'), patch]);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'deb.out'))), pair.nw);
+});
+
+test('a raw Debian bsdiff patch applies: no hashes, NEW size checked', { skip: !hasTool('bsdiff') && 'bsdiff not installed' }, async () => {
+  const patch = join(dir, 'raw.bsdiff');
+  execFileSync('bsdiff', [OLD, NEW, patch]);
+  const h = await readPatchHeader(patch);
+  assert.equal(h.method, 'bsdiff');
+  assert.equal(h.oldSha256, undefined);
+  const r = await applyPatch(OLD, patch, join(dir, 'raw.out'));
+  assert.equal(r.size, pair.nw.length);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'raw.out'))), pair.nw);
+});
+
+test('CLI: diff --json then patch; auto keeps the smallest candidate', async () => {
+  const patch = join(dir, 'auto.patch');
+  const d = await cli('diff', OLD, NEW, '-o', patch, '--json', '--level', '3');
+  assert.equal(d.code, 0, d.err);
+  const j = JSON.parse(d.out) as { method: string; size: number; candidates: { method: string; size: number }[] };
+  assert.equal(j.size, Math.min(...j.candidates.map((c) => c.size)));
+  assert.deepEqual(j.candidates.map((c) => c.method).sort(), ['binary', 'bsdiff', 'tensor']);
+  assert.equal(j.method, 'tensor');
+  const out = join(dir, 'auto.out');
+  const p = await cli('patch', OLD, patch, '-o', out);
+  assert.equal(p.code, 0, p.err);
+  assert.match(p.out, /wrote .*auto\.out/);
+  assert.deepEqual(new Uint8Array(readFileSync(out)), pair.nw);
+});
+
+test('CLI: auto with no benefit exits 10 and writes nothing', async () => {
+  const rnd = prng(5);
+  const a = join(dir, 'rand.a');
+  const b = join(dir, 'rand.b');
+  writeFileSync(a, Uint8Array.from({ length: 20000 }, () => Math.floor(rnd() * 256)));
+  writeFileSync(b, Uint8Array.from({ length: 20000 }, () => Math.floor(rnd() * 256)));
+  const patch = join(dir, 'nobenefit.patch');
+  const r = await cli('diff', a, b, '-o', patch);
+  assert.equal(r.code, EXIT_NO_BENEFIT);
+  assert.match(r.out, /no patch is smaller than the packed full file/);
+  assert.equal(existsSync(patch), false);
+  // an explicit method always writes
+  assert.equal((await cli('diff', a, b, '-o', patch, '--method', 'binary')).code, 0);
+});
+
+test('wrong base: one clear error, nothing written', async () => {
+  const patch = join(dir, 'wb.patch');
+  await makePatch(OLD, NEW, patch, { method: 'tensor', level: 1 });
+  const out = join(dir, 'wb.out');
+  const r = await cli('patch', NEW, patch, '-o', out);
+  assert.equal(r.code, EXIT_CODES.input);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /is not the file .* was made from/);
+  assert.equal(existsSync(out), false);
+  // same size, different content → the sha256 check catches it
+  const same = join(dir, 'same-size');
+  const b = Uint8Array.from(pair.old);
+  b[b.length - 1] ^= 1;
+  writeFileSync(same, b);
+  await assert.rejects(applyPatch(same, patch, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_WRONG_BASE');
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(noTemps(), []);
+});
+
+test('truncated, corrupted, unknown-method and non-patch files: McdnError, no output', async () => {
+  const patch = join(dir, 'good.patch');
+  await makePatch(OLD, NEW, patch, { method: 'tensor', level: 1 });
+  const good = new Uint8Array(readFileSync(patch));
+  const unknown = Uint8Array.from(good);
+  unknown[9] = 77; // method id; the header check now fails first…
+  const cases: [string, Uint8Array, string][] = [
+    ['truncated', good.subarray(0, good.length - 100), ''],
+    ['header only', good.subarray(0, PATCH_HEADER_BYTES), ''],
+    ['short header', good.subarray(0, 40), 'PATCH_TRUNCATED'],
+    ['not a patch', new TextEncoder().encode('hello world, not a patch at all'), 'PATCH_BAD_MAGIC'],
+    ['empty', new Uint8Array(0), 'PATCH_BAD_MAGIC'],
+    ['method byte flipped', unknown, 'PATCH_HEADER_CORRUPT'],
+  ];
+  for (const [name, bytes, code] of cases) {
+    const p = join(dir, `bad-${name.replace(/ /g, '-')}`);
+    writeFileSync(p, bytes);
+    const out = join(dir, 'bad.out');
+    await assert.rejects(applyPatch(OLD, p, out), (e: unknown) => e instanceof McdnError && (!code || e.code === code), name);
+    assert.equal(existsSync(out), false, name);
+  }
+  assert.deepEqual(noTemps(), []);
+});
+
+test('an unknown method id with a valid header check is reported as such', async () => {
+  const { createHash } = await import('node:crypto');
+  const b = new Uint8Array(readFileSync(join(dir, 'good.patch')));
+  b[9] = 9;
+  b.set(createHash('sha256').update(b.subarray(0, 96)).digest().subarray(0, 4), 96);
+  const p = join(dir, 'unknown-method.patch');
+  writeFileSync(p, b);
+  const r = await cli('patch', OLD, p, '-o', join(dir, 'um.out'));
+  assert.equal(r.code, EXIT_CODES.input);
+  assert.match(r.err, /unknown patch method id 9/);
+  assert.equal(existsSync(join(dir, 'um.out')), false);
+});
