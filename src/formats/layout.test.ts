@@ -76,3 +76,43 @@ test('every fixture, cut at random offsets or with flipped bytes, parses or fail
     }, { truncations: 6, flips: 4, seed: seed++ });
   }
 });
+
+test('multi-GB files: only headers are read (sparse 3 GB safetensors, GGUF, and ONNX external data)', async () => {
+  const { open } = await import('node:fs/promises');
+  const { encodeSafetensorsHeader } = await import('./safetensors.ts');
+  const { encodeGgufHeader } = await import('./gguf.ts');
+  const { writeOnnxModel, makeOnnxTensor } = await import('./onnx/index.ts');
+  const GB3 = 3 * 1024 ** 3;
+  const sparse = async (path: string, head: Uint8Array, size: number) => {
+    const fh = await open(path, 'w');
+    await fh.write(head, 0, head.length, 0);
+    await fh.truncate(size);
+    await fh.close();
+  };
+  const n = GB3 / 4;
+  const sh = encodeSafetensorsHeader([{ name: 'huge', dtype: 'F32', shape: [n], length: GB3 }, { name: 'b', dtype: 'F32', shape: [2], length: 8 }]);
+  const prefix = new Uint8Array(8 + sh.length);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(sh.length), true);
+  prefix.set(sh, 8);
+  await sparse(join(dir, 'huge.safetensors'), prefix, prefix.length + GB3 + 8);
+  const rss0 = process.memoryUsage().rss;
+  const st = await readModelLayout(join(dir, 'huge.safetensors'));
+  assert.equal(st.tensors[1]!.offset, prefix.length + GB3);
+  const { header } = encodeGgufHeader([], [{ name: 'huge', dtype: 'Q8_0', shape: [n / 32, 32], length: (n / 32) * 34 }]);
+  await sparse(join(dir, 'huge.gguf'), header, header.length + (n / 32) * 34);
+  const gg = await readModelLayout(join(dir, 'huge.gguf'));
+  assert.equal(gg.tensors[0]!.length, (n / 32) * 34);
+  // ONNX whose weights live in a 3 GB external file
+  const model = { opset_import: [{ domain: '', version: 17 }], metadata_props: [], training_info: [], functions: [], graph: { node: [], name: 'g', initializer: [makeOnnxTensor('small', 'F32', [1], new Uint8Array(4))], sparse_initializer: [], input: [], output: [], value_info: [], quantization_annotation: [], metadata_props: [] } };
+  const t = model.graph.initializer[0]!;
+  delete t.raw_data;
+  t.dims = [n];
+  t.data_location = 1;
+  t.external_data = [{ key: 'location', value: 'w.bin' }, { key: 'offset', value: '0' }, { key: 'length', value: String(GB3) }];
+  await writeOnnxModel(join(dir, 'big.onnx'), model);
+  await sparse(join(dir, 'w.bin'), new Uint8Array(1), GB3);
+  const ox = await readModelLayout(join(dir, 'big.onnx'));
+  assert.equal(ox.tensors[0]!.file, join(dir, 'w.bin'));
+  assert.equal(ox.tensors[0]!.length, GB3);
+  assert.ok(process.memoryUsage().rss - rss0 < 200 * 1024 * 1024, 'no multi-GB allocation');
+});

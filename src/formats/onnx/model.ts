@@ -140,6 +140,7 @@ function toPlain(msg: Plain, type: protobuf.Type): Plain {
 function convOut(f: protobuf.Field, x: unknown): unknown {
   if (f.resolvedType instanceof protobuf.Type) return toPlain(x as Plain, f.resolvedType);
   if (LONG_TYPES.has(f.type)) return longToPlain(x);
+  if (f.type === 'bytes' && x instanceof Uint8Array) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength); // plain view, not a Buffer
   return x;
 }
 
@@ -190,7 +191,8 @@ function onnxDecodeError(e: unknown, path: string): McdnError {
 function encodePlain(model: OnnxModel): Uint8Array {
   const T = onnxType('ModelProto');
   try {
-    return T.encode(fromPlain(model as unknown as Plain, T)).finish();
+    const b = T.encode(fromPlain(model as unknown as Plain, T)).finish();
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // plain view, not a Buffer
   } catch (e) {
     if (e instanceof McdnError) throw e;
     throw inputError('ONNX_ENCODE_FAILED', `ONNX encode: ${(e as Error)?.message?.split('\n')[0] ?? String(e)}`);

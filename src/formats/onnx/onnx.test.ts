@@ -197,3 +197,38 @@ test('onnx: random truncations and byte flips never crash the scanner or the dec
   await fuzzParser(small, (b) => scanOnnx(b), { truncations: 100, flips: 300, seed: 5 });
   await fuzzParser(small, (b) => encodeOnnxModel(decodeOnnxModel(b)), { truncations: 50, flips: 200, seed: 6 });
 });
+
+test('onnx: scan(encode(model)) finds each tensor at its bytes; decode(encode(m)) == m (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  const { onnxRawByteLength, dtypeToOnnxDataType } = await import('./dtypes.ts');
+  const dtypes = ['F32', 'F16', 'BF16', 'I64', 'I32', 'I8', 'U8', 'BOOL', 'F64', 'U16'] as const;
+  const tensorArb = fc.record({
+    dtype: fc.constantFrom(...dtypes),
+    shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }),
+    seed: fc.integer({ min: 0, max: 255 }),
+    asConstant: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), tensorArb), { selector: (x) => x[0], maxLength: 6 }), (items) => {
+      const init: OnnxTensor[] = [];
+      const nodes: OnnxNode[] = [];
+      const want = new Map<string, Uint8Array>();
+      for (const [name, t] of items) {
+        const n = t.shape.reduce((a, b) => a * b, 1);
+        const len = onnxRawByteLength(dtypeToOnnxDataType(t.dtype)!, n)!;
+        const data = new Uint8Array(len).map((_, i) => (t.dtype === 'BOOL' ? (i + t.seed) & 1 : (i * 13 + t.seed) & 255));
+        want.set(name, data);
+        if (t.asConstant) nodes.push(node('Constant', `n_${name}`, [name], [attr('value', { type: 4, t: makeOnnxTensor('', t.dtype, t.shape, data) })]));
+        else init.push(makeOnnxTensor(name, t.dtype, t.shape, data));
+      }
+      const m: OnnxModel = { ir_version: 9, opset_import: [{ domain: '', version: 19 }], metadata_props: [], training_info: [], functions: [], graph: graph('p', { initializer: init, node: nodes }) };
+      const bytes = encodeOnnxModel(m);
+      const l = onnxLayout(bytes);
+      assert.equal(l.tensors.length, items.length);
+      for (const t of l.tensors) assert.deepEqual(bytes.subarray(t.offset, t.offset + t.length), want.get(t.name), t.name);
+      const back = decodeOnnxModel(bytes);
+      assert.deepEqual(JSON.parse(JSON.stringify(back, (_k, v) => (v instanceof Uint8Array ? Array.from(v) : v))), JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof Uint8Array ? Array.from(v) : v))));
+    }),
+    { numRuns: 120 },
+  );
+});
