@@ -24,6 +24,10 @@ export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 /** SPARSE is tried when at least this fraction of the selected elements are all-zero. */
 export const SPARSE_TRY_ZERO_FRACTION = 0.3;
+/** A chunk whose best encoding is below this ratio is structured data: worth a higher zstd level. */
+export const BOOST_BELOW_RATIO = 0.6;
+/** The level used for such chunks when boosting is on. */
+export const BOOST_LEVEL = 19;
 /** A plane that zstd shrinks below this ratio is also tried at level 1 (fast strategy); see spec §6. */
 const RETRY_PLANE_RATIO = 0.9;
 /** Sample used to decide which plane width pays for data without a layout. */
@@ -49,6 +53,8 @@ export interface EncodeChunkOptions {
   probeWidths?: number[];
   /** compute only this method (test vectors, experiments); STORED is still the fallback if it does not apply */
   force?: ChunkMethod;
+  /** re-encode chunks that compress below BOOST_BELOW_RATIO at BOOST_LEVEL (spec §7) */
+  boost?: boolean;
 }
 
 export interface EncodedChunk {
@@ -61,11 +67,21 @@ export interface EncodedChunk {
 /** Encode `raw` with the smallest of {stored, zstd, planes+zstd, sparse} that applies. */
 export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): EncodedChunk {
   const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
+  const stored: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
+  if (raw.byteLength === 0 || opts.force === METHOD_STORED) return stored;
+  let best = encodeAtLevel(raw, opts, level);
+  if (opts.boost && level < BOOST_LEVEL && best && best.payload.byteLength < raw.byteLength * BOOST_BELOW_RATIO) {
+    const boosted = encodeAtLevel(raw, opts, BOOST_LEVEL);
+    if (boosted && boosted.payload.byteLength < best.payload.byteLength) best = boosted;
+  }
+  // an encoding is only used when it is smaller than the raw bytes (spec: packedLength ≤ rawLength)
+  return best && best.payload.byteLength < raw.byteLength ? best : stored;
+}
+
+function encodeAtLevel(raw: Uint8Array, opts: EncodeChunkOptions, level: number): EncodedChunk | undefined {
   let width = opts.width ?? 1;
   let ranges = opts.ranges;
   if (!Number.isInteger(width) || width < 1 || width > MAX_PLANE_WIDTH) throw new RangeError(`chunk width ${width} out of range`);
-  const stored: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
-  if (raw.byteLength === 0 || opts.force === METHOD_STORED) return stored;
   const want = (m: ChunkMethod) => opts.force === undefined || opts.force === m;
   let best: EncodedChunk | undefined;
   const consider = (c: EncodedChunk) => {
@@ -83,8 +99,7 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
       consider({ method: METHOD_SPARSE, width, payload: encodeSparse(sel, width, level) });
     }
   }
-  // an encoding is only used when it is smaller than the raw bytes (spec: packedLength ≤ rawLength)
-  return best && best.payload.byteLength < raw.byteLength ? best : stored;
+  return best;
 }
 
 /** Decode one chunk payload back to exactly `rawLength` bytes. Throws McdnError MCZ_CHUNK_CORRUPT. */

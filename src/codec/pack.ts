@@ -22,6 +22,8 @@ import { packGeneric, type GenericCodec } from './generic.ts';
 
 export type PackCodec = 'mcz' | GenericCodec;
 
+/** Boosting is on by default for files up to this size. */
+export const BOOST_MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Chunks in flight per pool worker (bounds memory to ~ workers × this × 4 MiB × 2). */
 const INFLIGHT_PER_WORKER = 3;
 
@@ -33,6 +35,11 @@ export interface PackOptions {
   onProgress?: (done: number, total: number) => void;
   /** use this layout instead of detecting one (null = treat as unknown bytes) */
   layout?: ModelLayout | null;
+  /**
+   * re-encode chunks that compress below 60 % at zstd level 19 (structured data; spec §7).
+   * Default: on for files up to BOOST_MAX_FILE_BYTES, off above (throughput first).
+   */
+  boost?: boolean;
   /** false = encode on this thread; a pool = use it; default: shared pool for big files */
   pool?: ChunkPool | false;
   signal?: AbortSignal;
@@ -92,16 +99,16 @@ function planFor(size: number, layout: MczLayout): PlannedChunk[] {
   return planChunks(size, layout.tensors);
 }
 
-function encodeOpts(p: PlannedChunk, level: number) {
-  return { level, width: p.width, ...(p.ranges ? { ranges: p.ranges } : {}), ...(p.probe ? { probeWidths: [4, 2] } : {}) };
+function encodeOpts(p: PlannedChunk, level: number, boost: boolean) {
+  return { level, boost, width: p.width, ...(p.ranges ? { ranges: p.ranges } : {}), ...(p.probe ? { probeWidths: [4, 2] } : {}) };
 }
 
 /** Pure core: pack bytes held in memory (single-threaded). */
-export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unknown', tensors: [] }, level = ZSTD_DEFAULT_LEVEL): Uint8Array {
+export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unknown', tensors: [] }, level = ZSTD_DEFAULT_LEVEL, boost = bytes.byteLength <= BOOST_MAX_FILE_BYTES): Uint8Array {
   checkLevel(level);
   const plan = planFor(bytes.byteLength, layout);
   const refs = new RefTracker();
-  const results = plan.map((p) => refs.apply(runEncode({ op: 'encode', raw: bytes.subarray(p.offset, p.offset + p.length), opts: encodeOpts(p, level) })));
+  const results = plan.map((p) => refs.apply(runEncode({ op: 'encode', raw: bytes.subarray(p.offset, p.offset + p.length), opts: encodeOpts(p, level, boost) })));
   const layoutBlock = encodeLayout(layout);
   const layoutRaw = new TextEncoder().encode(JSON.stringify(layout)).byteLength;
   const header = encodeHeader(
@@ -180,7 +187,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
       if (opts.signal?.aborted) throw new McdnError('CANCELLED', 'cancelled', 'pack cancelled');
       const raw = await readExact(input, p.offset, p.length, inPath);
       fileHash.update(raw);
-      const job = { op: 'encode' as const, raw, opts: encodeOpts(p, level) };
+      const job = { op: 'encode' as const, raw, opts: encodeOpts(p, level, opts.boost ?? size <= BOOST_MAX_FILE_BYTES) };
       const pr = pool ? pool.encode(job) : Promise.resolve().then(() => runEncode(job));
       pr.catch(() => {}); // awaited in order by writeNext; avoid an unhandled rejection meanwhile
       queue.push(pr);
