@@ -110,12 +110,20 @@ test('CLI: auto with no benefit exits 10 and writes nothing', async () => {
   writeFileSync(a, Uint8Array.from({ length: 20000 }, () => Math.floor(rnd() * 256)));
   writeFileSync(b, Uint8Array.from({ length: 20000 }, () => Math.floor(rnd() * 256)));
   const patch = join(dir, 'nobenefit.patch');
-  const r = await cli('diff', a, b, '-o', patch);
+  // unrelated random files: no patch can beat a full download of that size
+  const r = await cli('diff', a, b, '-o', patch, '--full-size', '20000');
   assert.equal(r.code, EXIT_NO_BENEFIT);
   assert.match(r.out, /no patch is smaller than the packed full file/);
   assert.equal(existsSync(patch), false);
+  // without --full-size the codec packs NEW and its size is the bar
+  const lib = await makePatch(a, b, patch, { level: 1 });
+  assert.ok(lib.fullPackedSize !== undefined && lib.fullPackedSize > 19_000, `packed ${lib.fullPackedSize}`);
+  assert.equal(lib.beneficial, lib.size < lib.fullPackedSize!);
+  assert.equal(existsSync(patch), lib.beneficial);
+  rmSync(patch, { force: true });
   // an explicit method always writes
   assert.equal((await cli('diff', a, b, '-o', patch, '--method', 'binary')).code, 0);
+  assert.equal(existsSync(patch), true);
 });
 
 test('wrong base: one clear error, nothing written', async () => {

@@ -6,11 +6,13 @@
  * writes only the requested output path (through a temp file); it never touches other files.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout } from '../formats/types.ts';
 import { openSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
-import { zstdCompress } from '../codec/index.ts';
+import { packFile } from '../codec/index.ts';
 import { bsdiff } from './bsdiff/bsdiff.ts';
 import { encodeBinaryPayload } from './binary.ts';
 import { encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
@@ -37,8 +39,8 @@ export interface MakePatchOptions {
   /** zstd level for binary/tensor payloads (default 19: patches are made once, applied many times) */
   level?: number;
   /**
-   * Size of the packed full NEW file to compare against in `auto` mode. When omitted it is
-   * estimated as zstd -19 of NEW with 4-byte planes for tensors (see estimateFullPackedSize).
+   * Size of the packed full NEW file to compare against in `auto` mode. When omitted, NEW is packed
+   * with the codec's packFile (default options, into a temp file that is removed) and that size used.
    */
   fullPackedSize?: number;
 }
@@ -97,9 +99,14 @@ function encodeContainer(method: 'binary' | 'tensor', old: Uint8Array, nw: Uint8
   return out;
 }
 
-/** zstd -19 of NEW (the estimate of the packed full download when no packed size is given). */
-export function estimateFullPackedSize(nw: Uint8Array, level = 19): number {
-  return zstdCompress(nw, level).length;
+/** Size of NEW packed as the CDN would serve it (codec packFile, default options; temp output removed). */
+export async function packedFullSize(newPath: string): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'mcdn-delta-pack-'));
+  try {
+    return (await packFile(newPath, join(dir, 'new.mcz'))).packedSize;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Build the patch bytes for one method (no I/O). */
@@ -173,7 +180,7 @@ export async function makePatch(oldPath: string, newPath: string, outPath: strin
     ...(best.tensorStats ? { tensorStats: best.tensorStats } : {}),
   };
   if (method === 'auto') {
-    const full = opts.fullPackedSize ?? estimateFullPackedSize(nw, level);
+    const full = opts.fullPackedSize ?? (await packedFullSize(newPath));
     result.fullPackedSize = full;
     if (best.bytes.length >= full) {
       result.beneficial = false;

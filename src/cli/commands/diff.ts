@@ -26,7 +26,7 @@ export default defineCommand({
     output: { type: 'string', short: 'o', description: 'patch file to write', placeholder: 'PATCH' },
     method: { type: 'string', description: `one of ${METHODS.join(', ')}`, default: 'auto', placeholder: 'METHOD' },
     level: { type: 'number', description: 'zstd level for tensor/binary payloads', default: 19 },
-    'full-size': { type: 'number', description: 'packed size of NEW to compare against in auto mode (default: zstd -19 estimate)', placeholder: 'BYTES' },
+    'full-size': { type: 'number', description: 'packed size of NEW to compare against in auto mode (default: pack NEW with the codec and measure)', placeholder: 'BYTES' },
   },
   json: true,
   examples: ['modelcdn diff v1.onnx v2.onnx -o v1-v2.patch', 'modelcdn diff old.bin new.bin -o p.bsdiff --method bsdiff', 'modelcdn diff a.safetensors b.safetensors -o p --json'],

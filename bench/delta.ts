@@ -1,0 +1,266 @@
+/**
+ * `npm run bench:delta` — delta patches side by side in one run: modelcdn's tensor and binary methods
+ * (and its bsdiff for inputs ≤ 4 MiB) against Debian's `bsdiff`, `xdelta3 -9 -S djw` and
+ * `zstd --patch-from -19 --long=27`, on the real version pairs in ../shared/fixtures (movenet v3→v4
+ * .bin and .json, facemesh fp32→fp16 .bin and .json, silero_vad v4legacy→v5) and on continued-
+ * training pairs derived from ppocr_v4_rec.onnx by scripts/make-delta-pairs.ts (written to
+ * .tmp/pairs, gitignored). Reports patch size as % of the new file, make and apply time (wall and
+ * CPU), apply MB/s, peak RSS, and each pair's ratio to the best baseline; then checks the targets of
+ * issue 5. Every patch is applied and the output compared with NEW by sha256.
+ *
+ * Ours runs in a child process (bench/delta-run.ts) so its peak RSS is its own; external tools run
+ * under /usr/bin/time. Options: --quick (skip Debian bsdiff on inputs > 1 MB; it takes ~47 s on the
+ * 10.8 MB model), --only SUBSTR, --pair OLD:NEW (extra pairs, repeatable), --json.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fixture, REPO_ROOT } from '../test/fixtures.ts';
+import { table } from '../src/cli/output.ts';
+import { readModelLayout } from '../src/formats/index.ts';
+import { makeDeltaPairs } from '../scripts/make-delta-pairs.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    pair: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+interface Pair {
+  name: string;
+  old: string;
+  new: string;
+}
+
+interface Measure {
+  tool: string;
+  ours: boolean;
+  size: number | null;
+  makeS: number | null;
+  makeCpuS: number | null;
+  applyS: number | null;
+  applyCpuS: number | null;
+  peakMB: number | null;
+  note?: string;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'bench-delta-'));
+const hasTime = existsSync('/usr/bin/time');
+const have = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+const size = (p: string) => statSync(p).size;
+const log = (s: string) => {
+  if (!opt.json) process.stderr.write(s + '\n');
+};
+
+interface Run {
+  ok: boolean;
+  wallS: number;
+  cpuS: number | null;
+  peakMB: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command under /usr/bin/time (wall, CPU, max RSS). */
+function timed(bin: string, args: string[]): Run {
+  const tf = join(work, 'time.txt');
+  const t0 = performance.now();
+  const r = hasTime
+    ? spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tf, bin, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    : spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wallS = (performance.now() - t0) / 1000;
+  let cpuS: number | null = null;
+  let peakMB: number | null = null;
+  if (hasTime && existsSync(tf)) {
+    const last = readFileSync(tf, 'utf8').trim().split('\n').pop() ?? '';
+    const [, u, s, m] = last.split(' ').map(Number);
+    if (Number.isFinite(u)) cpuS = u + s;
+    if (Number.isFinite(m)) peakMB = m / 1024;
+  }
+  return { ok: r.status === 0, wallS, cpuS, peakMB, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function ours(cmd: string[]): { run: Run; inner: { ms: number; cpuMs: number; size?: number; method?: string } | null } {
+  const run = timed(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/delta-run.ts'), ...cmd]);
+  let inner = null;
+  try {
+    inner = JSON.parse(run.stdout.trim().split('\n').pop() ?? '');
+  } catch {
+    inner = null;
+  }
+  return { run, inner };
+}
+
+async function pairs(): Promise<Pair[]> {
+  const tf = (d: string, f: string) => fixture('models', 'tfjs', d, f);
+  const list: Pair[] = [
+    { name: 'movenet v3→v4 .bin', old: tf('movenet-lightning-v3', 'movenet-lightning.bin'), new: tf('movenet-lightning-v4', 'movenet-lightning.bin') },
+    { name: 'movenet v3→v4 .json', old: tf('movenet-lightning-v3', 'movenet-lightning.json'), new: tf('movenet-lightning-v4', 'movenet-lightning.json') },
+    { name: 'facemesh fp32→fp16 .bin', old: tf('facemesh-fp32', 'facemesh.bin'), new: tf('facemesh-fp16', 'facemesh.bin') },
+    { name: 'facemesh fp32→fp16 .json', old: tf('facemesh-fp32', 'facemesh.json'), new: tf('facemesh-fp16', 'facemesh.json') },
+    { name: 'silero_vad v4legacy→v5', old: fixture('models', 'onnx', 'silero_vad_v4legacy.onnx'), new: fixture('models', 'onnx', 'silero_vad_v5.onnx') },
+  ];
+  const dir = join(REPO_ROOT, '.tmp', 'pairs');
+  const model = fixture('models', 'onnx', 'ppocr_v4_rec.onnx');
+  const manifest = join(dir, 'ppocr_v4_rec.pairs.json');
+  const derived = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; old: string; new: string }[]) : await makeDeltaPairs(model, dir);
+  for (const d of derived.every((p) => existsSync(p.new)) ? derived : await makeDeltaPairs(model, dir)) {
+    list.push({ name: d.name.replace('ppocr_v4_rec_', 'ppocr_rec ').replace('_sigma', ' σ=').replace('sigma', 'σ='), old: d.old, new: d.new });
+  }
+  for (const p of opt.pair ?? []) {
+    const [o, n] = p.split(':');
+    if (o && n) list.push({ name: `${basename(o)}→${basename(n)}`, old: o, new: n });
+  }
+  return list.filter((p) => !opt.only || p.name.includes(opt.only));
+}
+
+async function benchPair(p: Pair): Promise<{ pair: Pair; newSize: number; results: Measure[] }> {
+  const newSize = size(p.new);
+  const want = sha(p.new);
+  const results: Measure[] = [];
+  const out = join(work, 'out');
+  const check = (m: Measure) => {
+    if (existsSync(out) && sha(out) !== want) {
+      m.note = 'WRONG OUTPUT';
+      m.size = null;
+    }
+    rmSync(out, { force: true });
+    results.push(m);
+  };
+  const layout = await readModelLayout(p.new).catch(() => ({ tensors: [] as unknown[] }));
+  const methods: string[] = [];
+  if (layout.tensors.length > 0) methods.push('tensor');
+  methods.push('binary');
+  if (Math.max(size(p.old), newSize) <= 4 << 20 && !opt.quick) methods.push('bsdiff');
+  for (const m of methods) {
+    const patch = join(work, `ours.${m}`);
+    const mk = ours(['make', p.old, p.new, patch, m]);
+    if (!mk.run.ok || !mk.inner) {
+      results.push({ tool: `modelcdn ${m}`, ours: true, size: null, makeS: null, makeCpuS: null, applyS: null, applyCpuS: null, peakMB: null, note: mk.run.stderr.trim().split('\n').pop() });
+      continue;
+    }
+    const ap = ours(['apply', p.old, patch, out]);
+    check({
+      tool: `modelcdn ${m}`,
+      ours: true,
+      size: size(patch),
+      makeS: mk.inner.ms / 1000,
+      makeCpuS: mk.inner.cpuMs / 1000,
+      applyS: ap.inner ? ap.inner.ms / 1000 : null,
+      applyCpuS: ap.inner ? ap.inner.cpuMs / 1000 : null,
+      peakMB: Math.max(mk.run.peakMB ?? 0, ap.run.peakMB ?? 0) || null,
+      ...(ap.run.ok ? {} : { note: 'apply failed' }),
+    });
+    rmSync(patch, { force: true });
+  }
+  const ext = (tool: string, bin: string, make: string[], apply: string[], patch: string, skip?: string) => {
+    if (!have(bin)) return results.push({ tool, ours: false, size: null, makeS: null, makeCpuS: null, applyS: null, applyCpuS: null, peakMB: null, note: `${bin} not installed` });
+    if (skip) return results.push({ tool, ours: false, size: null, makeS: null, makeCpuS: null, applyS: null, applyCpuS: null, peakMB: null, note: skip });
+    const mk = timed(bin, make);
+    if (!mk.ok) return results.push({ tool, ours: false, size: null, makeS: null, makeCpuS: null, applyS: null, applyCpuS: null, peakMB: null, note: mk.stderr.trim().slice(0, 80) });
+    const ap = timed(bin === 'bsdiff' ? 'bspatch' : bin, apply);
+    check({ tool, ours: false, size: size(patch), makeS: mk.wallS, makeCpuS: mk.cpuS, applyS: ap.wallS, applyCpuS: ap.cpuS, peakMB: Math.max(mk.peakMB ?? 0, ap.peakMB ?? 0) || null });
+    rmSync(patch, { force: true });
+  };
+  const bp = join(work, 'p.bsdiff');
+  ext('bsdiff (Debian 4.3)', 'bsdiff', [p.old, p.new, bp], [p.old, out, bp], bp, opt.quick && newSize > 1e6 ? 'skipped (--quick)' : undefined);
+  const xp = join(work, 'p.xd3');
+  ext('xdelta3 -9 -S djw', 'xdelta3', ['-9', '-S', 'djw', '-e', '-f', '-s', p.old, p.new, xp], ['-d', '-f', '-s', p.old, xp, out], xp);
+  const zp = join(work, 'p.zst');
+  ext('zstd --patch-from -19 --long=27', 'zstd', ['-q', '-f', '-19', '--long=27', `--patch-from=${p.old}`, p.new, '-o', zp], ['-q', '-f', '-d', '--long=27', `--patch-from=${p.old}`, zp, '-o', out], zp);
+  return { pair: p, newSize, results };
+}
+
+const pct = (n: number | null, of: number) => (n === null ? '—' : ((100 * n) / of).toFixed(2));
+const sec = (s: number | null) => (s === null ? '—' : s < 10 ? s.toFixed(2) : s.toFixed(1));
+
+async function main(): Promise<void> {
+  const all = [];
+  for (const p of await pairs()) {
+    log(`… ${p.name}`);
+    all.push(await benchPair(p));
+  }
+  const summary = all.map(({ pair, newSize, results }) => {
+    const ok = (m: Measure) => m.size !== null;
+    const mine = results.filter((m) => m.ours && ok(m)).sort((a, b) => a.size! - b.size!)[0];
+    const base = results.filter((m) => !m.ours && ok(m)).sort((a, b) => a.size! - b.size!)[0];
+    const bsd = results.find((m) => m.tool.startsWith('bsdiff') && ok(m));
+    return {
+      pair: pair.name,
+      newSize,
+      ours: mine ? { tool: mine.tool, pct: (100 * mine.size!) / newSize, makeS: mine.makeS, applyS: mine.applyS, applyMBs: mine.applyS ? newSize / 1e6 / mine.applyS : null, applyCpuMBs: mine.applyCpuS ? newSize / 1e6 / mine.applyCpuS : null } : null,
+      best: base ? { tool: base.tool, pct: (100 * base.size!) / newSize } : null,
+      bsdiffMakeS: bsd?.makeS ?? null,
+    };
+  });
+  if (opt.json) {
+    process.stdout.write(JSON.stringify({ pairs: all, summary }, null, 2) + '\n');
+  } else {
+    for (const { pair, newSize, results } of all) {
+      const best = Math.min(...results.filter((m) => !m.ours && m.size !== null).map((m) => m.size!));
+      process.stdout.write(`\n${pair.name}  (${basename(pair.old)} → ${basename(pair.new)}, new ${(newSize / 1e6).toFixed(2)} MB)\n`);
+      process.stdout.write(
+        table(
+          ['tool', '% of new', 'vs best base', 'make s', 'make cpu s', 'apply s', 'apply cpu s', 'apply MB/s', 'peak MB', 'note'],
+          results.map((m) => [
+            m.tool,
+            pct(m.size, newSize),
+            m.size !== null && Number.isFinite(best) ? `${(m.size / best).toFixed(3)}x` : '—',
+            sec(m.makeS),
+            sec(m.makeCpuS),
+            sec(m.applyS),
+            sec(m.applyCpuS),
+            m.applyS ? (newSize / 1e6 / m.applyS).toFixed(0) : '—',
+            m.peakMB ? m.peakMB.toFixed(0) : '—',
+            m.note ?? '',
+          ]),
+        ) + '\n',
+      );
+    }
+    process.stdout.write('\nSummary (ours = smallest modelcdn method; best baseline = smallest of bsdiff, xdelta3, zstd --patch-from)\n');
+    process.stdout.write(
+      table(
+        ['pair', 'ours %', 'method', 'best base %', 'baseline', 'points', 'make speedup vs bsdiff', 'apply MB/s (wall)', 'apply MB/s (cpu)'],
+        summary.map((s) => [
+          s.pair,
+          s.ours ? s.ours.pct.toFixed(2) : '—',
+          s.ours?.tool.replace('modelcdn ', '') ?? '—',
+          s.best ? s.best.pct.toFixed(2) : '—',
+          s.best?.tool ?? '—',
+          s.ours && s.best ? (s.ours.pct - s.best.pct).toFixed(2) : '—',
+          s.ours?.makeS && s.bsdiffMakeS ? `${(s.bsdiffMakeS / s.ours.makeS).toFixed(1)}x` : '—',
+          s.ours?.applyMBs ? s.ours.applyMBs.toFixed(0) : '—',
+          s.ours?.applyCpuMBs ? s.ours.applyCpuMBs.toFixed(0) : '—',
+        ]),
+      ) + '\n',
+    );
+    const find = (k: string) => summary.find((s) => s.pair.includes(k));
+    const s3 = find('rec σ=1e-3');
+    const l10 = find('last10pct');
+    const checks: [string, boolean | null][] = [
+      ['σ=1e-3 all-weights ≤ 52 %', s3?.ours ? s3.ours.pct <= 52 : null],
+      ['last-10 % pair ≤ 5.5 %', l10?.ours ? l10.ours.pct <= 5.5 : null],
+      ['no pair worse than the best baseline by > 1 point', summary.every((s) => !s.ours || !s.best || s.ours.pct <= s.best.pct + 1)],
+      ['make ≥ 10x faster than Debian bsdiff on the 10.8 MB model (σ=1e-3)', s3?.ours?.makeS && s3.bsdiffMakeS ? s3.bsdiffMakeS / s3.ours.makeS >= 10 : null],
+      ['apply ≥ 200 MB/s (ppocr pairs, wall)', summary.filter((s) => s.pair.startsWith('ppocr')).every((s) => (s.ours?.applyMBs ?? 0) >= 200)],
+    ];
+    process.stdout.write('\nTargets (issue 5)\n' + checks.map(([k, v]) => `  ${v === null ? 'n/a ' : v ? 'PASS' : 'FAIL'}  ${k}`).join('\n') + '\n');
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    process.stdout.write(`\n(load average during the run: ${load}; wall times on a shared 2-core box — CPU columns are steadier)\n`);
+  }
+  mkdirSync(join(REPO_ROOT, 'bench', 'out'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench', 'out', 'delta.json'), JSON.stringify({ pairs: all, summary }, null, 2) + '\n');
+}
+
+try {
+  await main();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
