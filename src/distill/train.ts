@@ -157,7 +157,8 @@ export async function train(tf: Tf, model: LayersModel, o: TrainOptions): Promis
     const st: EpochStats = { epoch, loss: lossSum / Math.max(1, order.length), valScore };
     history.push(st);
     o.onEpochEnd?.(st);
-    if (valScore > best) {
+    if (valScore >= best) {
+      // ties go to the later epoch (more training at equal validation score)
       best = valScore;
       bestEpoch = epoch;
       if (bestWeights) tf.dispose(bestWeights);
