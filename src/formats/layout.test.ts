@@ -39,6 +39,12 @@ test('readModelLayout: detects every fixture and generated safetensors/GGUF by c
   assert.equal((await readModelLayout(join(dir, 'model.bin'))).format, 'onnx');
   assert.equal((await readModelLayout(fixture('models', 'onnx', 'ppocr_keys_v1.txt'))).format, 'unknown');
   assert.equal((await readModelLayout(fixture('data', 'digits.csv.gz'))).format, 'unknown');
+  await writeFile(join(dir, 'config.json'), '{"hidden_size": 8}');
+  assert.equal((await readModelLayout(join(dir, 'config.json'))).format, 'unknown');
+  await writeFile(join(dir, 'tokenizer.json'), '{"model": ');
+  assert.equal((await readModelLayout(join(dir, 'tokenizer.json'))).format, 'unknown');
+  await writeFile(join(dir, 'model.json'), '{"format": "graph-model", ');
+  await assert.rejects(readModelLayout(join(dir, 'model.json')), /not valid JSON/);
   await writeFile(join(dir, 'empty'), new Uint8Array(0));
   assert.equal((await readModelLayout(join(dir, 'empty'))).format, 'unknown');
   assert.equal(sniffFormat(new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0]), 100), 'gguf');

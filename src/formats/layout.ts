@@ -4,9 +4,9 @@
  * tensor data. Unknown files give `{format: 'unknown', tensors: []}`; a file whose name or content
  * claims a format but fails to parse throws that parser's McdnError.
  */
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { fromSystemError } from '../errors.ts';
+import { fromSystemError, isMcdnError } from '../errors.ts';
 import { openSource, type NamedSource } from './source.ts';
 import type { ModelFormat, ModelLayout } from './types.ts';
 import { MAX_HEADER_BYTES, readSafetensorsHeader, safetensorsToLayout } from './safetensors.ts';
@@ -25,6 +25,12 @@ export function sniffFormat(head: Uint8Array, size: number): ModelFormat {
   if (looksLikeOnnx(head)) return 'onnx';
   if (head.length >= 1 && (head[0] === 0x7b || head[0] === 0x5b || head[0] === 0x20 || head[0] === 0x0a || head[0] === 0xef)) return 'tfjs'; // JSON-ish, checked by the tfjs reader
   return 'unknown';
+}
+
+/** model.json, *weights_manifest.json, *manifest.json: names tfjs gives its JSON. */
+function looksLikeTfjsName(path: string): boolean {
+  const b = basename(path).toLowerCase();
+  return b === 'model.json' || b.endsWith('manifest.json');
 }
 
 const EXT_FORMAT: Record<string, ModelFormat> = { '.onnx': 'onnx', '.safetensors': 'safetensors', '.gguf': 'gguf' };
@@ -65,7 +71,9 @@ async function layoutOf(path: string, src: NamedSource): Promise<ModelLayout> {
         try {
           return await readTfjsLayout(path);
         } catch (e) {
-          if (extname(path).toLowerCase() === '.json') throw e;
+          // some other JSON (config.json, tokenizer.json): not a model, unless it is named like a tfjs manifest
+          const notModel = isMcdnError(e) && (e.code === 'TFJS_NOT_A_MODEL' || e.code === 'TFJS_INVALID_JSON');
+          if (!notModel || looksLikeTfjsName(path)) throw e;
         }
       }
       break;
