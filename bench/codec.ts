@@ -16,8 +16,7 @@ import { basename, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FIXTURES, REPO_ROOT } from '../test/fixtures.ts';
 import { parseBytes, table } from '../src/cli/output.ts';
-import { writeSafetensors } from '../src/formats/safetensors.ts';
-import { syntheticWeights } from '../src/codec/synth.ts';
+import { generateSyntheticModel } from './codec-synth.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -126,30 +125,6 @@ function measureFile(file: string, bytes: number, tools: typeof TOOLS, skipped: 
   return { file, bytes, results };
 }
 
-/** A realistic FP32 model: transformer-like tensors, N(0, σ²) with per-tensor σ ≈ 1/√fan_in, norms ≈ 1, biases small. */
-async function generateBig(path: string, size: number): Promise<void> {
-  const tensors: { name: string; dtype: 'F32'; shape: number[]; data: Uint8Array }[] = [];
-  const hidden = 2048;
-  let bytes = 0;
-  let seed = 1;
-  for (let layer = 0; bytes < size - 4 * hidden; layer++) {
-    for (const [kind, rows] of [['attn.qkv', 3 * hidden], ['attn.out', hidden], ['mlp.up', 4 * hidden], ['mlp.down', hidden]] as const) {
-      const fanIn = kind === 'mlp.down' ? 4 * hidden : hidden;
-      let count = rows * fanIn;
-      if (bytes + count * 4 > size - 8 * hidden) count = Math.max(0, Math.floor((size - 8 * hidden - bytes) / 4 / fanIn)) * fanIn;
-      if (count === 0) break;
-      tensors.push({ name: `layers.${layer}.${kind}.weight`, dtype: 'F32', shape: [count / fanIn, fanIn], data: syntheticWeights(count, seed++, 1 / Math.sqrt(fanIn) * (0.8 + 0.4 * ((layer * 7 + rows) % 10) / 10)) });
-      bytes += count * 4;
-    }
-    const norm = new Float32Array(syntheticWeights(hidden, seed++, 0.05).buffer).map((x) => 1 + x);
-    tensors.push({ name: `layers.${layer}.norm.weight`, dtype: 'F32', shape: [hidden], data: new Uint8Array(norm.buffer) });
-    tensors.push({ name: `layers.${layer}.mlp.up.bias`, dtype: 'F32', shape: [hidden], data: syntheticWeights(hidden, seed++, 0.01) });
-    bytes += 8 * hidden;
-    if (layer > 10_000) break;
-  }
-  await writeSafetensors(path, tensors, { generator: 'modelcdn bench/codec.ts', note: 'synthetic weights, not a real model' });
-}
-
 function fmt(n: number | null, digits = 1): string {
   return n === null ? '—' : n.toFixed(digits);
 }
@@ -169,7 +144,7 @@ async function main(): Promise<void> {
     if (!Number.isFinite(size) || size < 1e6) throw new Error(`--size ${opt.size} is not a size ≥ 1MB`);
     const path = join(work, `synthetic-fp32-${opt.size}.safetensors`);
     process.stderr.write(`… generating ${path} (${(size / 1e6).toFixed(0)} MB of FP32 weights)\n`);
-    await generateBig(path, size);
+    await generateSyntheticModel(path, size);
     const bigTools = opt['big-tools'] === 'all' ? TOOLS : TOOLS.filter((t) => t.name === 'zstd -3');
     process.stderr.write(`… packing it (tools: mcz, ${bigTools.map((t) => t.name).join(', ')})\n`);
     big = measureFile(path, statSync(path).size, bigTools);

@@ -28,8 +28,17 @@ export const SPARSE_TRY_ZERO_FRACTION = 0.3;
 export const BOOST_BELOW_RATIO = 0.6;
 /** The level used for such chunks when boosting is on. */
 export const BOOST_LEVEL = 19;
-/** A plane that zstd shrinks below this ratio is also tried at level 1 (fast strategy); see spec §6. */
-const RETRY_PLANE_RATIO = 0.9;
+/**
+ * Each plane is first compressed at level 1 (fast strategy — best on the exponent plane, and
+ * near-random mantissa planes gain nothing from more effort); a plane that level 1 shrinks below
+ * this ratio is also tried at the requested level and the smaller frame kept (spec §7).
+ */
+const RETRY_PLANE_RATIO = 0.99;
+/** Chunks larger than this estimate plain zstd on a sample before computing it in full (spec §7). */
+const PLAIN_SAMPLE_MIN_CHUNK = 512 * 1024;
+const PLAIN_SAMPLE_SLICE = 64 * 1024;
+/** Plain zstd is computed in full when its sample ratio is within this margin of the planes ratio. */
+const PLAIN_SAMPLE_MARGIN = 0.02;
 /** Sample used to decide which plane width pays for data without a layout. */
 const PROBE_BYTES = 128 * 1024;
 
@@ -87,7 +96,6 @@ function encodeAtLevel(raw: Uint8Array, opts: EncodeChunkOptions, level: number)
   const consider = (c: EncodedChunk) => {
     if (!best || c.payload.byteLength < best.payload.byteLength) best = c;
   };
-  if (want(METHOD_ZSTD)) consider({ method: METHOD_ZSTD, width: 1, payload: zstdCompress(raw, level) });
   if (width === 1 && opts.probeWidths?.length && raw.byteLength >= 64) {
     width = probeWidth(raw, opts.probeWidths);
     ranges = undefined;
@@ -98,6 +106,9 @@ function encodeAtLevel(raw: Uint8Array, opts: EncodeChunkOptions, level: number)
     if (want(METHOD_SPARSE) && (opts.force === METHOD_SPARSE || zeroFraction(sel.selected, width) >= SPARSE_TRY_ZERO_FRACTION)) {
       consider({ method: METHOD_SPARSE, width, payload: encodeSparse(sel, width, level) });
     }
+  }
+  if (want(METHOD_ZSTD) && (!best || opts.force !== undefined || plainCouldWin(raw, level, best.payload.byteLength / raw.byteLength))) {
+    consider({ method: METHOD_ZSTD, width: 1, payload: zstdCompress(raw, level) });
   }
   return best;
 }
@@ -202,10 +213,10 @@ function compressPlanes(planes: Uint8Array, width: number, level: number, parts:
   for (let k = 0; k < width; k++) {
     const end = k === width - 1 ? planes.byteLength : (k + 1) * planeLen; // last frame carries the tail
     const plane = planes.subarray(k * planeLen, end);
-    let c = zstdCompress(plane, level);
+    let c = zstdCompress(plane, 1);
     if (level !== 1 && c.byteLength < plane.byteLength * RETRY_PLANE_RATIO) {
-      const c1 = zstdCompress(plane, 1);
-      if (c1.byteLength < c.byteLength) c = c1;
+      const cl = zstdCompress(plane, level);
+      if (cl.byteLength < c.byteLength) c = cl;
     }
     parts.push(c);
   }
@@ -264,6 +275,14 @@ function zeroFraction(b: Uint8Array, width: number): number {
     }
   }
   return zeros / n;
+}
+
+/** Estimate plain zstd on three 64 KiB slices (start, middle, end); small chunks always say yes. */
+function plainCouldWin(raw: Uint8Array, level: number, bestRatio: number): boolean {
+  if (raw.byteLength < PLAIN_SAMPLE_MIN_CHUNK) return true;
+  const mid = Math.floor((raw.byteLength - PLAIN_SAMPLE_SLICE) / 2);
+  const sample = concat([raw.subarray(0, PLAIN_SAMPLE_SLICE), raw.subarray(mid, mid + PLAIN_SAMPLE_SLICE), raw.subarray(raw.byteLength - PLAIN_SAMPLE_SLICE)]);
+  return zstdCompress(sample, level).byteLength / sample.byteLength < bestRatio + PLAIN_SAMPLE_MARGIN;
 }
 
 /** Pick the plane width that compresses a sample best (1 if none beats plain zstd by 2 %). */
