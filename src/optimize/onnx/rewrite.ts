@@ -120,3 +120,10 @@ export function replaceConstant(model: OnnxModel, c: ConstantTensor, tensors: On
   if (irOld || inIdx >= 0) g.input.push(...tensors.map(tensorValueInfo));
   g.node.unshift(...nodes);
 }
+
+const DTYPE_NAME: Record<number, string> = { 1: 'F32', 2: 'U8', 3: 'I8', 4: 'U16', 5: 'I16', 6: 'I32', 7: 'I64', 9: 'BOOL', 10: 'F16', 11: 'F64', 12: 'U32', 13: 'U64', 16: 'BF16' };
+
+/** "F32", "I64"… for an ONNX data type number. */
+export function onnxDTypeName(dt: number | undefined): string {
+  return DTYPE_NAME[dt ?? 0] ?? `onnx type ${dt}`;
+}

@@ -12,13 +12,12 @@ import { onnxRawByteLength } from '../../formats/onnx/dtypes.ts';
 import { makeOnnxTensor, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../formats/onnx/model.ts';
 import { castBf16, castF16, quantizeInt8 } from './int8.ts';
 import {
-  ONNX_BFLOAT16, ONNX_FLOAT, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
+  ONNX_BFLOAT16, ONNX_FLOAT, onnxDTypeName, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
 } from '../onnx/rewrite.ts';
 import { buildConsumerIndex, commonRole, constantShape, defaultOpset, findConstants, isNormalizationUse, nameAllocator, type ConstantTensor } from '../onnx/weights.ts';
 import type { QuantizeOptions, QuantizeReport, TensorReport } from './types.ts';
 
-const DTYPE_NAME: Record<number, string> = { 1: 'F32', 2: 'U8', 3: 'I8', 5: 'I16', 6: 'I32', 7: 'I64', 9: 'BOOL', 10: 'F16', 11: 'F64', 16: 'BF16' };
-const dtName = (dt: number | undefined) => DTYPE_NAME[dt ?? 0] ?? `onnx type ${dt}`;
+const dtName = onnxDTypeName;
 
 export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { model: OnnxModel; report: QuantizeReport } {
   const opset = defaultOpset(model);
