@@ -38,10 +38,10 @@ export class AtomicFile {
     }
   }
 
-  /** Flush, close and rename into place. */
-  async commit(): Promise<void> {
+  /** Flush (fsync unless `durable` is false), close and rename into place. */
+  async commit(durable = true): Promise<void> {
     try {
-      await this.fh.sync();
+      if (durable) await this.fh.sync();
       await this.fh.close();
       this.closed = true;
       await rename(this.tmpPath, this.path);

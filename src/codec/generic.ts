@@ -70,6 +70,7 @@ export async function packGeneric(
   level: number | undefined,
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
+  durable = true,
 ): Promise<PackResult> {
   const lim = GENERIC_LEVELS[codec];
   if (!lim) throw new McdnError('BAD_CODEC', 'input', `unknown codec ${String(codec)}`, { remedy: 'use mcz, zstd, gzip or br' });
@@ -101,7 +102,7 @@ export async function packGeneric(
       createWriteStream(out.tmpPath, { flags: 'r+' }),
       ...(signal ? [{ signal }] : []),
     );
-    await out.commit();
+    await out.commit(durable);
   } catch (e) {
     await out.abort();
     throw e instanceof McdnError ? e : fromSystemError(e, inPath);

@@ -43,6 +43,8 @@ export interface PackOptions {
   /** false = encode on this thread; a pool = use it; default: shared pool for big files */
   pool?: ChunkPool | false;
   signal?: AbortSignal;
+  /** fsync the output before the rename (default true; false = like zstd/gzip, for benchmarks) */
+  durable?: boolean;
 }
 
 export interface ChunkStat {
@@ -139,7 +141,7 @@ export async function detectLayout(path: string, warnings: string[]): Promise<Mo
 
 export async function packFile(inPath: string, outPath: string, opts: PackOptions = {}): Promise<PackResult> {
   const codec = opts.codec ?? 'mcz';
-  if (codec !== 'mcz') return packGeneric(inPath, outPath, codec, opts.level, opts.onProgress, opts.signal);
+  if (codec !== 'mcz') return packGeneric(inPath, outPath, codec, opts.level, opts.onProgress, opts.signal, opts.durable ?? true);
   const level = opts.level ?? ZSTD_DEFAULT_LEVEL;
   checkLevel(level);
   let size: number;
@@ -197,7 +199,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
     const sha256 = fileHash.digest('hex');
     const header = encodeHeader({ originalSize: size, sha256, chunks: entries(plan, results) }, layoutBlock, layoutRaw);
     await out.writeAt(header, 0);
-    await out.commit();
+    await out.commit(opts.durable ?? true);
     const chunks = results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: r.payload.byteLength, method: METHOD_NAMES[r.method], width: r.width, sha256: r.sha256 }));
     const methods: PackResult['methods'] = {};
     for (const c of chunks) {

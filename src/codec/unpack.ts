@@ -236,7 +236,7 @@ export interface UnpackResult {
 }
 
 /** Decode a .mcz (or a .zst/.gz/.br) file to `outPath`, byte-identical, verified before the rename. */
-export async function unpackFile(inPath: string, outPath: string, opts: UnpackStreamOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<UnpackResult> {
+export async function unpackFile(inPath: string, outPath: string, opts: UnpackStreamOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal; durable?: boolean } = {}): Promise<UnpackResult> {
   let fh: FileHandle;
   let head = new Uint8Array(MCZ_PREAMBLE_BYTES);
   let total: number;
@@ -255,7 +255,7 @@ export async function unpackFile(inPath: string, outPath: string, opts: UnpackSt
     if (generic) {
       const tap = new HashTap();
       await pipeline(createReadStream(inPath), genericDecompressStream(generic), tap, createWriteStream(out.tmpPath, { flags: 'r+' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
-      await out.commit();
+      await out.commit(opts.durable ?? true);
       return { sha256: tap.hash.digest('hex'), size: tap.bytes, codec: generic };
     }
     const dec = createUnpackStream(opts);
@@ -266,7 +266,7 @@ export async function unpackFile(inPath: string, outPath: string, opts: UnpackSt
       opts.onProgress?.(read, total);
     });
     await pipeline(src, dec, createWriteStream(out.tmpPath, { flags: 'r+' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
-    await out.commit();
+    await out.commit(opts.durable ?? true);
     return { sha256: dec.header!.sha256, size: dec.produced, codec: 'mcz' };
   } catch (e) {
     await out.abort();
