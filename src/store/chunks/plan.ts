@@ -86,7 +86,7 @@ export function fileSetStreams(files: PlanFile[], layouts: (ModelLayout | undefi
       const width = tensorElementWidth(t.dtype);
       const prev = tensors[tensors.length - 1];
       // pieces of one tensor split across shards become one logical tensor again
-      if (prev && prev.offset + prev.length === offset && (t.extra as { part?: number } | undefined)?.part) prev.length += t.length;
+      if (prev && prev.offset + prev.length === offset && ((t.extra as { piece?: number } | undefined)?.piece ?? 0) > 0) prev.length += t.length;
       else tensors.push({ offset, length: t.length, width });
     }
     streams.push({ pieces, size, tensors });
