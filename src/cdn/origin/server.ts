@@ -57,6 +57,8 @@ export interface OriginServer {
   store: BlobStore;
   keys: KeyPair;
   jobs: JobQueue;
+  /** the route table (methods, path pattern, operation id) — checked against docs/openapi.json by a test */
+  routes: { methods: string[]; path: string; id: string }[];
   close(): Promise<void>;
 }
 
@@ -392,6 +394,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     store,
     keys,
     jobs,
+    routes: routes.map((r) => ({ methods: r.methods, path: '/' + r.pattern.join('/'), id: r.id })),
     async close() {
       if (closed) return;
       closed = true;
