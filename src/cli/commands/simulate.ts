@@ -4,9 +4,10 @@
  * reports byte/object hit ratios, origin egress and its price. Thin adapter: reads the file, hands
  * the bytes to src/sim.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineCommand, flagNumber, flagString, type CommandContext } from '../command.ts';
 import { formatBytes, table } from '../output.ts';
 import { fromSystemError, inputError } from '../../errors.ts';
 import { DEFAULT_POLICY } from '../../cdn/eviction/index.ts';
@@ -27,14 +28,20 @@ export default defineCommand({
     policy: { type: 'string', description: `eviction policy, a comma list, or all (default: ${DEFAULT_POLICY})`, default: DEFAULT_POLICY, placeholder: 'NAME' },
     regions: { type: 'number', description: 'number of simulated edges (default: regions in the trace, else 1)' },
     placement: { type: 'string', description: 'on | off: tiered fetch from sibling edges', default: 'off', placeholder: 'on|off' },
+    world: { type: 'boolean', description: 'simulate the internet-scale world (regions × models, diurnal demand, releases) instead of a trace' },
+    'world-options': { type: 'string', description: 'world overrides as JSON or key=value,… (regions, models, hours, modelSample, realDownloadsPerDay, edgeCacheFraction, …)', placeholder: 'OPTS' },
+    diurnal: { type: 'string', description: 'JEDI hourly CSV for --world (default: ../shared/fixtures/traces/jedi_hourly_requests_us_eu.csv)', placeholder: 'FILE' },
+    plot: { type: 'string', description: 'with --world: write a PNG plot of hourly origin egress and hit ratio', placeholder: 'FILE.png' },
     prices: { type: 'string', description: 'price overrides: JSON or key=value,… (originEgressPerGB, interRegionPerGB, edgeStoragePerGBMonth)', placeholder: 'PRICES' },
   },
   examples: [
     'modelcdn simulate --trace ../shared/fixtures/traces/adaptsize_request.trace --cache-size 5%,10% --policy all',
     'modelcdn simulate --trace requests.csv --regions 4 --placement on --cache-size 20GB --json',
+    'modelcdn simulate --world --plot docs/internet-scale.png',
   ],
   json: true,
   async run(ctx) {
+    if (ctx.flags['world'] === true) return runWorld(ctx);
     const { parseTrace, detectFormat, TRACE_FORMATS, uniqueBytes, MAX_TRACE_BYTES } = await import('../../sim/trace.ts');
     const { compare, parseCacheSizes, parsePolicies } = await import('../../sim/run.ts');
     const { resolvePrices, cost } = await import('../../sim/prices.ts');
@@ -94,3 +101,71 @@ export default defineCommand({
     ]);
   },
 });
+
+async function runWorld(ctx: CommandContext): Promise<void> {
+  const { simulateWorld, parseJedi, DEFAULT_WORLD } = await import('../../sim/world.ts');
+  const { resolvePrices } = await import('../../sim/prices.ts');
+  const { worldTable, worldPlot } = await import('../../sim/world-report.ts');
+  const prices = resolvePrices(flagString(ctx.flags, 'prices'));
+  const overrides = parseWorldOptions(flagString(ctx.flags, 'world-options'), Object.keys(DEFAULT_WORLD));
+  const diurnalPath = flagString(ctx.flags, 'diurnal') ?? fileURLToPath(new URL('../../../../shared/fixtures/traces/jedi_hourly_requests_us_eu.csv', import.meta.url));
+  let text: string;
+  try {
+    text = readFileSync(diurnalPath, 'utf8');
+  } catch (e) {
+    throw fromSystemError(e, diurnalPath);
+  }
+  const t0 = performance.now();
+  const res = simulateWorld(overrides, parseJedi(text), prices);
+  const seconds = (performance.now() - t0) / 1000;
+  const plotPath = flagString(ctx.flags, 'plot');
+  if (plotPath) writeAtomic(plotPath, worldPlot(res));
+  const { scenarios, ...rest } = res;
+  ctx.out.result({ ...rest, seconds, plot: plotPath ?? null, scenarios: scenarios.map(({ hourly, ...s }) => ({ ...s, hourly })) }, () => [
+    worldTable(res),
+    '',
+    `simulated ${res.sampledRequests} sampled requests per scenario in ${seconds.toFixed(1)} s${plotPath ? `; plot written to ${plotPath}` : ''}`,
+  ]);
+}
+
+function parseWorldOptions(spec: string | undefined, keys: string[]): Record<string, number> {
+  if (!spec) return {};
+  let obj: Record<string, unknown>;
+  if (spec.trim().startsWith('{')) {
+    try {
+      obj = JSON.parse(spec) as Record<string, unknown>;
+    } catch (e) {
+      throw inputError('BAD_WORLD_OPTION', `--world-options is not valid JSON: ${(e as Error).message}`);
+    }
+  } else {
+    obj = {};
+    for (const pair of spec.split(',')) {
+      const [k, v] = pair.split('=');
+      if (!k || v === undefined) throw inputError('BAD_WORLD_OPTION', `world option '${pair}' is not key=value`);
+      obj[k.trim()] = Number(v);
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (!keys.includes(k)) throw inputError('BAD_WORLD_OPTION', `unknown world option '${k}'`, {}, `options: ${keys.join(', ')}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw inputError('BAD_WORLD_OPTION', `world option '${k}' must be a non-negative number`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** write via a temp file in the destination directory, then rename (never a half-written file) */
+function writeAtomic(path: string, data: Uint8Array): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* ignore */
+    }
+    throw fromSystemError(e, path);
+  }
+}
