@@ -209,9 +209,9 @@ export async function distill(o: DistillOptions): Promise<DistillReport> {
   if (!(diff <= EXPORT_TOLERANCE)) {
     throw new McdnError('DISTILL_EXPORT_MISMATCH', 'internal', `exported ONNX differs from the trained student by ${diff} (limit ${EXPORT_TOLERANCE}); nothing written`);
   }
-  const fileSize = await writeFileAtomic(o.output, (w) => w.write(onnx));
   const teacherParams = await onnxParamCount(o.teacher);
   const studentParams = exportedParamCount(ops);
+  const fileSize = await writeFileAtomic(o.output, (w) => w.write(onnx));
   model.dispose();
 
   const report: DistillReport = {
