@@ -90,6 +90,14 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
       registry.updateJob(jobId, { status: 'running', step, done, total });
     }
   };
+  // processor calls give way to shutdown (a worker-backed call is also terminated by close())
+  const guard = <T>(p: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   const check = () => {
     if (signal.aborted) throw new McdnError('JOB_CANCELLED', 'cancelled', 'origin is shutting down; the job resumes at next start');
   };
@@ -101,7 +109,7 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
       check();
       const lb = await localBlob(ctx, f.sha256);
       try {
-        const fmt = await ctx.processors.detectFormat(lb.path, f.path);
+        const fmt = await guard(ctx.processors.detectFormat(lb.path, f.path));
         formatOf.set(f.path, fmt);
         registry.setFileFormat(versionId, f.path, fmt);
       } finally {
@@ -127,7 +135,7 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
           }
           const out = tempPath(ctx, coding);
           try {
-            const encSize = await ctx.processors.encode(lb.path, out, coding, f.size);
+            const encSize = await guard(ctx.processors.encode(lb.path, out, coding, f.size));
             // keep a variant only when it saves bytes
             if (encSize < f.size) {
               const put = await ctx.store.put(createReadStream(out, { highWaterMark: 1 << 20 }));
@@ -143,7 +151,7 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
           progress('pack', 0, true);
           const out = tempPath(ctx, 'pack');
           try {
-            await ctx.processors.pack(lb.path, out);
+            await guard(ctx.processors.pack(lb.path, out));
             const put = await ctx.store.put(createReadStream(out, { highWaterMark: 1 << 20 }));
             registry.putArtifact({ sourceSha256: f.sha256, kind: 'packed', blob: put.hash, size: put.size, codec: 'mcz' });
           } finally {
@@ -165,7 +173,7 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
           const newB = await localBlob(ctx, pair.to.sha256);
           const out = tempPath(ctx, 'patch');
           try {
-            const r = await ctx.processors.makePatch(oldB.path, newB.path, out);
+            const r = await guard(ctx.processors.makePatch(oldB.path, newB.path, out));
             if (r.beneficial) {
               const put = await ctx.store.put(createReadStream(out, { highWaterMark: 1 << 20 }));
               registry.putPatch({ fromSha256: pair.from.sha256, toSha256: pair.to.sha256, blob: put.hash, size: put.size, method: r.method, beneficial: true });

@@ -1,0 +1,56 @@
+/**
+ * A publish job interrupted by an origin shutdown leaves the version pending and invisible; the next
+ * origin started on the same data folder resumes the job and the version becomes ready.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startOrigin } from './server.ts';
+import { loadProcessors, type Processors } from './processors.ts';
+import { collectFiles, getJob, publish } from './publish-client.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mcdn-restart-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('an interrupted publish job resumes after restart', async () => {
+  const real = await loadProcessors();
+  let entered!: () => void;
+  const inEncode = new Promise<void>((r) => (entered = r));
+  // the real processors, except that encoding waits until the origin is shut down
+  const stalled: Processors = {
+    ...real,
+    encode: async () => {
+      entered();
+      await new Promise(() => {});
+      return 0;
+    },
+  };
+  const data = join(dir, 'data');
+  const a = await startOrigin({ dataDir: data, port: 0, processors: stalled });
+  const token = a.registry.createToken('t').token;
+  const f = join(dir, 'm.json');
+  writeFileSync(f, JSON.stringify({ x: 'y'.repeat(5000) }));
+  const r = await publish({ server: a.url, token, name: 'm', version: '1', files: await collectFiles([f]), wait: false });
+  await inEncode;
+  assert.equal((await fetch(`${a.url}/v1/models/m/versions/1/manifest`)).status, 404);
+  const closing = a.close();
+  await Promise.race([closing, new Promise((r) => setTimeout(r, 500))]);
+  // the stalled encode never returns; close() must not wait for it forever
+  await closing;
+
+  const b = await startOrigin({ dataDir: data, port: 0 });
+  try {
+    for (let i = 0; i < 200; i++) {
+      const j = await getJob(b.url, r.jobId);
+      if (j.status === 'done' || j.status === 'failed') break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal((await getJob(b.url, r.jobId)).status, 'done');
+    assert.equal((await fetch(`${b.url}/v1/models/m/versions/1/manifest`)).status, 200);
+    assert.deepEqual(((await (await fetch(`${b.url}/v1/models/m`)).json()) as { channels: unknown }).channels, { latest: '1' });
+  } finally {
+    await b.close();
+  }
+});
