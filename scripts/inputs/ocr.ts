@@ -6,6 +6,7 @@
  * min(W, ceil(48·w/h)) (wider lines are squeezed), BGR, (x/255 − 0.5)/0.5, zero-padded on the right.
  *   ocr-rec.safetensors  x F32[N,3,48,320]   metadata: texts (JSON array)
  *   ocr-cls.safetensors  x F32[2N,3,48,192]  each line upright and rotated 180°; metadata: labels (JSON, "0"/"180")
+ *   ocr-calib-{rec,cls}.safetensors: 32 other lines (another seed) for `quantize --calibrate`
  * Deterministic: seeded text generation, fixed fonts and sizes.
  * Run: node --import tsx scripts/inputs/ocr.ts [OUT_DIR] [LINES]
  */
@@ -133,7 +134,7 @@ export interface OcrInputsResult {
   cls: { path: string; images: number };
 }
 
-export async function buildOcrInputs(outDir = INPUTS_DIR, count = 128, seed = 7): Promise<OcrInputsResult> {
+export async function buildOcrInputs(outDir = INPUTS_DIR, count = 128, seed = 7, prefix = 'ocr'): Promise<OcrInputsResult> {
   await mkdir(outDir, { recursive: true });
   const dict = new Set(await loadDictionary());
   const lines = makeLines(count, dict, seed);
@@ -151,8 +152,8 @@ export async function buildOcrInputs(outDir = INPUTS_DIR, count = 128, seed = 7)
     labels.push('0', '180');
   }
   const meta = { recipe: 'scripts/inputs/ocr.ts', seed: String(seed), layout: 'NCHW, BGR, (x/255-0.5)/0.5, right zero-padded' };
-  const recPath = join(outDir, 'ocr-rec.safetensors');
-  const clsPath = join(outDir, 'ocr-cls.safetensors');
+  const recPath = join(outDir, `${prefix}-rec.safetensors`);
+  const clsPath = join(outDir, `${prefix}-cls.safetensors`);
   await writeSafetensors(recPath, [{ name: 'x', dtype: 'F32', shape: [count, ...REC_SHAPE], data: bytesOf(rec) }], {
     ...meta,
     texts: JSON.stringify(lines.map((l) => l.text)),
@@ -166,7 +167,9 @@ export async function buildOcrInputs(outDir = INPUTS_DIR, count = 128, seed = 7)
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const res = await buildOcrInputs(process.argv[2] ?? INPUTS_DIR, Number(process.argv[3] ?? 128));
-  console.log(`${res.rec.path}: ${res.rec.lines} text lines, ${REC_SHAPE.join('x')}`);
-  console.log(`${res.cls.path}: ${res.cls.images} images (upright + 180°), ${CLS_SHAPE.join('x')}`);
+  for (const [count, seed, prefix] of [[Number(process.argv[3] ?? 128), 7, 'ocr'], [32, 1001, 'ocr-calib']] as const) {
+    const res = await buildOcrInputs(process.argv[2] ?? INPUTS_DIR, count, seed, prefix);
+    console.log(`${res.rec.path}: ${res.rec.lines} text lines, ${REC_SHAPE.join('x')}`);
+    console.log(`${res.cls.path}: ${res.cls.images} images (upright + 180°), ${CLS_SHAPE.join('x')}`);
+  }
 }

@@ -5,6 +5,7 @@
  * with stretches of pure silence and of noise alone. Written as safetensors of frames:
  *   vad-512.safetensors   input F32[N,512]  (Silero v5 at 16 kHz; also accepted by v4)
  *   vad-1536.safetensors  input F32[M,1536] (Silero v4 legacy's usual frame)
+ *   vad-calib-{512,1536}.safetensors: a smaller calibration set (other sentences, voices, noise)
  * plus `sr` I64 scalar 16000. Deterministic: fixed seed, `sox -R` (repeatable noise), no dither.
  * Run: node --import tsx scripts/inputs/vad.ts [OUT_DIR]
  */
@@ -36,6 +37,15 @@ const SENTENCES = [
   'Recording started at nine fifteen on the second of March.',
   'Hello, is anybody there? I think the microphone is working now.',
 ];
+/** Calibration set (for `quantize --calibrate`): different sentences, voices and noise from the evaluation set. */
+const CALIB_SENTENCES = [
+  'Good morning everyone, the meeting will begin in five minutes.',
+  'Please keep your belongings with you at all times.',
+  'The library closes at eight o clock on weekdays.',
+  'Can you hear me clearly now, or should I speak louder?',
+  'Take the second exit at the roundabout and park near the entrance.',
+  'Ich habe heute keine Zeit, vielleicht morgen.',
+];
 const VOICES = ['en-us', 'en-gb', 'en-us+f3', 'en-gb-scotland', 'en+m3', 'en-us+f2'];
 const LANG_VOICES: Record<number, string> = { 10: 'de', 11: 'fr', 12: 'es' };
 const NOISES = ['pinknoise', 'whitenoise', 'brownnoise'] as const;
@@ -48,17 +58,19 @@ export interface VadInputsResult {
 
 const f32wav = ['-e', 'floating-point', '-b', '32', '-r', String(SAMPLE_RATE), '-c', '1'];
 
-export async function buildVadInputs(outDir = INPUTS_DIR, seed = 20240601): Promise<VadInputsResult> {
+export async function buildVadInputs(outDir = INPUTS_DIR, seed = 20240601, variant: 'eval' | 'calib' = 'eval'): Promise<VadInputsResult> {
+  const sentences = variant === 'eval' ? SENTENCES : CALIB_SENTENCES;
+  const prefix = variant === 'eval' ? 'vad' : 'vad-calib';
   await mkdir(outDir, { recursive: true });
   const work = await mkdtemp(join(outDir, '.vad-work-'));
   try {
     const r = prng(seed);
     const parts: string[] = [];
-    for (let i = 0; i < SENTENCES.length; i++) {
-      const voice = LANG_VOICES[i] ?? pick(r, VOICES);
+    for (let i = 0; i < sentences.length; i++) {
+      const voice = (variant === 'eval' ? LANG_VOICES[i] : i === 5 ? 'de' : undefined) ?? pick(r, VOICES);
       const speed = 130 + Math.floor(r() * 60);
       const wav = join(work, `s${i}.wav`);
-      await run('espeak-ng', ['-v', voice, '-s', String(speed), '-w', wav, SENTENCES[i]!]);
+      await run('espeak-ng', ['-v', voice, '-s', String(speed), '-w', wav, sentences[i]!]);
       const gap = (0.3 + r() * 2.2).toFixed(2);
       const vol = (0.35 + r() * 0.65).toFixed(2);
       const part = join(work, `p${i}.wav`);
@@ -90,7 +102,7 @@ export async function buildVadInputs(outDir = INPUTS_DIR, seed = 20240601): Prom
     const sr = new BigInt64Array([BigInt(SAMPLE_RATE)]);
     for (const frameSize of [512, 1536]) {
       const frames = Math.floor(audio.length / frameSize);
-      const path = join(outDir, `vad-${frameSize}.safetensors`);
+      const path = join(outDir, `${prefix}-${frameSize}.safetensors`);
       await writeSafetensors(
         path,
         [
@@ -102,7 +114,8 @@ export async function buildVadInputs(outDir = INPUTS_DIR, seed = 20240601): Prom
           seed: String(seed),
           sample_rate: String(SAMPLE_RATE),
           seconds: (audio.length / SAMPLE_RATE).toFixed(2),
-          sentences: String(SENTENCES.length),
+          sentences: String(sentences.length),
+          variant,
         },
       );
       files.push({ path, frames, frameSize });
@@ -114,6 +127,8 @@ export async function buildVadInputs(outDir = INPUTS_DIR, seed = 20240601): Prom
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const res = await buildVadInputs(process.argv[2] ?? INPUTS_DIR);
-  for (const f of res.files) console.log(`${f.path}: ${f.frames} frames of ${f.frameSize} samples (${res.seconds.toFixed(1)} s at 16 kHz)`);
+  for (const [seed, variant] of [[20240601, 'eval'], [777, 'calib']] as const) {
+    const res = await buildVadInputs(process.argv[2] ?? INPUTS_DIR, seed, variant);
+    for (const f of res.files) console.log(`${f.path}: ${f.frames} frames of ${f.frameSize} samples (${res.seconds.toFixed(1)} s at 16 kHz)`);
+  }
 }

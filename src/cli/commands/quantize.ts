@@ -3,7 +3,7 @@
  * ONNX, safetensors, GGUF and TF.js models; prints size before → after and can write a per-tensor
  * report. Thin layer over src/optimize/quantize.
  */
-import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { defineCommand, flagBool, flagNumber, flagString } from '../command.ts';
 import { formatBytes } from '../output.ts';
 import { inputError } from '../../errors.ts';
 
@@ -23,6 +23,10 @@ export default defineCommand({
     exclude: { type: 'string', description: 'keep tensors whose name matches this regular expression', placeholder: 'REGEX' },
     'min-elements': { type: 'number', description: 'keep tensors with fewer elements', default: 1024 },
     report: { type: 'string', description: 'write the per-tensor report as JSON', placeholder: 'FILE.json' },
+    calibrate: { type: 'string', description: 'ONNX int8: inputs (safetensors) to measure agreement on; the most damaging tensors are stored as FP16 until --target is met', placeholder: 'FILE' },
+    sequential: { type: 'boolean', description: 'with --calibrate: run row by row feeding state back (recurrent models)' },
+    target: { type: 'number', description: 'with --calibrate: required argmax/decision agreement', default: 0.995 },
+    'calib-rows': { type: 'number', description: 'with --calibrate: rows used (batched mode)', default: 64 },
   },
   examples: [
     'modelcdn quantize model.onnx -o model.int8.onnx',
@@ -41,12 +45,22 @@ export default defineCommand({
     const granularity = flagString(ctx.flags, 'granularity')!;
     if (!['per-channel', 'per-tensor'].includes(granularity)) throw inputError('BAD_GRANULARITY', `--granularity must be per-channel or per-tensor, got '${granularity}'`);
     const exclude = parseExclude(flagString(ctx.flags, 'exclude'));
+    const calPath = flagString(ctx.flags, 'calibrate');
+    let cal;
+    if (calPath) {
+      const target = flagNumber(ctx.flags, 'target')!;
+      if (!(target > 0 && target <= 1)) throw inputError('BAD_TARGET', `--target must be in (0, 1], got ${target}`);
+      const rows = flagNumber(ctx.flags, 'calib-rows')!;
+      if (!Number.isInteger(rows) || rows < 1) throw inputError('BAD_CALIB_ROWS', `--calib-rows must be a positive integer, got ${rows}`);
+      const { loadInputsFile } = await import('../../optimize/eval/inputs-file.ts');
+      cal = { inputs: await loadInputsFile(calPath), sequential: flagBool(ctx.flags, 'sequential'), target, maxRows: rows, onProgress: (m: string) => ctx.out.warn(`calibrate: ${m}`) };
+    }
     const res = await quantizeFile(ctx.args['in'] as string, out, {
       scheme: scheme as 'int8',
       granularity: granularity as 'per-channel',
       minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),
       ...(exclude ? { exclude } : {}),
-    });
+    }, cal);
     const reportPath = flagString(ctx.flags, 'report');
     if (reportPath) await writeJsonReport(reportPath, { input: res.input, output: res.output, sizeBefore: res.sizeBefore, sizeAfter: res.sizeAfter, ...res.report });
     const unsupported = res.report.tensors.filter((t) => t.action === 'kept' && /not supported|unsupported|not a weight input|exceed/.test(t.reason ?? ''));
@@ -57,6 +71,9 @@ export default defineCommand({
         `${r.quantized} tensors quantized (${res.report.method}), ${r.kept} kept` +
           (unsupported.length ? `; ${unsupported.length} kept for unsupported dtype/op (see --report)` : '') +
           (reportPath ? `; report: ${reportPath}` : ''),
+        ...(r.calibration
+          ? [`calibration: agreement ${(r.calibration.agreementAll * 100).toFixed(2)} % all-int8 → ${(r.calibration.agreementFinal * 100).toFixed(2)} % with ${r.calibration.keptInFloat.length} sensitive tensor(s) in FP16 (${r.calibration.keptInFloat.map((k) => k.name).join(', ') || 'none'})`]
+          : []),
       ],
     );
   },

@@ -52,24 +52,28 @@ function firstLine(e: unknown): string {
 }
 
 /** Load a model into a session; a file the runtime rejects becomes MODEL_REJECTED_BY_RUNTIME. */
-export async function loadModel(path: string, settings: OrtSettings = DEFAULT_ORT_SETTINGS): Promise<LoadedModel> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw inputError('NOT_A_FILE', `${path}: not a regular file`);
-  } catch (e) {
-    throw fromSystemError(e, path);
+export async function loadModel(source: string | { bytes: Uint8Array; label: string }, settings: OrtSettings = DEFAULT_ORT_SETTINGS): Promise<LoadedModel> {
+  const path = typeof source === 'string' ? source : source.label;
+  if (typeof source === 'string') {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw inputError('NOT_A_FILE', `${path}: not a regular file`);
+    } catch (e) {
+      throw fromSystemError(e, path);
+    }
   }
   const ort = await importOrt();
   let session: import('onnxruntime-node').InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, {
+    const opts: import('onnxruntime-node').InferenceSession.SessionOptions = {
       graphOptimizationLevel: settings.graphOptimizationLevel,
       intraOpNumThreads: settings.intraOpNumThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       executionProviders: [settings.executionProvider],
       logSeverityLevel: 4,
-    });
+    };
+    session = typeof source === 'string' ? await ort.InferenceSession.create(source, opts) : await ort.InferenceSession.create(source.bytes, opts);
   } catch (e) {
     throw new McdnError('MODEL_REJECTED_BY_RUNTIME', 'input', `${path}: onnxruntime cannot load this model: ${firstLine(e)}`, {
       cause: e,
@@ -249,4 +253,11 @@ export async function runSequential(model: LoadedModel, inputs: Record<string, H
   const outputs: Record<string, HostTensor> = {};
   for (const [k, p] of Object.entries(parts)) outputs[k] = concatBatch(p);
   return { outputs, runs: n, batch: n };
+}
+
+/** The first `rows` rows of every batched-looking input (rank ≥ 1); scalars unchanged. */
+export function sliceBatchInputs(inputs: Record<string, HostTensor>, rows: number): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const [k, t] of Object.entries(inputs)) out[k] = t.dims.length >= 1 && t.dims[0]! > rows ? sliceBatch(t, 0, rows) : t;
+  return out;
 }

@@ -14,6 +14,7 @@ import { findTfjsJson, readTfjsWeights, writeTfjsModel } from '../../formats/tfj
 import { openSource } from '../../formats/source.ts';
 import { checkOnnxRuntime, detectModelFormat, loadOnnxInline, writeBytesAtomic } from '../io.ts';
 import { quantizeOnnxModel } from './onnx.ts';
+import { calibratedQuantizeOnnx, type CalibrationOptions, type CalibrationResult } from './calibrate.ts';
 import { dequantizeSafetensors, quantizeSafetensors } from './safetensors.ts';
 import { quantizeGgufTensors } from './gguf.ts';
 import { quantizeTfjsWeights } from './tfjs.ts';
@@ -21,6 +22,7 @@ import type { QuantizeOptions, QuantizeReport } from './types.ts';
 
 export * from './types.ts';
 export { quantizeOnnxModel } from './onnx.ts';
+export type { CalibrationOptions, CalibrationResult } from './calibrate.ts';
 
 export interface QuantizeFileResult {
   input: string;
@@ -34,6 +36,8 @@ export interface QuantizeFileResult {
   report: QuantizeReport;
   quantized: number;
   kept: number;
+  /** accuracy-guided run (--calibrate): agreements and the tensors left in float */
+  calibration?: CalibrationResult;
 }
 
 /** Sum of bytes of the files that make up a model (TF.js: JSON + shards). */
@@ -52,18 +56,26 @@ function summarize(input: string, output: string, format: string, sizeBefore: nu
   return { input, output, format, sizeBefore, sizeAfter, files, report, quantized, kept: report.tensors.length - quantized };
 }
 
-export async function quantizeFile(inPath: string, outPath: string, opts: QuantizeOptions): Promise<QuantizeFileResult> {
+export async function quantizeFile(inPath: string, outPath: string, opts: QuantizeOptions, cal?: CalibrationOptions): Promise<QuantizeFileResult> {
   const format = await detectModelFormat(inPath);
   const sizeBefore = await inputSize(inPath, format);
   switch (format) {
     case 'onnx': {
       const model = await loadOnnxInline(inPath);
       await checkOnnxRuntime(encodeOnnxModel(model), inPath, 'input');
-      const { model: q, report } = quantizeOnnxModel(model, opts);
-      const bytes = encodeOnnxModel(q);
+      let bytes: Uint8Array;
+      let report: QuantizeReport;
+      let calibration: CalibrationResult | undefined;
+      if (cal && opts.scheme === 'int8') {
+        ({ bytes, report, calibration } = await calibratedQuantizeOnnx(encodeOnnxModel(model), inPath, opts, cal));
+      } else {
+        const r = quantizeOnnxModel(model, opts);
+        bytes = encodeOnnxModel(r.model);
+        report = r.report;
+      }
       await checkOnnxRuntime(bytes, outPath, 'output');
       const size = await writeBytesAtomic(outPath, bytes);
-      return summarize(inPath, outPath, format, sizeBefore, size, [outPath], report);
+      return { ...summarize(inPath, outPath, format, sizeBefore, size, [outPath], report), ...(calibration ? { calibration } : {}) };
     }
     case 'safetensors': {
       const f = await readSafetensorsFile(inPath);

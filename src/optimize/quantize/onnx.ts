@@ -15,7 +15,7 @@ import {
   ONNX_BFLOAT16, ONNX_FLOAT, onnxDTypeName, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
 } from '../onnx/rewrite.ts';
 import { buildConsumerIndex, commonRole, constantShape, defaultOpset, findConstants, isNormalizationUse, nameAllocator, type ConstantTensor } from '../onnx/weights.ts';
-import type { QuantizeOptions, QuantizeReport, TensorReport } from './types.ts';
+import { constantKey, type QuantizeOptions, type QuantizeReport, type TensorReport } from './types.ts';
 
 const dtName = onnxDTypeName;
 
@@ -49,6 +49,16 @@ export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { mo
       keep('excluded by --exclude');
       continue;
     }
+    const key = constantKey(c.graphPath, c.name);
+    const skipReason = opts.skip?.get(key);
+    if (skipReason !== undefined) {
+      keep(skipReason);
+      continue;
+    }
+    if (opts.only && !opts.only.has(key)) {
+      keep('not selected');
+      continue;
+    }
     if (c.isGraphIO) {
       keep('graph input/output');
       continue;
@@ -65,6 +75,16 @@ export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { mo
       }
       if (dt !== ONNX_FLOAT && dt !== ONNX_FLOAT16) {
         keep(`unsupported dtype for int8: ${dtName(dt)}`);
+        continue;
+      }
+      const halfReason = opts.half?.get(key);
+      if (halfReason !== undefined) {
+        if (dt !== ONNX_FLOAT) {
+          keep(halfReason);
+          continue;
+        }
+        const h = rewriteHalf(model, c, 'fp16', alloc, base);
+        tensors.push(h.action === 'fp16' ? { ...h, reason: halfReason } : h);
         continue;
       }
       tensors.push(rewriteInt8(model, c, shape, r.role.channelAxis, opts.granularity === 'per-channel', opset, alloc, r.via ? { ...base, via: r.via } : base));

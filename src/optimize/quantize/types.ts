@@ -12,6 +12,17 @@ export interface QuantizeOptions {
   exclude?: RegExp;
   /** tensors with fewer elements stay as they are */
   minElements: number;
+  /** ONNX: constants to leave as they are, by key (`graph|name`), with the reason to report */
+  skip?: Map<string, string>;
+  /** ONNX int8: store these constants (by key) as FP16 instead (mixed precision), with the reason */
+  half?: Map<string, string>;
+  /** ONNX: quantize only these constants (by key) — used to measure one tensor's sensitivity */
+  only?: Set<string>;
+}
+
+/** Key of an ONNX constant for skip/only: subgraph path and name. */
+export function constantKey(graph: string | undefined, name: string): string {
+  return `${graph ?? ''}|${name}`;
 }
 
 export const DEFAULT_MIN_ELEMENTS = 1024;
