@@ -1,0 +1,77 @@
+/**
+ * `modelcdn plan --demand FILE`: run the demand-based placement planner over a file of edge demand
+ * reports (the bodies edges POST to /v1/demand) and print, per region, which model versions to pin
+ * and why. Thin adapter over src/cdn/placement (pure); the origin serves the same plan to edges.
+ */
+import { readFileSync } from 'node:fs';
+import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { formatBytes, parseBytes, table } from '../output.ts';
+import { fromSystemError, inputError } from '../../errors.ts';
+
+export default defineCommand({
+  summary: 'Plan which model versions each region should pin, from demand reports',
+  description:
+    'Reads demand reports ({region, from, to, items: [{model, version, requests, bytes, hits?}]}) as a JSON array, ' +
+    'or an object {regions: [{name, capacityBytes}], reports: [...]}. Aggregates them (sliding window + decay), ' +
+    'then maximizes expected origin bytes saved (expected requests × size) under each region\'s pin capacity, ' +
+    'spreading globally popular models and leaving the long tail to lazy loading.',
+  flags: {
+    demand: { type: 'string', description: 'JSON file of demand reports', placeholder: 'FILE' },
+    capacity: { type: 'string', description: 'pin capacity per region when the file names none (e.g. 500GB)', default: '100GB', placeholder: 'SIZE' },
+    spread: { type: 'number', description: 'weight of global popularity in a region\'s expected demand (0..1)', default: 0.3 },
+    'min-requests': { type: 'number', description: 'expected requests below which a model stays lazily loaded', default: 1 },
+    'half-life': { type: 'number', description: 'demand half-life in hours', default: 24 },
+    now: { type: 'string', description: 'plan as of this ISO time (default: the latest report end)', placeholder: 'TIME' },
+  },
+  examples: ['modelcdn plan --demand reports.json --capacity 500GB', 'modelcdn plan --demand state.json --json'],
+  json: true,
+  async run(ctx) {
+    const { DemandAggregator, planPlacement, HOUR_MS } = await import('../../cdn/placement/index.ts');
+    const path = flagString(ctx.flags, 'demand');
+    if (!path) throw inputError('MISSING_DEMAND', 'plan: --demand FILE is required', {}, 'see `modelcdn plan --help`');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw inputError('BAD_DEMAND_FILE', `${path}: not valid JSON: ${e.message}`);
+      throw fromSystemError(e, path);
+    }
+    const obj = (Array.isArray(doc) ? { reports: doc } : doc) as { regions?: { name: string; capacityBytes: number }[]; reports?: unknown };
+    if (typeof obj !== 'object' || obj === null || !Array.isArray(obj.reports)) {
+      throw inputError('BAD_DEMAND_FILE', `${path}: expected an array of demand reports or {regions, reports}`);
+    }
+    const capacity = parseBytes(flagString(ctx.flags, 'capacity') ?? '100GB');
+    if (!(capacity > 0)) throw inputError('BAD_CAPACITY', `--capacity '${flagString(ctx.flags, 'capacity')}' is not a byte size`);
+    const halfLife = flagNumber(ctx.flags, 'half-life') ?? 24;
+    if (!(halfLife > 0)) throw inputError('BAD_ARGUMENTS', '--half-life must be positive');
+    const agg = new DemandAggregator({ halfLifeMs: halfLife * HOUR_MS });
+    let latest = 0;
+    (obj.reports as Parameters<typeof agg.record>[0][]).forEach((r, i) => {
+      try {
+        agg.record(r);
+      } catch (e) {
+        throw inputError('BAD_DEMAND_FILE', `${path}: report ${i}: ${(e as Error).message}`);
+      }
+      latest = Math.max(latest, r.to);
+    });
+    const nowFlag = flagString(ctx.flags, 'now');
+    const now = nowFlag ? Date.parse(nowFlag) : latest;
+    if (!Number.isFinite(now)) throw inputError('BAD_ARGUMENTS', `--now '${nowFlag}' is not a date`);
+    const snap = agg.snapshot(now);
+    const regions = obj.regions ?? agg.regions().map((name) => ({ name, capacityBytes: capacity }));
+    const plan = planPlacement(
+      regions,
+      snap.map((e) => ({ region: e.region, model: e.model, version: e.version, size: e.size, requests: e.decayedRequests })),
+      { spread: flagNumber(ctx.flags, 'spread') ?? 0.3, minExpectedRequests: flagNumber(ctx.flags, 'min-requests') ?? 1 },
+    );
+    ctx.out.result({ now: new Date(now).toISOString(), ...plan }, (p) => [
+      table(
+        ['region', 'model@version', 'size', 'expected req', 'saved', 'reason'],
+        p.placements.map((x) => [x.region, `${x.model}@${x.version}`, formatBytes(x.size), x.expectedRequests.toFixed(1), formatBytes(x.savedBytes), x.reason]),
+      ),
+      '',
+      ...p.regions.map((r) => `${r.name}: ${r.pins} pinned, ${formatBytes(r.usedBytes)} of ${formatBytes(r.capacityBytes)}, saves ${formatBytes(r.savedBytes)}`),
+      `${p.lazy.length} model versions with demand left to lazy loading; total expected origin bytes saved ${formatBytes(p.totalSavedBytes)}`,
+    ]);
+  },
+});
