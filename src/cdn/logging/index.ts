@@ -1,0 +1,2 @@
+/** JSON logs with request ids for the servers (see logger.ts). */
+export * from './logger.ts';

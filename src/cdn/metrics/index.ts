@@ -1,0 +1,2 @@
+/** Prometheus metrics for origin and edge servers (see metrics.ts). */
+export * from './metrics.ts';

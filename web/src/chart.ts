@@ -1,0 +1,90 @@
+/**
+ * A time-series chart (uPlot on a canvas) inside an accessible figure: the figure carries a text
+ * summary as its label, and a collapsible table holds the same numbers for keyboard and screen
+ * reader users. Resizes with its container. Knows nothing about where the data comes from.
+ */
+import { h } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import { fmtTime } from './format.ts';
+
+export interface ChartSeries {
+  label: string;
+  values: (number | null)[];
+  color: string;
+}
+
+export interface ChartProps {
+  id: string;
+  title: string;
+  /** one-sentence summary read out as the chart's label */
+  summary: string;
+  /** Unix seconds */
+  t: number[];
+  series: ChartSeries[];
+  formatValue: (v: number | null) => string;
+  yRange?: [number, number];
+}
+
+export function Chart(p: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const key = p.series.map((s) => s.label).join('|');
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const width = Math.max(240, el.clientWidth);
+    const opts: uPlot.Options = {
+      width,
+      height: 200,
+      legend: { show: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: p.yRange ? { range: p.yRange } : { auto: true } },
+      axes: [
+        { stroke: '#333' },
+        { stroke: '#333', size: 70, values: (_u, vals) => vals.map((v) => p.formatValue(v)) },
+      ],
+      series: [{}, ...p.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true, size: 6 }, value: (_u: uPlot, v: number | null) => p.formatValue(v) }))],
+    };
+    const u = new uPlot(opts, [p.t, ...p.series.map((s) => s.values)] as uPlot.AlignedData, el);
+    plot.current = u;
+    const ro = new ResizeObserver(() => u.setSize({ width: Math.max(240, el.clientWidth), height: 200 }));
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [key]);
+
+  useEffect(() => {
+    plot.current?.setData([p.t, ...p.series.map((s) => s.values)] as uPlot.AlignedData);
+  }, [p.t, p.series]);
+
+  return h(
+    'figure',
+    { class: 'chart', id: p.id, 'aria-labelledby': `${p.id}-cap`, 'data-points': String(p.t.length) },
+    h('figcaption', { id: `${p.id}-cap` }, h('strong', null, p.title), ' — ', h('span', { class: 'summary' }, p.summary)),
+    h('div', { class: 'plot', ref: box, role: 'img', 'aria-label': `${p.title}: ${p.summary}` }),
+    h(
+      'details',
+      null,
+      h('summary', null, `Data table (${p.t.length} points)`),
+      h(
+        'div',
+        { class: 'scroll', tabIndex: 0, role: 'region', 'aria-label': `${p.title} data` },
+        h(
+          'table',
+          { class: 'data' },
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Time'), ...p.series.map((s) => h('th', { scope: 'col' }, s.label)))),
+          h(
+            'tbody',
+            null,
+            p.t.map((t, i) => h('tr', { key: t }, h('td', null, fmtTime(t)), ...p.series.map((s) => h('td', { class: 'num' }, p.formatValue(s.values[i] ?? null))))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
