@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
 import { backoffMs, cancelled, isRetryable, sleep, type ClientHttp } from './http.ts';
@@ -35,6 +36,102 @@ export class Semaphore {
       this.active--;
       this.waiting.shift()?.();
     };
+  }
+}
+
+/** Bytes of received data a segment may hold in memory before its socket is paused. */
+export const MAX_PENDING_WRITE = 16 << 20;
+
+/**
+ * Write a response body into `fh` from `pos`, at most `maxLen` bytes after skipping `skip`. Chunks
+ * that arrive while a write is in flight are batched into one writev; `onWritten` is called after
+ * bytes are on disk. Resolves when the body ended and everything is written (the caller checks
+ * for truncation), rejects on a socket or disk error.
+ */
+function writeBody(res: IncomingMessage, fh: FileHandle, pos: number, maxLen: number, skip: number, onWritten: (n: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let taken = 0;
+    let writing = false;
+    let ended = false;
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      res.destroy();
+      reject(e instanceof McdnError ? e : new McdnError('DOWNLOAD_INTERRUPTED', 'network', `download interrupted: ${(e as Error)?.message ?? e}`, { cause: e }));
+    };
+    const flush = () => {
+      if (writing || settled) return;
+      if (pendingBytes === 0) {
+        if (ended) {
+          settled = true;
+          resolve();
+        } else if (res.isPaused()) res.resume();
+        return;
+      }
+      const batch = pending;
+      const len = pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      writing = true;
+      writevAll(fh, batch, len, pos).then(() => {
+        pos += len;
+        writing = false;
+        onWritten(len);
+        flush();
+      }, (e: unknown) => fail(fromSystemError(e, 'download part file')));
+    };
+    res.on('data', (raw: Buffer) => {
+      let c = raw;
+      if (skip > 0) {
+        if (c.length <= skip) {
+          skip -= c.length;
+          return;
+        }
+        c = c.subarray(skip);
+        skip = 0;
+      }
+      if (taken + c.length > maxLen) c = c.subarray(0, maxLen - taken);
+      if (c.length > 0) {
+        taken += c.length;
+        pending.push(c);
+        pendingBytes += c.length;
+        if (pendingBytes >= MAX_PENDING_WRITE) res.pause();
+      }
+      if (taken >= maxLen && !ended) {
+        ended = true;
+        res.destroy();
+      }
+      flush();
+    });
+    res.on('error', (e) => {
+      // a reset after we took everything we wanted is not a failure
+      if (taken >= maxLen) return;
+      ended = true;
+      flush();
+      void e;
+    });
+    res.on('end', () => {
+      ended = true;
+      flush();
+    });
+    res.on('close', () => {
+      ended = true;
+      flush();
+    });
+  });
+}
+
+async function writevAll(fh: FileHandle, bufs: Buffer[], len: number, pos: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(bufs, pos);
+  if (bytesWritten === len) return;
+  // rare partial write: finish the rest piece by piece
+  const all = Buffer.concat(bufs);
+  for (let off = bytesWritten; off < len; ) {
+    const r = await fh.write(all, off, len - off, pos + off);
+    off += r.bytesWritten;
   }
 }
 
@@ -142,12 +239,13 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
     return p;
   };
   let failed: unknown;
+  let fetchDone = false;
   const hasher = createHash('sha256');
   const follow = async () => {
     let pos = 0;
     while (pos < size) {
       const end = prefix();
-      if (end <= pos) {
+      if (end <= pos || (end - pos < FOLLOW_CHUNK && end < size && !fetchDone)) {
         if (failed) return;
         await new Promise<void>((r) => (wake = r));
         continue;
@@ -192,32 +290,15 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
           if (code === 416) throw new McdnError('BLOB_SIZE_MISMATCH', 'integrity', `server says bytes ${start}-${end - 1} are outside blob ${hash} (expected ${size} bytes)`);
           throw new McdnError('SERVER_STATUS', code >= 500 || code === 429 ? 'network' : 'input', `HTTP ${code} for blob ${hash}`);
         }
-        for await (const raw of res as AsyncIterable<Buffer>) {
-          let c = raw;
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
-            }
-            c = c.subarray(skip);
-            skip = 0;
-          }
-          const pos = i * st.segmentSize + st.done[i]!;
-          if (pos + c.length > end) c = c.subarray(0, end - pos);
-          if (c.length === 0) break;
-          let off = 0;
-          while (off < c.length) {
-            const { bytesWritten } = await fh.write(c, off, c.length - off, pos + off);
-            off += bytesWritten;
-          }
-          st.done[i]! += c.length;
-          fetched += c.length;
-          progressed = true;
-          opts.onBytes?.(c.length);
+        const before = st.done[i]!;
+        await writeBody(res, fh, i * st.segmentSize + st.done[i]!, segLen(i) - st.done[i]!, skip, (n) => {
+          st.done[i]! += n;
+          fetched += n;
+          opts.onBytes?.(n);
           notify();
           void save();
-          if (st.done[i]! >= segLen(i)) break;
-        }
+        });
+        if (st.done[i]! > before) progressed = true;
         res.destroy();
         if (st.done[i]! < segLen(i)) throw new McdnError('DOWNLOAD_TRUNCATED', 'network', `connection closed at byte ${i * st.segmentSize + st.done[i]!} of ${hash}`);
       } catch (e) {
@@ -247,6 +328,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   followerDone.catch(() => {}); // observed below; never an unhandled rejection
   try {
     await Promise.all(Array.from({ length: nWorkers }, workers));
+    fetchDone = true;
   } catch (e) {
     failed = e;
     notify();

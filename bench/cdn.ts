@@ -1,0 +1,346 @@
+/**
+ * `npm run bench:cdn` — the delivery network on loopback, side by side in one run:
+ *  1. cache-hit throughput of the edge for a 256 MB blob vs nginx (Debian package, `sendfile on`,
+ *     started here on a free loopback port with a temp config) serving the same file; the same
+ *     external client (curl -o /dev/null) for both, alternating runs; target ≥ 0.8x nginx's GB/s;
+ *  2. cold-miss time to first byte at the edge vs the origin's own TTFB (target ≤ origin + 20 ms);
+ *  3. 100 concurrent cold requests for one blob → requests that reach the origin (target exactly 1),
+ *     counted by a small counting proxy between edge and origin;
+ *  4. a generated 1 GB safetensors model (FP32 weights ~ N(0, σ²)) published on the origin and pulled
+ *     through the edge with verification on (cold edge, then warm edge), target ≥ 400 MB/s;
+ *  5. the peak RSS (VmHWM) of each server process: origin, edge, nginx worker.
+ * Origin and edge run as `modelcdn origin` / `modelcdn edge` child processes; everything lives in a
+ * temp dir removed at the end. Options: --size 1GB (model), --blob 256MB, --reps 5, --keep.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatBytes, parseBytes, table } from '../src/cli/output.ts';
+import { syntheticWeights } from '../src/codec/synth.ts';
+import { writeSafetensors } from '../src/formats/safetensors.ts';
+import { FsBlobStore } from '../src/store/index.ts';
+import { dataPaths } from '../src/cdn/origin/data-dir.ts';
+import { collectFiles, publish } from '../src/cdn/origin/publish-client.ts';
+import { pull } from '../src/cdn/client/index.ts';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1GB' },
+    blob: { type: 'string', default: '256MB' },
+    reps: { type: 'string', default: '5' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const MODEL_BYTES = parseBytes(args.size!);
+const BLOB_BYTES = parseBytes(args.blob!);
+const REPS = Math.max(1, Number(args.reps));
+
+const log = (m: string) => process.stderr.write(`[bench:cdn] ${m}\n`);
+const children: ChildProcess[] = [];
+
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Start a modelcdn command that prints its --json result (with `url`) and keeps serving. */
+async function startCli(cmd: string[], name: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...cmd, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()).length > 1e5 && (err = err.slice(-5e4)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      try {
+        resolve((JSON.parse(out) as { url: string }).url);
+      } catch {
+        // incomplete JSON
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${err.slice(-2000)}`)));
+  });
+  return { child, url };
+}
+
+/** curl's download speed (bytes/s) for a URL, body discarded. */
+function curlSpeed(url: string): number {
+  const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download} %{http_code} %{size_download}', url], { encoding: 'utf8' });
+  const [speed, code, size] = out.trim().split(' ');
+  if (code !== '200') throw new Error(`curl ${url}: HTTP ${code}`);
+  void size;
+  return Number(speed);
+}
+
+/** Time to first body byte of a GET (ms); the rest of the body is read and discarded. */
+function ttfb(url: string): Promise<{ ms: number; total: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let first = -1;
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          if (first < 0) first = performance.now() - t0;
+          n += c.length;
+        });
+        res.on('end', () => (res.statusCode === 200 ? resolve({ ms: first, total: n }) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** A counting HTTP proxy between edge and origin: how many blob GETs really reach the origin. */
+async function countingProxy(target: string): Promise<{ url: string; blobGets: Map<string, number>; close(): Promise<void> }> {
+  const t = new URL(target);
+  const blobGets = new Map<string, number>();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const server = http.createServer((req, res) => {
+    const m = /^\/v1\/blobs\/([0-9a-f]{64})/.exec(req.url ?? '');
+    if (m && req.method === 'GET') blobGets.set(m[1]!, (blobGets.get(m[1]!) ?? 0) + 1);
+    const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers, agent }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    blobGets,
+    close: () => {
+      agent.destroy();
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function writeRandomFile(path: string, size: number): Promise<string> {
+  const fh = await open(path, 'w');
+  const h = createHash('sha256');
+  for (let off = 0; off < size; ) {
+    const n = Math.min(8 << 20, size - off);
+    const b = randomBytes(n);
+    h.update(b);
+    await fh.write(b, 0, n, off);
+    off += n;
+  }
+  await fh.close();
+  return h.digest('hex');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync('/usr/sbin/nginx')) throw new Error('nginx is not installed (apt-get install nginx-light)');
+  const root = await mkdtemp(join(tmpdir(), 'mcdn-bench-cdn-'));
+  log(`work dir ${root}`);
+  const rows: (string | number)[][] = [];
+  const rss: (string | number)[][] = [];
+  let nginx: ChildProcess | undefined;
+  let proxy: Awaited<ReturnType<typeof countingProxy>> | undefined;
+  try {
+    // ---- inputs ----
+    const www = join(root, 'www');
+    await mkdir(www);
+    log(`generating a ${formatBytes(BLOB_BYTES)} blob and 5 × 16 MB cold-miss blobs`);
+    const blobFile = join(www, 'blob.bin');
+    const blobHash = await writeRandomFile(blobFile, BLOB_BYTES);
+    // nginx workers run as an unprivileged user when started by root: let them read the file
+    await chmod(root, 0o755);
+    await chmod(www, 0o755);
+    await chmod(blobFile, 0o644);
+    const originData = join(root, 'origin');
+    const store = new FsBlobStore(dataPaths(originData).blobs);
+    await store.put(createReadStream(blobFile, { highWaterMark: 1 << 20 }), blobHash);
+    const coldHashes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const p = join(root, `cold-${i}.bin`);
+      const h = await writeRandomFile(p, 16 << 20);
+      await store.put(createReadStream(p, { highWaterMark: 1 << 20 }), h);
+      coldHashes.push(h);
+      await rm(p);
+    }
+
+    // ---- servers ----
+    const origin = await startCli(['origin', '--data', originData, '--port', '0', '--encodings', 'none'], 'origin');
+    log(`origin ${origin.url}`);
+    proxy = await countingProxy(origin.url);
+    const edge = await startCli(['edge', '--origin', proxy.url, '--cache-dir', join(root, 'edge'), '--cache-size', '8GB', '--port', '0', '--region', 'bench', '--demand-interval', '0'], 'edge');
+    log(`edge ${edge.url} (upstream through counting proxy ${proxy.url})`);
+    const nport = await freePort();
+    await mkdir(join(root, 'nginx', 'tmp'), { recursive: true });
+    const conf = join(root, 'nginx', 'nginx.conf');
+    await writeFile(
+      conf,
+      `daemon off;\nworker_processes 1;\npid ${join(root, 'nginx', 'nginx.pid')};\nerror_log ${join(root, 'nginx', 'error.log')};\n` +
+        `events { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n` +
+        ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(root, 'nginx', 'tmp')};\n`).join('') +
+        `  server { listen 127.0.0.1:${nport}; root ${www}; }\n}\n`,
+    );
+    nginx = spawn('/usr/sbin/nginx', ['-c', conf, '-p', join(root, 'nginx')], { stdio: 'ignore' });
+    children.push(nginx);
+    const nginxUrl = `http://127.0.0.1:${nport}`;
+    for (let i = 0; i < 50; i++) {
+      try {
+        await ttfb(`${nginxUrl}/nonexistent`).catch((e: Error) => {
+          if (!/HTTP 404/.test(e.message)) throw e;
+        });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    log(`nginx ${nginxUrl} (sendfile on)`);
+
+    // ---- 2. cold-miss TTFB: edge (cold) vs origin (direct) ----
+    const edgeTtfb: number[] = [];
+    const originTtfb: number[] = [];
+    for (const h of coldHashes.slice(0, 5)) {
+      originTtfb.push((await ttfb(`${origin.url}/v1/blobs/${h}`)).ms);
+      edgeTtfb.push((await ttfb(`${edge.url}/v1/blobs/${h}`)).ms);
+    }
+    const eT = median(edgeTtfb);
+    const oT = median(originTtfb);
+    rows.push(['cold-miss TTFB, 16 MB blob (median of 5)', `${eT.toFixed(1)} ms`, `origin ${oT.toFixed(1)} ms`, `+${(eT - oT).toFixed(1)} ms`, '≤ +20 ms', eT <= oT + 20 ? 'PASS' : 'FAIL']);
+
+    // ---- 3. 100 concurrent cold requests → origin fetches ----
+    const coalesce = coldHashes[5]!;
+    const got = await Promise.all(Array.from({ length: 100 }, () => ttfb(`${edge.url}/v1/blobs/${coalesce}`)));
+    const okAll = got.every((g) => g.total === 16 << 20);
+    const originFetches = proxy.blobGets.get(coalesce) ?? 0;
+    rows.push(['100 concurrent cold requests → origin GETs', String(originFetches), '-', '-', 'exactly 1', originFetches === 1 && okAll ? 'PASS' : 'FAIL']);
+
+    // ---- 1. hit throughput: edge vs nginx, same file, curl, alternating ----
+    log('warming the edge with the 256 MB blob');
+    await ttfb(`${edge.url}/v1/blobs/${blobHash}`);
+    await ttfb(`${edge.url}/v1/blobs/${blobHash}`);
+    curlSpeed(`${nginxUrl}/blob.bin`);
+    const eS: number[] = [];
+    const nS: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      nS.push(curlSpeed(`${nginxUrl}/blob.bin`));
+      eS.push(curlSpeed(`${edge.url}/v1/blobs/${blobHash}`));
+    }
+    const eG = median(eS) / 1e9;
+    const nG = median(nS) / 1e9;
+    rows.push([`cache-hit throughput, ${formatBytes(BLOB_BYTES)} blob (median of ${REPS})`, `${eG.toFixed(2)} GB/s`, `nginx ${nG.toFixed(2)} GB/s`, `${(eG / nG).toFixed(2)}x`, '≥ 0.8x', eG / nG >= 0.8 ? 'PASS' : 'FAIL']);
+    log(`edge runs GB/s: ${eS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; nginx: ${nS.map((x) => (x / 1e9).toFixed(2)).join(' ')}`);
+
+    // ---- 4. a generated model published and pulled through the edge ----
+    const modelDir = join(root, 'model');
+    await mkdir(modelDir);
+    const nTensors = Math.max(1, Math.round(MODEL_BYTES / (64 << 20)));
+    const perTensor = Math.floor(MODEL_BYTES / nTensors / 4);
+    log(`generating a ${formatBytes(nTensors * perTensor * 4)} safetensors model (${nTensors} FP32 tensors)`);
+    await writeSafetensors(
+      join(modelDir, 'model.safetensors'),
+      Array.from({ length: nTensors }, (_, i) => ({ name: `layers.${i}.weight`, dtype: 'F32' as const, shape: [perTensor], data: syntheticWeights(perTensor, i + 1, 0.02) })),
+    );
+    const token = execFileSync(process.execPath, ['--import', 'tsx', MAIN, 'token', 'create', '--data', originData], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tp = performance.now();
+    const pub = await publish({ server: origin.url, token, name: 'bench-model', version: '1.0', files: await collectFiles([modelDir]) });
+    log(`published in ${((performance.now() - tp) / 1000).toFixed(1)} s (job ${pub.job?.status})`);
+    const home = join(root, 'client-home');
+    for (const [label, n] of [
+      ['cold edge', 1],
+      ['warm edge', 2],
+    ] as const) {
+      const out = join(root, `pulled-${n}`);
+      const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4 });
+      const mbps = r.totalBytes / r.seconds / 1e6;
+      const route = r.files.map((f) => f.route).join(',');
+      rows.push([
+        `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked)`,
+        `${mbps.toFixed(0)} MB/s`,
+        `${r.seconds.toFixed(1)} s`,
+        '-',
+        '≥ 400 MB/s',
+        mbps >= 400 ? 'PASS' : 'FAIL',
+      ]);
+      await rm(out, { recursive: true, force: true });
+    }
+
+    // ---- 5. peak RSS ----
+    const nginxWorker = (() => {
+      try {
+        return Number(execFileSync('pgrep', ['-P', String(nginx!.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+      } catch {
+        return undefined;
+      }
+    })();
+    rss.push(['origin (modelcdn origin)', `${peakRssMb(origin.child.pid).toFixed(0)} MB`]);
+    rss.push(['edge (modelcdn edge)', `${peakRssMb(edge.child.pid).toFixed(0)} MB`]);
+    rss.push(['nginx master', `${peakRssMb(nginx.pid).toFixed(0)} MB`]);
+    rss.push(['nginx worker', `${peakRssMb(nginxWorker).toFixed(0)} MB`]);
+    const stats = await new Promise<string>((resolve) => {
+      http.get(`${edge.url}/v1/edge/stats`, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c.toString()));
+        res.on('end', () => resolve(s));
+      });
+    });
+    const st = (JSON.parse(stats) as { cache: { hits: number; misses: number; coalesced: number; upstreamFetches: number } }).cache;
+
+    process.stdout.write('\nmodelcdn CDN benchmark (loopback, 2 shared cores)\n\n');
+    process.stdout.write(table(['measure', 'edge / client', 'baseline', 'ratio', 'target', 'result'], rows) + '\n\n');
+    process.stdout.write(table(['server', 'peak RSS (VmHWM)'], rss) + '\n\n');
+    process.stdout.write(`edge counters: ${st.hits} hits, ${st.misses} misses, ${st.coalesced} coalesced, ${st.upstreamFetches} upstream fetches\n`);
+  } finally {
+    await proxy?.close().catch(() => {});
+    for (const c of children) {
+      if (c.exitCode === null) {
+        c.kill('SIGTERM');
+        await new Promise((r) => {
+          const t = setTimeout(() => {
+            c.kill('SIGKILL');
+            r(undefined);
+          }, 5000);
+          c.once('exit', () => {
+            clearTimeout(t);
+            r(undefined);
+          });
+        });
+      }
+    }
+    if (!args.keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:cdn failed: ${(e as Error).stack ?? e}\n`);
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  process.exit(1);
+});
