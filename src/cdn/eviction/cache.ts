@@ -14,7 +14,7 @@ export class PolicyCache {
   private readonly resident = new Map<string, number>();
   private readonly pins = new Set<string>();
   private used = 0;
-  /** keys evicted by the most recent access (for callers that delete files) */
+  /** keys evicted by the most recent access() or insert() (for callers that delete files) */
   readonly lastEvicted: string[] = [];
   private readonly isPinned = (k: string) => this.pins.has(k);
 
@@ -68,6 +68,7 @@ export class PolicyCache {
 
   /** Make `key` resident (a miss, a prefetch). False if it cannot fit or the policy declines it. */
   insert(key: string, size: number, now: number, force = false): boolean {
+    this.lastEvicted.length = 0;
     if (this.resident.has(key)) return true;
     if (size > this.capacity) return false;
     if (!force && this.policy.admit && !this.policy.admit(key, size, now)) return false;

@@ -56,6 +56,19 @@ test('a resident key whose size changed is replaced (and loses its pin)', () => 
   assert.equal(c.isPinnedKey('a'), false);
 });
 
+test('PolicyCache.insert: lastEvicted lists only that call\'s evictions; force skips admission', () => {
+  const c = new PolicyCache(createPolicy('tinylfu', 20), 20);
+  c.insert('a', 10, 0);
+  c.insert('b', 10, 1);
+  assert.equal(c.insert('c', 10, 2, true), true); // prefetch: forced past the admission filter
+  assert.equal(c.lastEvicted.length, 1);
+  c.pin('c');
+  assert.equal(c.insert('c', 10, 3), true); // already resident
+  assert.deepEqual(c.lastEvicted, []);
+  assert.equal(c.insert('huge', 30, 4, true), false); // larger than the cache
+  assert.deepEqual(c.lastEvicted, []);
+});
+
 test('lru: victim order on a hand case', () => {
   const c = new PolicyCache(createPolicy('lru', 30), 30);
   c.access('a', 10, 0);
