@@ -78,3 +78,25 @@ test('σ=1e-3 continued training on float32 costs about half the bits', async ()
   assert.ok(payload.length / nw.length < 0.52, `ratio ${(payload.length / nw.length).toFixed(3)}`);
   assert.deepEqual(await decode(payload, old, nw.length), nw);
 });
+
+test('a tensor re-encoded FP32 → FP16 (and back up to FP32) is predicted by the cast', async () => {
+  const { f32ToF16, f16ToF32 } = await import('../formats/numeric.ts');
+  const g = gaussian(prng(8));
+  const n = 1 << 14;
+  const f = new Float32Array(n).map(() => g() * 0.1);
+  const old = new Uint8Array(f.buffer);
+  const h = f32ToF16(f);
+  h[5] ^= 1; // one element rounded differently
+  const nw = new Uint8Array(h.buffer);
+  const ot: TensorInfo[] = [{ name: 'w', dtype: 'F32', shape: [n], offset: 0, length: old.length }];
+  const nt: TensorInfo[] = [{ name: 'w', dtype: 'F16', shape: [n], offset: 0, length: nw.length }];
+  const { payload, stats } = encodeTensorPayload(old, nw, ot, nt, { level: 3 });
+  assert.equal(stats.delta, nw.length);
+  assert.ok(payload.length < 300, `cast patch ${payload.length} bytes`);
+  assert.deepEqual(await decode(payload, old, nw.length), nw);
+  // and the other way: FP16 → FP32 upcast
+  const up = new Uint8Array(f16ToF32(h).buffer);
+  const r2 = encodeTensorPayload(nw, up, nt, [{ ...ot[0] }], { level: 3 });
+  assert.ok(r2.payload.length < 300, `upcast patch ${r2.payload.length} bytes`);
+  assert.deepEqual(await decode(r2.payload, nw, up.length), up);
+});

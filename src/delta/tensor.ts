@@ -14,6 +14,7 @@ import type { RandomAccessSource, TensorInfo } from '../formats/types.ts';
 import { DTYPE_BYTES } from '../formats/types.ts';
 import { splitPlanes, zstdCompress, zstdCompressWithPrefix, zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
 import { checkFrameSize } from './zstd-guard.ts';
+import { CASTS, castFor } from './cast.ts';
 import { estimatePlanesBytes, forwardResidual, inverseResidualRun, joinRun, opAllowed, planeEntropyBits, type PlaneRun, type ResidualOp } from './residual.ts';
 
 /** Raw bytes per block of a residual stream (a multiple of every width). */
@@ -44,6 +45,7 @@ export type Segment =
   | ['L', number]
   | ['C', number, number]
   | ['D', number, number, number, ResidualOp]
+  | ['P', number, number, number, string, ResidualOp]
   | ['N', number, number];
 
 export type PlaneCoding = ['z' | 'r', number];
@@ -127,6 +129,19 @@ class StreamWriter {
   }
 }
 
+/** The cheapest of XOR, difference (against `pred`) and no residual (op null: code as new). */
+function cheapest(w: number, pred: Uint8Array, bytes: Uint8Array): { op: ResidualOp | null; res: Uint8Array } {
+  const candidates: { op: ResidualOp | null; res: Uint8Array; cost: number }[] = [];
+  for (const op of ['x', 's'] as const) {
+    if (!opAllowed(op, w)) continue;
+    const res = forwardResidual(op, w, pred, bytes);
+    candidates.push({ op, res, cost: estimatePlanesBytes(res, w) });
+  }
+  candidates.push({ op: null, res: bytes, cost: estimatePlanesBytes(bytes, w) });
+  candidates.sort((a, b) => a.cost - b.cost);
+  return candidates[0];
+}
+
 /** Encode the tensor payload that turns `old` into `nw`. Tensor lists come from readModelLayout. */
 export function encodeTensorPayload(
   old: Uint8Array,
@@ -207,15 +222,7 @@ export function encodeTensorPayload(
         continue;
       }
       // choose the cheapest of XOR, difference and coding the tensor as new
-      const candidates: { op: ResidualOp | null; res: Uint8Array; cost: number }[] = [];
-      for (const op of ['x', 's'] as const) {
-        if (!opAllowed(op, w)) continue;
-        const res = forwardResidual(op, w, ob, bytes);
-        candidates.push({ op, res, cost: estimatePlanesBytes(res, w) });
-      }
-      candidates.push({ op: null, res: bytes, cost: estimatePlanesBytes(bytes, w) });
-      candidates.sort((a, b) => a.cost - b.cost);
-      const best = candidates[0];
+      const best = cheapest(w, ob, bytes);
       if (best.op) {
         pushSeg(['D', o.offset, t.length, w, best.op]);
         stream(`d${w}`, w).push(best.res);
@@ -223,6 +230,18 @@ export function encodeTensorPayload(
         continue;
       }
     } else {
+      // the same tensor re-encoded to another float type: predict NEW by converting OLD
+      const cast = o ? castFor(o.dtype, t.dtype) : undefined;
+      if (o && cast && o.length / CASTS[cast].fromWidth === t.length / CASTS[cast].toWidth && o.length % CASTS[cast].fromWidth === 0) {
+        const cw = CASTS[cast].toWidth;
+        const best = cheapest(cw, CASTS[cast].convert(old.subarray(o.offset, o.offset + o.length)), bytes);
+        if (best.op) {
+          pushSeg(['P', o.offset, o.length, t.length, cast, best.op]);
+          stream(`d${cw}`, cw).push(best.res);
+          stats.delta += t.length;
+          continue;
+        }
+      }
       if (!hashed) {
         for (const x of olds) {
           const h = oldHash(x);
@@ -328,6 +347,15 @@ export function validatePlan(x: unknown, oldSize: number, newSize: number, what:
         const key = `d${s[3]}`;
         need.set(key, (need.get(key) ?? 0) + s[2]);
         total += s[2];
+        break;
+      }
+      case 'P': {
+        if (s.length !== 6 || !isCount(s[1]) || !isCount(s[2]) || !isCount(s[3]) || s[1] + s[2] > oldSize) throw bad(what, 'cast segment outside the old file');
+        const k = typeof s[4] === 'string' && Object.hasOwn(CASTS, s[4]) ? CASTS[s[4]] : undefined;
+        if (!k || s[2] % k.fromWidth !== 0 || s[3] % k.toWidth !== 0 || s[2] / k.fromWidth !== s[3] / k.toWidth || !opAllowed(s[5], k.toWidth)) throw bad(what, 'cast segment has a bad cast, size or operation');
+        const key = `d${k.toWidth}`;
+        need.set(key, (need.get(key) ?? 0) + s[3]);
+        total += s[3];
         break;
       }
       case 'N': {
@@ -479,6 +507,18 @@ export async function decodeTensorPayload(
           const n = run.count * w;
           await sink(inverseResidualRun(op, w, await old.read(off + done, n), run));
           done += n;
+        }
+        break;
+      }
+      case 'P': {
+        const [, off, , newLen, cast, op] = s;
+        const k = CASTS[cast];
+        const r = reader(`d${k.toWidth}`, k.toWidth);
+        for (let done = 0; done < newLen; ) {
+          const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
+          const pred = k.convert(await old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
+          await sink(inverseResidualRun(op, k.toWidth, pred, run));
+          done += run.count * k.toWidth;
         }
         break;
       }

@@ -1,10 +1,11 @@
 /**
  * Test helpers for the delta layer (used by its tests and by scripts/make-patch-vectors.ts): a seeded
  * PRNG with Gaussian draws, and a synthetic pair of safetensors models — a "continued training" step
- * with unchanged, perturbed, renamed, added and removed tensors. Writes nothing.
+ * with unchanged, perturbed, renamed, added, removed and FP32→FP16 re-encoded tensors. Writes nothing.
  */
 import { serializeSafetensors, parseSafetensors, safetensorsToLayout, type SafetensorsTensor } from '../formats/index.ts';
 import type { TensorInfo } from '../formats/types.ts';
+import { f32ToF16 } from '../formats/numeric.ts';
 
 /** mulberry32: small, fast, seedable. */
 export function prng(seed: number): () => number {
@@ -56,6 +57,7 @@ export function makeSafetensorsPair(seed: number, scale = 1, sigma = 1e-3): Mode
     { name: 'positions', dtype: 'I32', shape: [64], data: i32 },
     { name: 'old.only', dtype: 'F32', shape: [32], data: f32(32, g) },
     { name: 'head.weight', dtype: 'F32', shape: [n], data: f32(n, g) },
+    { name: 'proj.weight', dtype: 'F32', shape: [96], data: f32(96, g) },
   ];
   const byName = (k: string) => oldT.find((t) => t.name === k)!.data;
   const bumped = new Int32Array(Uint8Array.from(i32).buffer).map((x, i) => (i % 5 === 0 ? x + 3 : x));
@@ -68,6 +70,8 @@ export function makeSafetensorsPair(seed: number, scale = 1, sigma = 1e-3): Mode
     { name: 'positions', dtype: 'I32', shape: [64], data: new Uint8Array(bumped.buffer) },
     { name: 'renamed.head', dtype: 'F32', shape: [n], data: byName('head.weight') }, // renamed, same content
     { name: 'brand.new', dtype: 'F32', shape: [48], data: f32(48, g) },
+    // re-encoded to FP16 (predicted by the cast)
+    { name: 'proj.weight', dtype: 'F16', shape: [96], data: new Uint8Array(f32ToF16(new Float32Array(Uint8Array.from(byName('proj.weight')).buffer)).buffer) },
   ];
   const old = serializeSafetensors(oldT, { step: '1000' });
   const nw = serializeSafetensors(newT, { step: '1100' });
