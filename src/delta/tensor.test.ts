@@ -100,3 +100,14 @@ test('a tensor re-encoded FP32 → FP16 (and back up to FP32) is predicted by th
   assert.ok(r2.payload.length < 300, `upcast patch ${r2.payload.length} bytes`);
   assert.deepEqual(await decode(r2.payload, nw, up.length), up);
 });
+
+test('the fast decoder agrees with the slow reference decoder (spec order)', async () => {
+  const { referenceDecodeTensorPayload } = await import('./reference.ts');
+  for (const seed of [1, 2, 3]) {
+    const p = makeSafetensorsPair(seed, 0.5, seed * 1e-3);
+    const { payload } = encodeTensorPayload(p.old, p.nw, p.oldTensors, p.newTensors, { level: 1 });
+    const ref = referenceDecodeTensorPayload(payload, p.old, p.nw.length);
+    assert.deepEqual(ref, p.nw);
+    assert.deepEqual(await decode(payload, p.old, p.nw.length), ref);
+  }
+});
