@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +73,7 @@ describe('publish and read', () => {
   let manifest: Manifest;
 
   before(async () => {
-    v1 = modelBytes(300_000, 1);
+    v1 = modelBytes(96_000, 1);
     v2 = Buffer.from(v1);
     for (let i = 1000; i < 1400; i++) v2[i] ^= 0x5a; // a small change
     const d1 = join(dir, 'v1');
@@ -163,12 +163,16 @@ describe('publish and read', () => {
 
   test('raw files: Accept-Encoding negotiation from precompressed variants, decoded bytes match', async () => {
     const want = sha256Hex(v2);
+    const enc = manifest.files.find((f) => f.path === 'weights/model.bin')!.encodings!;
+    const smallest = (['zstd', 'br', 'gzip'] as const).reduce((a, b) => (enc[b]!.size < enc[a]!.size ? b : a));
+    const decoders = { zstd: (b: Buffer) => zstdDecompress(b), br: (b: Buffer) => brotliDecompressSync(b), gzip: (b: Buffer) => gunzipSync(b) };
     const cases: [string | undefined, string | undefined, (b: Buffer) => Uint8Array][] = [
       [undefined, undefined, (b) => b],
       ['zstd', 'zstd', (b) => zstdDecompress(b)],
       ['br', 'br', (b) => brotliDecompressSync(b)],
       ['gzip', 'gzip', (b) => gunzipSync(b)],
-      ['gzip, deflate, br, zstd', 'zstd', (b) => zstdDecompress(b)],
+      // equal q-values: the smallest stored variant wins
+      ['gzip, deflate, br, zstd', smallest, decoders[smallest]],
       ['gzip;q=1, br;q=0.5', 'gzip', (b) => gunzipSync(b)],
       ['identity', undefined, (b) => b],
     ];
@@ -326,7 +330,7 @@ describe('resumable upload', () => {
 describe('jobs and demand', () => {
   test('a version is invisible until its job is done; the job reports progress', async () => {
     const path = join(dir, 'slow.bin');
-    writeFileSync(path, modelBytes(200_000, 9));
+    writeFileSync(path, modelBytes(48_000, 9));
     const r = await publish({ server: origin.url, token, name: 'slow', version: '1', files: await collectFiles([path]), wait: false });
     const seen: string[] = [];
     for (;;) {
@@ -377,3 +381,21 @@ function __filename_(): string {
   return new URL(import.meta.url).pathname;
 }
 
+
+describe('publish --optimize int8', () => {
+  const onnx = new URL('../../../../shared/fixtures/models/onnx/ppocr_mobile_v2_cls.onnx', import.meta.url).pathname;
+  test('quantizes ONNX files locally, uploads the INT8 model and records the original', { skip: !existsSync(onnx) ? 'fixture missing' : false }, async () => {
+    const files = await collectFiles([onnx]);
+    const r = await publish({ server: origin.url, token, name: 'cls', version: '1', optimize: 'int8', files });
+    assert.equal(r.job?.status, 'done');
+    assert.equal(r.optimized?.length, 1);
+    const o = r.optimized![0]!;
+    assert.equal(o.size, files[0]!.size);
+    assert.ok(o.int8Size < o.size * 0.6, `int8 ${o.int8Size} vs ${o.size}`);
+    const env = JSON.parse((await raw(origin.url, 'GET', '/v1/models/cls/versions/1/manifest')).body.toString());
+    const m = verifyManifestEnvelope(env, origin.keys.publicKey);
+    assert.equal(m.files[0]!.size, o.int8Size);
+    assert.equal(m.files[0]!.format, 'onnx');
+    assert.deepEqual(origin.registry.getVersion('cls', '1')?.options, { optimize: 'int8', original: [{ path: o.path, size: o.size, sha256: o.sha256 }] });
+  });
+});

@@ -10,7 +10,7 @@ import { loadProcessors, type Processors } from './processors.ts';
 
 const port = parentPort!;
 const procs: Processors = await loadProcessors();
-const ops = (['encode', 'detectFormat', 'pack', 'makePatch', 'quantizeInt8'] as const).filter((k) => typeof procs[k] === 'function');
+const ops = (['encode', 'detectFormat', 'pack', 'makePatch'] as const).filter((k) => typeof procs[k] === 'function');
 port.postMessage({ ready: ops });
 port.on('message', async (m: { id: number; op: (typeof ops)[number]; args: unknown[] }) => {
   try {

@@ -1,7 +1,7 @@
 /**
  * The work a publish does on each file, behind one small interface so the parts owned by other
  * areas plug in without touching the job runner: format detection (src/formats), packing into .mcz
- * (src/codec `packFile`), delta patches (src/delta `makePatch`) and INT8 optimization (src/optimize).
+ * (src/codec `packFile`) and delta patches (src/delta `makePatch`).
  * `loadProcessors()` binds whichever of those modules are present and exports the function (they
  * land in parallel); a missing one means that artifact is simply not produced (the manifest then
  * omits `packed` / `patches`). Precompressed HTTP variants (zstd, br, gzip) are produced here with
@@ -36,8 +36,6 @@ export interface Processors {
   pack?: (inPath: string, outPath: string) => Promise<PackOutcome>;
   /** make a patch old → new at `outPath` ('auto' method); undefined when delta is not available */
   makePatch?: (oldPath: string, newPath: string, outPath: string) => Promise<PatchOutcome>;
-  /** INT8-quantize a model file (`--optimize int8`); undefined when src/optimize offers no such call */
-  quantizeInt8?: (inPath: string, outPath: string) => Promise<void>;
 }
 
 /** Levels for the precompressed variants: a balance of publish time and bytes saved. */
@@ -134,11 +132,10 @@ type AnyFn = (...a: unknown[]) => Promise<unknown>;
 
 /** Bind the processors that the codec, delta, formats and optimize areas currently export. */
 export async function loadProcessors(): Promise<Processors> {
-  const [codec, delta, formats, optimize] = await Promise.all([
+  const [codec, delta, formats] = await Promise.all([
     optionalModule('../../codec/index.ts'),
     optionalModule('../../delta/index.ts'),
     optionalModule('../../formats/index.ts'),
-    optionalModule('../../optimize/index.ts'),
   ]);
   const p: Processors = {
     async encode(inPath, outPath, coding, size) {
@@ -171,12 +168,6 @@ export async function loadProcessors(): Promise<Processors> {
     p.makePatch = async (oldPath, newPath, outPath) => {
       const r = (await makePatch(oldPath, newPath, outPath, { method: 'auto' })) as { beneficial?: boolean; method?: string; size?: number };
       return { beneficial: r.beneficial !== false, method: String(r.method ?? 'auto'), size: Number(r.size ?? 0) };
-    };
-  }
-  const quantize = (optimize?.['quantizeFile'] ?? optimize?.['quantizeModelFile']) as AnyFn | undefined;
-  if (quantize) {
-    p.quantizeInt8 = async (inPath, outPath) => {
-      await quantize(inPath, outPath, { mode: 'int8' });
     };
   }
   return p;
@@ -231,6 +222,5 @@ export async function startProcessorWorker(): Promise<Processors & { close(): Pr
   };
   if (ops.includes('pack')) p.pack = (i, o) => call('pack', i, o) as Promise<PackOutcome>;
   if (ops.includes('makePatch')) p.makePatch = (a, b, o) => call('makePatch', a, b, o) as Promise<PatchOutcome>;
-  if (ops.includes('quantizeInt8')) p.quantizeInt8 = (i, o) => call('quantizeInt8', i, o) as Promise<void>;
   return p;
 }

@@ -51,6 +51,13 @@ export interface JobStatus {
   error: { code: string; message: string } | null;
 }
 
+/** An original file that was replaced by its INT8 version before upload (recorded in the version). */
+export interface OptimizedFrom {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
 export interface PublishResult {
   name: string;
   version: string;
@@ -58,6 +65,35 @@ export interface PublishResult {
   job?: JobStatus;
   uploadedBytes: number;
   skippedBytes: number;
+  /** files quantized before upload (`optimize: 'int8'`) */
+  optimized?: (OptimizedFrom & { int8Size: number })[];
+}
+
+/** Formats `optimize: 'int8'` quantizes (single-file formats of src/optimize's quantizeFile). */
+export const INT8_EXTENSIONS = ['.onnx', '.safetensors', '.gguf'];
+
+/**
+ * INT8-quantize the model files among `files` into `workDir` with src/optimize (weights-only,
+ * per-channel, verified by the optimizer), returning the file list to upload instead and the
+ * originals. Files of other formats are published as they are.
+ */
+export async function optimizeInt8(files: LocalFile[], workDir: string): Promise<{ files: LocalFile[]; original: (OptimizedFrom & { int8Size: number })[] }> {
+  const { quantizeFile, DEFAULT_MIN_ELEMENTS } = await import('../../optimize/quantize/index.ts');
+  const out: LocalFile[] = [];
+  const original: (OptimizedFrom & { int8Size: number })[] = [];
+  let n = 0;
+  for (const f of files) {
+    if (!INT8_EXTENSIONS.some((e) => f.path.toLowerCase().endsWith(e))) {
+      out.push(f);
+      continue;
+    }
+    const q = join(workDir, `${n++}-${basename(f.path)}`);
+    const r = await quantizeFile(f.localPath, q, { scheme: 'int8', granularity: 'per-channel', minElements: DEFAULT_MIN_ELEMENTS });
+    const sha = await hashFile(f.localPath, () => {});
+    original.push({ path: f.path, size: f.size, sha256: sha, int8Size: r.sizeAfter });
+    out.push({ localPath: q, path: f.path, size: r.sizeAfter });
+  }
+  return { files: out, original };
 }
 
 /** Expand PATH arguments: a file becomes its base name; a directory contributes its files by relative path. */
@@ -258,6 +294,20 @@ export async function waitForJob(server: string, jobId: string, opts: { signal?:
 }
 
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
+  if (!opts.optimize) return publishFiles(opts);
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const work = await mkdtemp(join(tmpdir(), 'modelcdn-int8-'));
+  try {
+    const q = await optimizeInt8(opts.files, work);
+    const r = await publishFiles({ ...opts, files: q.files }, q.original);
+    return { ...r, optimized: q.original };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function publishFiles(opts: PublishOptions, original?: OptimizedFrom[]): Promise<PublishResult> {
   const base = opts.server.replace(/\/+$/, '');
   const total = opts.files.reduce((n, f) => n + f.size, 0);
   let hashed = 0;
@@ -278,7 +328,7 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
           name: opts.name,
           version: opts.version,
           channel: opts.channel === undefined ? 'latest' : opts.channel,
-          ...(opts.optimize ? { optimize: opts.optimize } : {}),
+          ...(opts.optimize ? { optimize: opts.optimize, original: (original ?? []).map((o) => ({ path: o.path, size: o.size, sha256: o.sha256 })) } : {}),
           files: files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
         }),
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -259,14 +259,18 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       const name = validateModelName(body['name'] as string);
       const version = validateVersion(body['version'] as string);
       const channel = body['channel'] === null ? null : validateChannel((body['channel'] as string | undefined) ?? 'latest');
+      // `optimize: 'int8'`: the client quantized these files before upload (src/optimize); the
+      // originals' sizes and hashes are recorded with the version (for the size-per-stage view)
       const optimize = body['optimize'];
+      let original: { path: string; size: number; sha256: string }[] = [];
       if (optimize !== undefined && optimize !== null) {
         if (optimize !== 'int8') throw inputError('BAD_OPTIMIZE', `unknown optimization '${String(optimize).slice(0, 20)}' (supported: int8)`);
-        if (!processors.quantizeInt8) {
-          throw new McdnError('OPTIMIZE_UNAVAILABLE', 'input', 'this origin cannot INT8-quantize yet (src/optimize offers no quantizeFile)', {
-            remedy: 'quantize locally with `modelcdn quantize` and publish the result',
-          });
-        }
+        const o = body['original'] ?? [];
+        if (!Array.isArray(o) || o.length > MAX_MANIFEST_FILES) throw inputError('BAD_ORIGINAL', 'original must be an array of {path, size, sha256}');
+        original = o.map((x: unknown, i: number) => {
+          if (!isObj(x)) throw inputError('BAD_ORIGINAL', `original[${i}] is not an object`);
+          return { path: validateFilePath(x['path'] as string), size: nonNegInt(x['size'], `original[${i}].size`), sha256: validateHash(x['sha256'] as string) };
+        });
       }
       const files = body['files'];
       if (!Array.isArray(files) || files.length === 0) throw inputError('BAD_FILES', 'files must be a non-empty array of {path, size, sha256}');
@@ -288,7 +292,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       const job = registry.createJob('publish', name, version);
       let v: VersionRow;
       try {
-        v = registry.createPendingVersion({ name, version, channel, files: rows, options: optimize ? { optimize } : {}, jobId: job.id });
+        v = registry.createPendingVersion({ name, version, channel, files: rows, options: optimize ? { optimize, original } : {}, jobId: job.id });
       } catch (e) {
         registry.updateJob(job.id, { status: 'failed', error: (e as Error).message, errorCode: (e as McdnError).code ?? 'INTERNAL' });
         throw e;

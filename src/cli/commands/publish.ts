@@ -20,7 +20,7 @@ export default defineCommand({
     name: { type: 'string', description: 'model name', placeholder: 'NAME' },
     version: { type: 'string', description: 'version (immutable once published)', placeholder: 'V' },
     channel: { type: 'string', description: "channel to move to this version ('none' to move none)", default: 'latest' },
-    optimize: { type: 'string', description: 'server-side optimization before publishing: int8', placeholder: 'MODE' },
+    optimize: { type: 'string', description: 'int8: quantize .onnx/.safetensors/.gguf files to INT8 locally (src/optimize) before upload; the originals are recorded with the version', placeholder: 'MODE' },
     token: { type: 'string', description: 'publish token (default: $MODELCDN_TOKEN)', placeholder: 'TOKEN' },
     server: { type: 'string', description: 'origin URL (default: $MODELCDN_SERVER)', placeholder: 'URL' },
     'no-wait': { type: 'boolean', description: 'return after the commit without waiting for the job' },
@@ -81,6 +81,7 @@ export default defineCommand({
     ctx.out.result(
       { ...r, server, files: files.map((f) => ({ path: f.path, size: f.size })), totalBytes: total },
       (v) => [
+        ...(v.optimized ?? []).map((o) => `int8: ${o.path} ${formatBytes(o.size)} → ${formatBytes(o.int8Size)}`),
         `published ${v.name}@${v.version}: ${v.files.length} file(s), ${formatBytes(v.totalBytes)} (${formatBytes(v.uploadedBytes)} uploaded, ${formatBytes(v.skippedBytes)} already on the origin)`,
         v.job ? `job ${v.jobId}: ${v.job.status}` : `job ${v.jobId} queued; follow it at ${server.replace(/\/+$/, '')}/v1/jobs/${v.jobId}`,
       ],
