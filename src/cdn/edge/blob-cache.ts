@@ -221,24 +221,30 @@ export class EdgeBlobCache {
 
   /** hash a cached file; returns the refreshed entry, or undefined after deleting a corrupt one */
   private async rehash(entry: CacheEntry): Promise<CacheEntry | undefined> {
+    if (this.closed) return entry;
+    let st: import('node:fs').Stats;
+    let r: { hash: string; blocks: Buffer; size: number };
     try {
-      const st = await stat(entry.path);
-      const r = await hashFile(entry.path, this.blockSize);
-      if (r.hash !== entry.hash) {
-        this.stats.corruptDetected++;
-        this.log(`edge: cached blob ${entry.hash} is corrupt (hashes to ${r.hash}); dropped`);
-        await rm(entry.path, { force: true });
-        this.db.deleteBlob(entry.hash);
-        return undefined;
-      }
-      const fingerprint = fingerprintOf(st);
-      this.db.setFingerprint(entry.hash, fingerprint);
-      return { ...entry, size: r.size, blockSize: this.blockSize, blocks: r.blocks, fingerprint };
+      st = await stat(entry.path);
+      r = await hashFile(entry.path, this.blockSize);
     } catch {
+      // unreadable or gone: forget it
+      if (this.closed) return entry;
       await rm(entry.path, { force: true });
       this.db.deleteBlob(entry.hash);
       return undefined;
     }
+    if (this.closed) return entry;
+    if (r.hash !== entry.hash) {
+      this.stats.corruptDetected++;
+      this.log(`edge: cached blob ${entry.hash} is corrupt (hashes to ${r.hash}); dropped`);
+      await rm(entry.path, { force: true });
+      this.db.deleteBlob(entry.hash);
+      return undefined;
+    }
+    const fingerprint = fingerprintOf(st);
+    this.db.setFingerprint(entry.hash, fingerprint);
+    return { ...entry, size: r.size, blockSize: this.blockSize, blocks: r.blocks, fingerprint };
   }
 
   private adopt(entry: CacheEntry, hits: number): void {
@@ -513,11 +519,20 @@ export class EdgeBlobCache {
     if (e) void unlink(e.path).catch(() => {});
   }
 
+  private scrubStopped = false;
+
+  /** ask a running scrub to stop after the blob it is hashing */
+  stopScrub(): void {
+    this.scrubStopped = true;
+  }
+
   /** Re-hash every cached blob (a scrub); returns the number of corrupt blobs dropped. */
   async scrub(): Promise<number> {
     let bad = 0;
+    this.scrubStopped = false;
     for (const e of [...this.entries.values()]) {
-      if (this.closed) break;
+      if (this.closed || this.scrubStopped) break;
+      if (this.entries.get(e.hash) !== e) continue; // dropped or replaced meanwhile
       const v = await this.rehash(e);
       if (!v) {
         this.dropEntry(e.hash);

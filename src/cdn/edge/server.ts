@@ -51,6 +51,8 @@ export interface EdgeOptions {
   io?: FillIo;
   diskFullBackoffMs?: number;
   upstreamIdleTimeoutMs?: number;
+  /** re-hash every cached blob this often (catches silent corruption); 0 = never */
+  scrubIntervalMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -283,6 +285,18 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     server.listen(opts.port ?? 8081, opts.host ?? '127.0.0.1', () => resolve());
   });
   reporter.start();
+  let scrubbing: Promise<unknown> | undefined;
+  const scrubTimer =
+    opts.scrubIntervalMs && opts.scrubIntervalMs > 0
+      ? setInterval(() => {
+          scrubbing ??= cache
+            .scrub()
+            .then((bad) => bad > 0 && log(`edge: scrub dropped ${bad} corrupt blob(s)`))
+            .catch((e: unknown) => log(`edge: scrub failed: ${(e as Error).message}`))
+            .finally(() => (scrubbing = undefined));
+        }, opts.scrubIntervalMs)
+      : undefined;
+  scrubTimer?.unref();
   const port = (server.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
   return {
@@ -294,6 +308,9 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     reporter,
     server,
     async close() {
+      if (scrubTimer) clearInterval(scrubTimer);
+      cache.stopScrub();
+      await scrubbing;
       await reporter.stop().catch(() => {});
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -26,6 +26,7 @@ export default defineCommand({
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     policy: { type: 'string', description: 'eviction policy: gdsf, lfuda, lru (default: the GDSF-class default)', placeholder: 'NAME' },
     verify: { type: 'string', description: 'serve-time verification: changed (re-hash a file whose fingerprint changed) or always', default: 'changed' },
+    'scrub-hours': { type: 'number', description: 're-hash every cached blob this often, in hours (0: never)', default: 24 },
     'demand-interval': { type: 'number', description: 'seconds between demand reports to the origin (0: off)', default: 30 },
   },
   json: true,
@@ -60,6 +61,7 @@ export default defineCommand({
       ...(policy ? { policy } : {}),
       verify,
       demandIntervalMs: Math.max(0, interval * 1000),
+      scrubIntervalMs: Math.max(0, (flagNumber(ctx.flags, 'scrub-hours') ?? 24) * 3600_000),
       log: (m) => ctx.out.warn(m),
     }).catch((e: unknown) => {
       const err = e as NodeJS.ErrnoException;
