@@ -31,6 +31,11 @@ export type MakeMethod = 'auto' | PatchMethod;
 
 /** `auto` tries bsdiff only up to this size: SA-IS plus the pure-JS bzip2 encoder run at ~1 MB/s. */
 export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
+/**
+ * `auto` always tries binary up to this NEW size; above it, only when the tensor method left at least
+ * half of NEW unmatched (new tensors + container bytes).
+ */
+export const AUTO_BINARY_ALWAYS_BYTES = 16 << 20;
 /** Output is handed to the file in writes of about this size. */
 const WRITE_BUFFER_BYTES = 1 << 20;
 
@@ -162,6 +167,12 @@ export async function makePatch(oldPath: string, newPath: string, outPath: strin
   const candidates: PatchCandidate[] = [];
   let best: { method: PatchMethod; bytes: Uint8Array; tensorStats?: TensorEncodeStats } | undefined;
   for (const m of tries) {
+    if (m === 'binary' && best?.tensorStats && nw.length > AUTO_BINARY_ALWAYS_BYTES) {
+      // on a large model the tensor method already matched most bytes against OLD; zstd -19 over the
+      // whole file (seconds per 10 MB) could at best shave the unmatched part
+      const unmatched = best.tensorStats.added + best.tensorStats.literal;
+      if (unmatched < nw.length * 0.5) continue;
+    }
     const t0 = performance.now();
     const r = await buildPatch(m, old, nw, ctx);
     candidates.push({ method: m, size: r.bytes.length, ms: Math.round(performance.now() - t0) });
