@@ -1,14 +1,16 @@
 /**
  * Child process of bench/codec.ts: runs one mcz pack or unpack in a fresh process and reports its
  * wall time (excluding Node/tsx start-up) and peak RSS as JSON on stdout. Not a user-facing tool.
- * Usage: node --import tsx bench/codec-run.ts pack|unpack IN OUT LEVEL REPS [fsync]
- * Without `fsync` the output is not fsynced before the rename (like the zstd/gzip/brotli tools).
+ * Usage: node --import tsx bench/codec-run.ts pack|unpack IN OUT LEVEL REPS [fsync] [max]
+ * Without `fsync` the output is not fsynced before the rename (like the zstd/gzip/brotli tools);
+ * `max` packs with effort max (boost 'max').
  * With REPS > 1 the best time is reported (the first run also pays module loading and JIT warm-up).
  */
 import { packFile, unpackFile } from '../src/codec/index.ts';
 
-const [op, input, output, level, reps, fsync] = process.argv.slice(2);
-const durable = fsync === 'fsync';
+const [op, input, output, level, reps, ...flags] = process.argv.slice(2);
+const durable = flags.includes('fsync');
+const max = flags.includes('max');
 let ms = Infinity;
 let cpuMs = Infinity;
 let packedSize: number | undefined;
@@ -16,7 +18,7 @@ for (let i = 0; i < Math.max(1, Number(reps ?? 1)); i++) {
   const t0 = performance.now();
   const c0 = process.cpuUsage(); // whole process, worker threads included
   if (op === 'pack') {
-    const r = await packFile(input!, output!, { durable, ...(level ? { level: Number(level) } : {}) });
+    const r = await packFile(input!, output!, { durable, ...(max ? { boost: 'max' as const } : {}), ...(level ? { level: Number(level) } : {}) });
     packedSize = r.packedSize;
   } else {
     await unpackFile(input!, output!, { durable });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { encodeChunk, decodeChunk, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange } from './chunk.ts';
+import { encodeChunk, decodeChunk, METHOD_BROTLI, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
 import { McdnError } from '../errors.ts';
 import { syntheticWeights } from './synth.ts';
 
@@ -64,7 +64,8 @@ test('corrupt payloads throw McdnError, never another exception', () => {
   const raw = fakeWeights(5000, 9);
   const f = new Float32Array(raw.buffer);
   for (let i = 0; i < f.length; i += 2) f[i] = 0;
-  for (const opts of [{ width: 4 }, { width: 4, ranges: [{ start: 8, length: 4000 }] }, { width: 1 }]) {
+  const variants: EncodeChunkOptions[] = [{ width: 4 }, { width: 4, ranges: [{ start: 8, length: 4000 }] }, { width: 1 }, { force: METHOD_BROTLI }];
+  for (const opts of variants) {
     const enc = encodeChunk(raw, opts);
     fc.assert(
       fc.property(fc.nat(enc.payload.length - 1), fc.integer({ min: 1, max: 255 }), fc.nat(enc.payload.length), (at, x, cut) => {
@@ -82,4 +83,14 @@ test('corrupt payloads throw McdnError, never another exception', () => {
   }
   assert.throws(() => decodeChunk(new Uint8Array(3), 9, 1, 3), McdnError);
   assert.throws(() => decodeChunk(new Uint8Array(3), METHOD_STORED, 1, 4), McdnError);
+});
+
+test('boost max adds a brotli candidate for compressible chunks and keeps the smaller', () => {
+  const text = new TextEncoder().encode(JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ name: `layer_${i}/weights`, shape: [3, 3, i % 64, 32], dtype: 'float32' }))));
+  const fast = encodeChunk(text, { boost: 'off' });
+  const max = encodeChunk(text, { boost: 'max' });
+  assert.ok(max.payload.length <= fast.payload.length);
+  assert.equal(max.method, METHOD_BROTLI);
+  assert.deepEqual(decodeChunk(max.payload, max.method, max.width, text.length), text);
+  assert.throws(() => decodeChunk(max.payload, max.method, max.width, text.length - 1), McdnError);
 });

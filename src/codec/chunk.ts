@@ -7,6 +7,7 @@
  * ranges, each plane its own zstd frame, then the unselected bytes), SPARSE (bitmap of nonzero
  * elements + byte planes of the nonzero elements only — for pruned, mostly-zero tensors).
  */
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { McdnError } from '../errors.ts';
 import { joinPlanes, splitPlanes, MAX_PLANE_WIDTH } from './planes.ts';
 import { zstdCompress, zstdDecompress, ZSTD_DEFAULT_LEVEL } from './zstd.ts';
@@ -17,15 +18,22 @@ export const METHOD_PLANES = 2;
 export const METHOD_SPARSE = 3;
 /** the chunk repeats an earlier chunk with the same sha256 (resolved by the container, spec §5) */
 export const METHOD_REF = 4;
-export type ChunkMethod = 0 | 1 | 2 | 3 | 4;
-export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd', 2: 'planes', 3: 'sparse', 4: 'ref' };
+/** a brotli stream (RFC 7932) of the raw chunk: context modelling wins on text and 8-bit quantized weights */
+export const METHOD_BROTLI = 5;
+export type ChunkMethod = 0 | 1 | 2 | 3 | 4 | 5;
+export const METHOD_NAMES: Record<ChunkMethod, string> = { 0: 'stored', 1: 'zstd', 2: 'planes', 3: 'sparse', 4: 'ref', 5: 'brotli' };
+/** Extra effort for compressible chunks: 'zstd' = retry at level 19, 'max' = also brotli quality 11. */
+export type Boost = 'off' | 'zstd' | 'max';
 
 /** Largest raw chunk (4 MiB): bounds decoder memory and gives random access granularity. */
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 /** SPARSE is tried when at least this fraction of the selected elements are all-zero. */
 export const SPARSE_TRY_ZERO_FRACTION = 0.3;
-/** A chunk whose best encoding is below this ratio is structured data: worth a higher zstd level. */
+/** A chunk whose best encoding is below this ratio is structured data: worth a zstd-19 retry (boost 'zstd'). */
 export const BOOST_BELOW_RATIO = 0.6;
+/** With boost 'max', chunks below this ratio get zstd-19 and brotli-11 candidates. */
+export const MAX_BOOST_BELOW_RATIO = 0.7;
+export const BROTLI_QUALITY = 11;
 /** The level used for such chunks when boosting is on. */
 export const BOOST_LEVEL = 19;
 /**
@@ -62,8 +70,8 @@ export interface EncodeChunkOptions {
   probeWidths?: number[];
   /** compute only this method (test vectors, experiments); STORED is still the fallback if it does not apply */
   force?: ChunkMethod;
-  /** re-encode chunks that compress below BOOST_BELOW_RATIO at BOOST_LEVEL (spec §7) */
-  boost?: boolean;
+  /** re-encode chunks that compress below BOOST_BELOW_RATIO at BOOST_LEVEL, and with 'max' also try brotli (spec §7) */
+  boost?: Boost;
 }
 
 export interface EncodedChunk {
@@ -79,10 +87,14 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
   const stored: EncodedChunk = { method: METHOD_STORED, width: 1, payload: raw };
   if (raw.byteLength === 0 || opts.force === METHOD_STORED) return stored;
   let best = encodeAtLevel(raw, opts, level);
-  if (opts.boost && level < BOOST_LEVEL && best && best.payload.byteLength < raw.byteLength * BOOST_BELOW_RATIO) {
-    const boosted = encodeAtLevel(raw, opts, BOOST_LEVEL);
-    if (boosted && boosted.payload.byteLength < best.payload.byteLength) best = boosted;
+  const boost = opts.boost ?? 'off';
+  const below = boost === 'max' ? MAX_BOOST_BELOW_RATIO : BOOST_BELOW_RATIO;
+  if (boost !== 'off' && opts.force === undefined && best && best.payload.byteLength < raw.byteLength * below) {
+    const candidates = [level < BOOST_LEVEL ? encodeAtLevel(raw, opts, BOOST_LEVEL) : undefined];
+    if (boost === 'max') candidates.push({ method: METHOD_BROTLI, width: 1, payload: brotli(raw) });
+    for (const c of candidates) if (c && c.payload.byteLength < best.payload.byteLength) best = c;
   }
+  if (opts.force === METHOD_BROTLI) best = { method: METHOD_BROTLI, width: 1, payload: brotli(raw) };
   // an encoding is only used when it is smaller than the raw bytes (spec: packedLength ≤ rawLength)
   return best && best.payload.byteLength < raw.byteLength ? best : stored;
 }
@@ -157,6 +169,16 @@ export function decodeChunk(payload: Uint8Array, method: number, width: number, 
     }
     case METHOD_REF:
       throw corrupt('a ref chunk has no payload of its own; the container decoder resolves it');
+    case METHOD_BROTLI: {
+      let out: Buffer;
+      try {
+        out = brotliDecompressSync(payload, { maxOutputLength: Math.max(1, rawLength) });
+      } catch (e) {
+        throw corrupt(`brotli data is corrupt or too long: ${(e as Error).message}`);
+      }
+      if (out.byteLength !== rawLength) throw corrupt(`brotli data decoded to ${out.byteLength} bytes, expected ${rawLength}`);
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    }
     default:
       throw corrupt(`unknown method ${method}`);
   }
@@ -275,6 +297,15 @@ function zeroFraction(b: Uint8Array, width: number): number {
     }
   }
   return zeros / n;
+}
+
+function brotli(raw: Uint8Array): Uint8Array {
+  let lgwin = 16;
+  while (lgwin < 24 && 2 ** lgwin < raw.byteLength) lgwin++;
+  const b = brotliCompressSync(raw, {
+    params: { [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlibConstants.BROTLI_PARAM_LGWIN]: lgwin, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.byteLength },
+  });
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Estimate plain zstd on three 64 KiB slices (start, middle, end); small chunks always say yes. */

@@ -47,8 +47,8 @@ test('golden vector decodes to its expected bytes (reference and streaming decod
   const meta = JSON.parse(readFileSync(VECTORS_DIR + 'mixed.json', 'utf8')) as { sha256: string; chunks: { method: string }[] };
   assert.deepEqual(unpackBytes(mcz), expected);
   assert.equal(createHash('sha256').update(expected).digest('hex'), meta.sha256);
-  assert.deepEqual(decodeHeader(mcz).chunks.map((c) => c.method), [2, 3, 1, 0, 4]);
-  assert.deepEqual(meta.chunks.map((c) => c.method), ['planes', 'sparse', 'zstd', 'stored', 'ref']);
+  assert.deepEqual(decodeHeader(mcz).chunks.map((c) => c.method), [2, 3, 1, 0, 4, 5]);
+  assert.deepEqual(meta.chunks.map((c) => c.method), ['planes', 'sparse', 'zstd', 'stored', 'ref', 'brotli']);
   const streamed = Buffer.concat(await createUnpackStream({ pool: false }).end(mcz).toArray());
   assert.deepEqual(new Uint8Array(streamed), expected);
   const t1 = await extractTensor(VECTORS_DIR + 'mixed.mcz', 't1');

@@ -22,7 +22,7 @@ export const MCZ_PREAMBLE_BYTES = 16;
 /** Named limits a decoder enforces before allocating anything. */
 export const MCZ_MAX_HEADER_BYTES = 64 * 1024 * 1024;
 export const MCZ_MAX_LAYOUT_JSON_BYTES = 32 * 1024 * 1024;
-export const MCZ_MAX_METHOD = 4;
+export const MCZ_MAX_METHOD = 5;
 
 export interface MczChunkEntry {
   /** offset of the chunk in the original file */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, METHOD_REF, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
+import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, METHOD_REF, METHOD_BROTLI, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
 import { encodeHeader, encodeLayout, type MczLayout } from './format.ts';
 import { RefTracker } from './jobs.ts';
 import { syntheticWeights } from './synth.ts';
@@ -35,6 +35,7 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
     { raw: c2, opts: { force: METHOD_ZSTD }, expect: METHOD_ZSTD },
     { raw: c3, opts: {}, expect: METHOD_STORED },
     { raw: c1, opts: {}, expect: METHOD_REF }, // the pruned tensor again
+    { raw: text('a JSON-ish tail: {"k":[1,2,3],"v":"brotli"}\n'.repeat(4)), opts: { force: METHOD_BROTLI }, expect: METHOD_BROTLI },
   ];
   const original = concat(chunks.map((c) => c.raw));
   const c1Offset = c0.byteLength;
@@ -64,7 +65,7 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
   );
   const mcz = concat([header, ...entries.map((e) => e.payload)]);
   const meta = {
-    description: 'mixed.mcz decodes to mixed.bin; one chunk per method (the last repeats chunk 1)',
+    description: 'mixed.mcz decodes to mixed.bin; one chunk per method (chunk 4 repeats chunk 1)',
     originalSize: original.byteLength,
     sha256: createHash('sha256').update(original).digest('hex'),
     mczSize: mcz.byteLength,

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout, DType } from '../formats/types.ts';
 import { tensorElementWidth } from '../formats/numeric.ts';
-import { MAX_CHUNK_BYTES, METHOD_NAMES, concat } from './chunk.ts';
+import { MAX_CHUNK_BYTES, METHOD_NAMES, concat, type Boost } from './chunk.ts';
 import { encodeHeader, encodeLayout, headerLengthFor, type MczChunkEntry, type MczLayout, type MczTensor } from './format.ts';
 import { planChunks, type PlannedChunk } from './plan.ts';
 import { runEncode, RefTracker, type EncodeResult } from './jobs.ts';
@@ -22,8 +22,12 @@ import { packGeneric, type GenericCodec } from './generic.ts';
 
 export type PackCodec = 'mcz' | GenericCodec;
 
-/** Boosting is on by default for files up to this size. */
+/** Default boost by file size (spec §7). */
 export const BOOST_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+export function defaultBoost(size: number): Boost {
+  return size <= BOOST_MAX_FILE_BYTES ? 'zstd' : 'off';
+}
 /** Chunks in flight per pool worker (bounds memory to ~ workers × this × 4 MiB × 2). */
 const INFLIGHT_PER_WORKER = 3;
 
@@ -36,10 +40,12 @@ export interface PackOptions {
   /** use this layout instead of detecting one (null = treat as unknown bytes) */
   layout?: ModelLayout | null;
   /**
-   * re-encode chunks that compress below 60 % at zstd level 19 (structured data; spec §7).
-   * Default: on for files up to BOOST_MAX_FILE_BYTES, off above (throughput first).
+   * extra effort on compressible chunks (structured data, text, 8-bit weights; spec §7):
+   * 'zstd' = chunks below 60 % are retried at level 19; 'max' = chunks below 70 % also get a
+   * brotli-11 candidate (slow: ~1 MB/s on those chunks). Default: 'zstd' for files up to
+   * BOOST_MAX_FILE_BYTES, 'off' above (throughput first).
    */
-  boost?: boolean;
+  boost?: Boost;
   /** false = encode on this thread; a pool = use it; default: shared pool for big files */
   pool?: ChunkPool | false;
   signal?: AbortSignal;
@@ -101,12 +107,12 @@ function planFor(size: number, layout: MczLayout): PlannedChunk[] {
   return planChunks(size, layout.tensors);
 }
 
-function encodeOpts(p: PlannedChunk, level: number, boost: boolean) {
+function encodeOpts(p: PlannedChunk, level: number, boost: Boost) {
   return { level, boost, width: p.width, ...(p.ranges ? { ranges: p.ranges } : {}), ...(p.probe ? { probeWidths: [4, 2] } : {}) };
 }
 
 /** Pure core: pack bytes held in memory (single-threaded). */
-export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unknown', tensors: [] }, level = ZSTD_DEFAULT_LEVEL, boost = bytes.byteLength <= BOOST_MAX_FILE_BYTES): Uint8Array {
+export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unknown', tensors: [] }, level = ZSTD_DEFAULT_LEVEL, boost: Boost = defaultBoost(bytes.byteLength)): Uint8Array {
   checkLevel(level);
   const plan = planFor(bytes.byteLength, layout);
   const refs = new RefTracker();
@@ -189,7 +195,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
       if (opts.signal?.aborted) throw new McdnError('CANCELLED', 'cancelled', 'pack cancelled');
       const raw = await readExact(input, p.offset, p.length, inPath);
       fileHash.update(raw);
-      const job = { op: 'encode' as const, raw, opts: encodeOpts(p, level, opts.boost ?? size <= BOOST_MAX_FILE_BYTES) };
+      const job = { op: 'encode' as const, raw, opts: encodeOpts(p, level, opts.boost ?? defaultBoost(size)) };
       const pr = pool ? pool.encode(job) : Promise.resolve().then(() => runEncode(job));
       pr.catch(() => {}); // awaited in order by writeNext; avoid an unhandled rejection meanwhile
       queue.push(pr);

@@ -21,8 +21,14 @@ export default defineCommand({
     output: { type: 'string', short: 'o', description: 'output path (default: IN.mcz / IN.zst / IN.gz / IN.br)', placeholder: 'OUT' },
     level: { type: 'number', description: 'compression level (mcz default 3; zstd 19, gzip 9, br 11)', placeholder: 'N' },
     codec: { type: 'string', description: 'mcz | zstd | gzip | br', default: 'mcz', placeholder: 'CODEC' },
+    effort: {
+      type: 'string',
+      description: 'mcz: fast (no retries) | default (chunks < 60 % retried at zstd 19, files ≤ 256 MiB) | max (chunks < 70 % also try brotli 11; slow)',
+      default: 'default',
+      placeholder: 'E',
+    },
   },
-  examples: ['modelcdn pack model.onnx -o model.onnx.mcz', 'modelcdn pack model.onnx --codec br -o model.onnx.br --json'],
+  examples: ['modelcdn pack model.onnx -o model.onnx.mcz', 'modelcdn pack weights.bin --effort max', 'modelcdn pack model.onnx --codec br -o model.onnx.br --json'],
   json: true,
   async run(ctx) {
     const input = ctx.args['in'] as string;
@@ -33,11 +39,16 @@ export default defineCommand({
     const ext = { mcz: '.mcz', zstd: '.zst', gzip: '.gz', br: '.br' }[codec as (typeof CODECS)[number]];
     const output = flagString(ctx.flags, 'output') ?? input + ext;
     const level = flagNumber(ctx.flags, 'level');
+    const effort = flagString(ctx.flags, 'effort') ?? 'default';
+    const boosts = { fast: 'off', default: undefined, max: 'max' } as const;
+    if (!(effort in boosts)) throw new McdnError('BAD_EFFORT', 'input', `pack: unknown effort '${effort}'`, { remedy: 'use fast, default or max' });
+    const boost = boosts[effort as keyof typeof boosts];
     const { packFile } = await import('../../codec/index.ts');
     const bar = ctx.out.progress(`pack ${codec}`, 0);
     const r = await packFile(input, output, {
       codec: codec as (typeof CODECS)[number],
       ...(level !== undefined ? { level } : {}),
+      ...(boost ? { boost } : {}),
       signal: ctx.signal,
       onProgress: (done, total) => {
         bar.setTotal(total);
