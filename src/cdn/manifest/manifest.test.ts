@@ -113,3 +113,25 @@ test('parseManifest: fuzz — truncations and byte flips parse or throw McdnErro
     { numRuns: 500 },
   );
 });
+
+// Golden vector: ed25519 key from the seed 00 01 … 1f (public key 03a107bf…31b8, as in common
+// ed25519 test suites); signatures are deterministic, so any implementation must reproduce these bytes.
+const GOLDEN = {
+  publicKey: 'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=',
+  envelope: {
+    payload:
+      'eyJzY2hlbWEiOjEsIm5hbWUiOiJnb2xkZW4iLCJ2ZXJzaW9uIjoiMS4wIiwiY3JlYXRlZEF0IjoiMjAyNi0wMS0wMVQwMDowMDowMC4wMDBaIiwiZmlsZXMiOlt7InBhdGgiOiJtb2RlbC5vbm54Iiwic2l6ZSI6Mywic2hhMjU2IjoiYmE3ODE2YmY4ZjAxY2ZlYTQxNDE0MGRlNWRhZTIyMjNiMDAzNjFhMzk2MTc3YTljYjQxMGZmNjFmMjAwMTVhZCIsImZvcm1hdCI6Im9ubngiLCJwYXRjaGVzIjpbXX1dfQ==',
+    signature: 'a5HYpdcNXZlx4U9nEq6f2ul6jq+HgWugHcUuGRXWdek3w+hqWyaVViSkkfkHmaVi8cnIWnnPtCEEwB6oUgbiAQ==',
+    keyId: '56475aa75463474c',
+  },
+};
+
+test('golden vector: fixed key and manifest give the documented envelope, and it verifies', async () => {
+  const { createPrivateKey } = await import('node:crypto');
+  const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  const privateKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  const m = verifyManifestEnvelope(GOLDEN.envelope, GOLDEN.publicKey);
+  assert.equal(m.name, 'golden');
+  assert.equal(m.files[0]!.sha256, sha256Hex('abc'));
+  assert.deepEqual(signManifest(m, { privateKey, keyId: GOLDEN.envelope.keyId }), GOLDEN.envelope);
+});

@@ -331,6 +331,8 @@ describe('jobs and demand', () => {
   test('a version is invisible until its job is done; the job reports progress', async () => {
     const path = join(dir, 'slow.bin');
     writeFileSync(path, modelBytes(48_000, 9));
+    const ready = new Promise<{ name: string; version: string }>((res) => origin.events.once('version-ready', res));
+    const moved = new Promise<unknown>((res) => origin.events.once('channel', res));
     const r = await publish({ server: origin.url, token, name: 'slow', version: '1', files: await collectFiles([path]), wait: false });
     const seen: string[] = [];
     for (;;) {
@@ -349,6 +351,8 @@ describe('jobs and demand', () => {
       await new Promise((res) => setTimeout(res, 20));
     }
     assert.equal((await raw(origin.url, 'GET', '/v1/models/slow/versions/1/manifest')).status, 200);
+    assert.deepEqual({ ...(await ready) }.version, '1');
+    assert.deepEqual(await moved, { name: 'slow', channel: 'latest', version: '1' });
     assert.equal((await raw(origin.url, 'GET', '/v1/jobs/job_nope')).status, 404);
   });
 

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { McdnError, inputError } from '../../errors.ts';
@@ -30,6 +31,8 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 export const MAX_JSON_BODY_BYTES = 16 * 1024 * 1024;
 export const MAX_DEMAND_ITEMS = 10_000;
 export const DEFAULT_PATCH_HISTORY = 3;
+/** Upload sessions not touched for this long are dropped at start. */
+export const STALE_UPLOAD_MS = 7 * 24 * 3600_000;
 /** Cache-Control of a ready version's manifest: immutable content, but edges should recheck now and then (key rotation). */
 export const CACHE_MANIFEST = 'public, max-age=300';
 
@@ -57,6 +60,11 @@ export interface OriginServer {
   store: BlobStore;
   keys: KeyPair;
   jobs: JobQueue;
+  /**
+   * 'version-ready' (VersionRow) when a publish job made a version visible, 'channel' ({name,
+   * channel, version}) when a channel moved — the hook for push channels to edges (SSE, issue 7)
+   */
+  events: EventEmitter;
   /** the route table (methods, path pattern, operation id) — checked against docs/openapi.json by a test */
   routes: { methods: string[]; path: string; id: string }[];
   close(): Promise<void>;
@@ -99,6 +107,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
   const store = opts.store ?? new FsBlobStore(paths.blobs);
   const worker = opts.processors ? undefined : await startProcessorWorker();
   const processors = opts.processors ?? worker!;
+  const events = new EventEmitter();
   const jobs = new JobQueue({
     registry,
     store,
@@ -107,6 +116,10 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     workDir: paths.work,
     patchHistory: opts.patchHistory ?? DEFAULT_PATCH_HISTORY,
     encodings: opts.encodings ?? [...CONTENT_CODINGS],
+    onReady: (v) => {
+      events.emit('version-ready', v);
+      if (v.channel) events.emit('channel', { name: v.name, channel: v.channel, version: v.version });
+    },
   });
   const uploads = new Uploads(registry, store, paths.uploads, opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES);
   const publicKey = publicKeyDocument(keys.publicKey);
@@ -355,6 +368,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     const t0 = performance.now();
     const reqId = (typeof req.headers['x-request-id'] === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(req.headers['x-request-id']) ? req.headers['x-request-id'] : randomBytes(8).toString('hex'));
     res.setHeader('x-request-id', reqId);
+    res.setHeader('x-content-type-options', 'nosniff');
     let routeId = 'unmatched';
     const method = req.method ?? 'GET';
     try {
@@ -387,6 +401,10 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
 
+  // housekeeping: upload sessions untouched for a week and temp files of crashed writers go
+  for (const u of registry.staleUploads(STALE_UPLOAD_MS)) await uploads.abort(u.id);
+  if (store instanceof FsBlobStore) await store.cleanTemp();
+
   // versions left pending by a crash or shutdown resume now
   for (const v of registry.pendingVersions()) jobs.enqueue(v.id);
 
@@ -398,6 +416,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     store,
     keys,
     jobs,
+    events,
     routes: routes.map((r) => ({ methods: r.methods, path: '/' + r.pattern.join('/'), id: r.id })),
     async close() {
       if (closed) return;
