@@ -73,7 +73,7 @@ describe('client pull', () => {
   test('parallel ranged pull, trust on first use, files verified and placed; a second pull fetches nothing', async () => {
     const a = randomBlob((3 << 20) + 12345, 1);
     const b = randomBlob(1000, 2);
-    publish('alpha', '1.0', [{ path: 'model.bin', data: a }, { path: 'sub/config.json', data: b }], '2026-01-01T00:00:00Z');
+    publish('alpha', '1.0', [{ path: 'model.bin', data: a }, { path: 'sub/config.json', data: b }, { path: 'copy/model.bin', data: a }], '2026-01-01T00:00:00Z');
     const o = await opts({ ref: 'alpha' });
     let lastDone = 0;
     const r = await pull({ ...o, onProgress: (d) => (lastDone = d) });
@@ -83,6 +83,8 @@ describe('client pull', () => {
     assert.equal(lastDone, a.length + b.length);
     assert.ok((await readFile(join(o.outDir!, 'model.bin'))).equals(a));
     assert.ok((await readFile(join(o.outDir!, 'sub/config.json'))).equals(b));
+    assert.ok((await readFile(join(o.outDir!, 'copy/model.bin'))).equals(a), 'duplicate content placed once downloaded');
+    assert.equal(r.files.find((f) => f.path === 'copy/model.bin')!.route, 'cache');
     assert.equal((await readdir(join(o.outDir!, '.modelcdn', 'partial'))).length, 0);
     const pins = JSON.parse(await readFile(join(o.home!, 'trusted-keys.json'), 'utf8')) as Record<string, { keyId: string }>;
     assert.equal(pins[origin.url]!.keyId, keys.keyId);

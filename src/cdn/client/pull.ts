@@ -196,6 +196,18 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       else planned.push({ file, dest, kind: fullKind, bytes: fullBytes });
     }
 
+    // files with the same content download once: duplicates are copied from the content cache after
+    const seen = new Set<string>();
+    const first: PlannedFile[] = [];
+    const dups: PlannedFile[] = [];
+    for (const p of planned) {
+      if (p.kind !== 'present' && seen.has(p.file.sha256)) {
+        dups.push(p);
+        p.kind = 'cache';
+        p.bytes = 0;
+      } else first.push(p);
+      seen.add(p.file.sha256);
+    }
     // 4. execute
     const total = planned.reduce((a, p) => a + p.bytes, 0);
     let done = 0;
@@ -272,11 +284,16 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         await rm(tmp, { force: true });
       }
     };
-    const queue = [...planned];
-    const fileWorkers = Array.from({ length: Math.min(parallel, Math.max(1, queue.length)) }, async () => {
-      for (let p = queue.shift(); p; p = queue.shift()) await runOne(p);
-    });
-    await Promise.all(fileWorkers);
+    const runAll = async (list: PlannedFile[]) => {
+      const queue = [...list];
+      await Promise.all(
+        Array.from({ length: Math.min(parallel, Math.max(1, queue.length)) }, async () => {
+          for (let p = queue.shift(); p; p = queue.shift()) await runOne(p);
+        }),
+      );
+    };
+    await runAll(first);
+    await runAll(dups);
     // every placed file re-checked against the manifest size (hashes were checked before rename)
     for (const p of planned) if (p.kind === 'cache' || p.kind === 'present') await cas.remember(p.dest, p.file.sha256);
 
