@@ -177,47 +177,59 @@ export async function loadProcessors(): Promise<Processors> {
 export async function startProcessorWorker(): Promise<Processors & { close(): Promise<void> }> {
   const { Worker } = await import('node:worker_threads');
   const { McdnError } = await import('../../errors.ts');
-  const worker = new Worker(new URL('./processor-worker.mjs', import.meta.url), { execArgv: [] });
+  type Msg = { ready?: string[]; id?: number; ok?: boolean; result?: unknown; error?: { code: string; category: string; message: string } };
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let next = 1;
-  let failed: Error | undefined;
-  const ready = new Promise<string[]>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.on('message', (m: { ready?: string[]; id?: number; ok?: boolean; result?: unknown; error?: { code: string; category: string; message: string } }) => {
-      if (m.ready) {
-        resolve(m.ready);
-        return;
-      }
-      const p = pending.get(m.id!);
-      if (!p) return;
-      pending.delete(m.id!);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new McdnError(m.error!.code, m.error!.category as 'internal', m.error!.message));
-      if (pending.size === 0) worker.unref();
+  let closed = false;
+
+  /** Start a worker; resolves with it and the operations it offers. */
+  const spawn = () =>
+    new Promise<{ worker: InstanceType<typeof Worker>; ops: string[] }>((resolve, reject) => {
+      const worker = new Worker(new URL('./processor-worker.mjs', import.meta.url), { execArgv: [] });
+      let started = false;
+      worker.on('message', (m: Msg) => {
+        if (m.ready) {
+          started = true;
+          worker.unref();
+          resolve({ worker, ops: m.ready });
+          return;
+        }
+        const p = pending.get(m.id!);
+        if (!p) return;
+        pending.delete(m.id!);
+        if (m.ok) p.resolve(m.result);
+        else p.reject(new McdnError(m.error!.code, m.error!.category as 'internal', m.error!.message));
+        if (pending.size === 0) worker.unref();
+      });
+      const failAll = (e: Error) => {
+        if (!started) reject(e);
+        for (const p of pending.values()) p.reject(e);
+        pending.clear();
+        if (current?.worker === worker) current = undefined; // the next call starts a fresh worker
+      };
+      worker.on('error', failAll);
+      worker.on('exit', () => failAll(new McdnError('PROCESSOR_STOPPED', closed ? 'cancelled' : 'internal', 'the publish processor worker stopped')));
     });
-  });
-  const failAll = (e: Error) => {
-    failed = e;
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
-  };
-  worker.on('error', failAll);
-  worker.on('exit', () => failAll(new McdnError('PROCESSOR_STOPPED', 'cancelled', 'the publish processor worker stopped')));
-  const ops = await ready;
-  worker.unref();
-  const call = (op: string, ...args: unknown[]) =>
-    new Promise<unknown>((resolve, reject) => {
-      if (failed) return reject(failed);
+
+  let current: { worker: InstanceType<typeof Worker>; ops: string[] } | undefined = await spawn();
+  const ops = current.ops;
+  const call = async (op: string, ...args: unknown[]): Promise<unknown> => {
+    if (closed) throw new McdnError('PROCESSOR_STOPPED', 'cancelled', 'the publish processor worker stopped');
+    current ??= await spawn(); // a worker that crashed (e.g. out of memory) is replaced
+    const w = current.worker;
+    return new Promise<unknown>((resolve, reject) => {
       const id = next++;
       pending.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, op, args });
+      w.ref();
+      w.postMessage({ id, op, args });
     });
+  };
   const p: Processors & { close(): Promise<void> } = {
     encode: (i, o, c, s) => call('encode', i, o, c, s) as Promise<number>,
     detectFormat: (path, name) => call('detectFormat', path, name) as Promise<string>,
     async close() {
-      await worker.terminate();
+      closed = true;
+      await current?.worker.terminate();
     },
   };
   if (ops.includes('pack')) p.pack = (i, o) => call('pack', i, o) as Promise<PackOutcome>;
