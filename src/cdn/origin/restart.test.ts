@@ -1,6 +1,7 @@
 /**
- * A publish job interrupted by an origin shutdown leaves the version pending and invisible; the next
- * origin started on the same data folder resumes the job and the version becomes ready.
+ * Origin lifecycle and configuration: a publish job interrupted by a shutdown leaves the version
+ * pending and invisible, and the next origin on the same data folder resumes it; `privateReads`
+ * puts reads behind the token check.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,5 +53,20 @@ test('an interrupted publish job resumes after restart', async () => {
     assert.deepEqual(((await (await fetch(`${b.url}/v1/models/m`)).json()) as { channels: unknown }).channels, { latest: '1' });
   } finally {
     await b.close();
+  }
+});
+
+test('with privateReads, reads need a token; health and the public key stay open', async () => {
+  const o = await startOrigin({ dataDir: join(dir, 'private'), port: 0, privateReads: true });
+  try {
+    const t = o.registry.createToken('reader').token;
+    assert.equal((await fetch(`${o.url}/v1/models`)).status, 401);
+    assert.equal((await fetch(`${o.url}/v1/blobs/${'a'.repeat(64)}`)).status, 401);
+    assert.equal((await fetch(`${o.url}/v1/models`, { headers: { authorization: `Bearer ${t}` } })).status, 200);
+    assert.equal((await fetch(`${o.url}/v1/blobs/${'a'.repeat(64)}`, { headers: { authorization: `Bearer ${t}` } })).status, 404);
+    assert.equal((await fetch(`${o.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${o.url}/.well-known/modelcdn/public-key`)).status, 200);
+  } finally {
+    await o.close();
   }
 });

@@ -49,6 +49,8 @@ export interface OriginOptions {
   encodings?: ContentCoding[];
   /** override the codec/delta/formats hooks (default: whatever those modules export) */
   processors?: Processors;
+  /** require a token for reads too (default: reads are public); health, public key and openapi stay open */
+  privateReads?: boolean;
   /** observe every finished request (metrics later) */
   onRequest?: (info: { method: string; route: string; status: number; ms: number }) => void;
 }
@@ -69,6 +71,9 @@ export interface OriginServer {
   routes: { methods: string[]; path: string; id: string }[];
   close(): Promise<void>;
 }
+
+/** Routes that stay open when reads are private. */
+const PUBLIC_ROUTES = new Set(['health', 'openapi', 'publicKey']);
 
 const OPENAPI_PATH = new URL('../../../docs/openapi.json', import.meta.url);
 
@@ -381,6 +386,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
         throw httpError(405, 'METHOD_NOT_ALLOWED', 'input', `${method} is not allowed here (allowed: ${m.allow.join(', ')})`);
       }
       routeId = m.route.id;
+      if (opts.privateReads && !PUBLIC_ROUTES.has(routeId) && !m.route.id.match(/Upload|publish/)) requireToken(req);
       await m.route.handler(req, res, m.params, new URL(req.url ?? '/', 'http://origin'));
     } catch (e) {
       if (!req.complete && method !== 'GET' && method !== 'HEAD') req.resume();

@@ -2,7 +2,7 @@
  * `modelcdn origin --data DIR`: run the origin (registry, blob store, signing key under DIR, all
  * created on first run) until SIGINT/SIGTERM. Thin CLI layer over src/cdn/origin/server.ts.
  */
-import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { defineCommand, flagBool, flagNumber, flagString } from '../command.ts';
 import { McdnError, inputError } from '../../errors.ts';
 import { formatBytes, parseBytes } from '../output.ts';
 
@@ -19,6 +19,7 @@ export default defineCommand({
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     'patch-history': { type: 'number', description: 'earlier versions that get a patch to each new one', default: 3 },
     'max-upload': { type: 'string', description: 'largest single file accepted by publish', default: '64GiB', placeholder: 'SIZE' },
+    private: { type: 'boolean', description: 'require a token (Authorization: Bearer) for reads too; health and the public key stay open' },
     encodings: { type: 'string', description: 'precompressed variants to make at publish (comma list of zstd,br,gzip, or none)', default: 'zstd,br,gzip' },
   },
   json: true,
@@ -44,6 +45,7 @@ export default defineCommand({
       patchHistory: k,
       maxUploadBytes,
       encodings: encodings as ('zstd' | 'br' | 'gzip')[],
+      privateReads: flagBool(ctx.flags, 'private'),
     }).catch((e: unknown) => {
       if (e instanceof McdnError && e.code === 'LISTEN_FAILED' && /EADDRINUSE/.test(e.message)) {
         throw new McdnError('PORT_IN_USE', 'config', `origin: port ${port} is already in use`, { remedy: 'pick another --port' });
