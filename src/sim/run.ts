@@ -72,7 +72,7 @@ export interface Comparison {
 
 export function compare(
   t: Trace,
-  opts: { policies: string[]; cacheSizes: CacheSizeSpec[]; regions?: number; tiered?: boolean; onRow?: (r: ComparisonRow) => void },
+  opts: { policies: string[]; cacheSizes: CacheSizeSpec[]; regions?: number; tiered?: boolean; placement?: boolean; onRow?: (r: ComparisonRow) => void },
 ): Comparison {
   const regions = defaultRegions(t, opts.regions);
   const regionOf = assignRegions(t, regions);
@@ -97,7 +97,7 @@ export function compare(
     let bel: SimResult | undefined;
     for (const policy of policies) {
       const t0 = performance.now();
-      const r = simulate(t, { policy, capacityBytes: cs.bytes, regions, regionOf, nextUse, tiered: opts.tiered === true });
+      const r = simulate(t, { policy, capacityBytes: cs.bytes, regions, regionOf, nextUse, tiered: opts.tiered === true, ...(opts.placement ? { placement: {} } : {}) });
       const seconds = (performance.now() - t0) / 1000;
       if (policy === 'belady') bel = r;
       const b = bel!;

@@ -139,3 +139,21 @@ test('simulate: deterministic, regions split requests, tiered fetch moves origin
   // the same synthetic trace for the same seed
   assert.deepEqual(syntheticTrace({ requests: 500, objects: 50, seed: 3 }), syntheticTrace({ requests: 500, objects: 50, seed: 3 }));
 });
+
+test('simulate: placement pre-positions a globally popular object in a region that has not asked for it yet', () => {
+  const b = new TraceBuilder(2100, true);
+  let u = 0;
+  for (let i = 0; i < 1000; i++) {
+    if (i % 2 === 0) b.push('hot', 100, i, 'eu');
+    else b.push(`once${u++}`, 10, i, 'us');
+  }
+  b.push('hot', 100, 1000, 'us'); // the first request for 'hot' in us comes after the first plan
+  for (let i = 0; i < 50; i++) b.push(`tail${i}`, 10, 1001 + i, 'us');
+  const t = b.build();
+  const lazy = simulate(t, { policy: 's3fifo', capacityBytes: 1000 });
+  const placed = simulate(t, { policy: 's3fifo', capacityBytes: 1000, placement: { epoch: 1000 } });
+  assert.equal(lazy.prefetchBytes, 0);
+  assert.equal(placed.prefetchBytes, 100);
+  assert.equal(placed.hits, lazy.hits + 1);
+  assert.equal(placed.originBytes, lazy.originBytes); // the prefetch moved the fetch ahead of demand, not added bytes
+});

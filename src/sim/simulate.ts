@@ -9,6 +9,7 @@ import { createPolicy } from '../cdn/eviction/index.ts';
 import { PolicyCache } from '../cdn/eviction/cache.ts';
 import type { EvictionPolicy } from '../cdn/eviction/policy.ts';
 import { BeladyPolicy } from './belady.ts';
+import { planPlacement, type PlanDemand } from '../cdn/placement/planner.ts';
 import { nextUseIndex, type Trace } from './trace.ts';
 
 export interface SimOptions {
@@ -24,6 +25,19 @@ export interface SimOptions {
   nextUse?: Float64Array;
   /** on a miss, fetch from a sibling edge that holds the object before going to the origin */
   tiered?: boolean;
+  /** demand-based placement: periodically plan and pin/prefetch each edge's most-wanted objects */
+  placement?: PlacementSimOptions;
+}
+
+export interface PlacementSimOptions {
+  /** share of each edge's budget the planner may pin (default 0.3) */
+  pinFraction?: number;
+  /** requests between two plans (default: trace length / 50, at least 1000) */
+  epoch?: number;
+  /** planner's weight of global popularity (default 0.3) */
+  spread?: number;
+  /** objects expected fewer times than this per epoch stay lazily loaded (default 2) */
+  minExpectedRequests?: number;
 }
 
 export interface SimResult {
@@ -38,6 +52,8 @@ export interface SimResult {
   originBytes: number;
   /** bytes fetched from sibling edges (tiered fetch) */
   siblingBytes: number;
+  /** bytes fetched ahead of demand by placement (included in originBytes / siblingBytes) */
+  prefetchBytes: number;
   objectHitRatio: number;
   byteHitRatio: number;
   objectMissRatio: number;
@@ -95,31 +111,75 @@ export function simulate(t: Trace, opts: SimOptions): SimResult {
   let originBytes = 0;
   let siblingBytes = 0;
   const tiered = opts.tiered === true && regions > 1;
+  let prefetchBytes = 0;
+  /** fetch for a miss or a prefetch: a sibling that has it (tiered), else the origin */
+  const fetch = (r: number, key: string, s: number): void => {
+    if (tiered) {
+      for (let j = 1; j < regions; j++) {
+        if (caches[(r + j) % regions]!.sizeOf(key) === s) {
+          siblingBytes += s;
+          return;
+        }
+      }
+    }
+    originBytes += s;
+  };
+  // placement state: decayed demand per region (object index → count) and the current pins
+  const pl = opts.placement && !nextUse ? opts.placement : undefined;
+  const epoch = pl ? Math.max(1000, pl.epoch ?? Math.floor(t.length / 50)) : Infinity;
+  const demand = pl ? Array.from({ length: regions }, () => new Map<number, number>()) : [];
+  const lastSize = pl ? new Float64Array(keys.length) : new Float64Array(0);
+  let pinned: Set<string>[] = pl ? Array.from({ length: regions }, () => new Set<string>()) : [];
+  const replan = (now: number): void => {
+    const items: PlanDemand[] = [];
+    for (let r = 0; r < regions; r++) {
+      for (const [o, c] of demand[r]!) {
+        if (c < 0.05) demand[r]!.delete(o);
+        else if (c >= 0.5) items.push({ region: `r${r}`, model: keys[o]!, version: '0', size: lastSize[o]!, requests: c });
+      }
+    }
+    const plan = planPlacement(
+      Array.from({ length: regions }, (_, r) => ({ name: `r${r}`, capacityBytes: opts.capacityBytes * (pl!.pinFraction ?? 0.3) })),
+      items,
+      { spread: pl!.spread ?? 0.3, minExpectedRequests: pl!.minExpectedRequests ?? 2 },
+    );
+    const want: Set<string>[] = Array.from({ length: regions }, () => new Set<string>());
+    for (const p of plan.placements) want[Number(p.region.slice(1))]!.add(p.model);
+    for (let r = 0; r < regions; r++) {
+      const c = caches[r]!;
+      for (const k of pinned[r]!) if (!want[r]!.has(k)) c.unpin(k);
+      for (const k of want[r]!) {
+        if (!c.has(k)) {
+          const sz = lastSize[keyIndex.get(k)!]!;
+          if (!c.insert(k, sz, now, true)) continue;
+          prefetchBytes += sz;
+          fetch(r, k, sz);
+        }
+        c.pin(k);
+      }
+    }
+    pinned = want;
+    for (const m of demand) for (const [o, v] of m) m.set(o, v / 2); // half-life: one epoch
+  };
+  const keyIndex = new Map<string, number>();
+  if (pl) keys.forEach((k, i) => keyIndex.set(k, i));
   for (let i = 0; i < t.length; i++) {
     const key = keys[obj[i]!]!;
     const s = size[i]!;
     const r = regionOf[i]!;
+    if (pl) {
+      if (i > 0 && i % epoch === 0) replan(i);
+      const o = obj[i]!;
+      demand[r]!.set(o, (demand[r]!.get(o) ?? 0) + 1);
+      lastSize[o] = s;
+    }
     bytesRequested += s;
     if (caches[r]!.access(key, s, i) === 'hit') {
       hits++;
       bytesHit += s;
       continue;
     }
-    if (tiered) {
-      let found = false;
-      for (let j = 1; j < regions; j++) {
-        const c = caches[(r + j) % regions]!;
-        if (c.sizeOf(key) === s) {
-          found = true;
-          break;
-        }
-      }
-      if (found) {
-        siblingBytes += s;
-        continue;
-      }
-    }
-    originBytes += s;
+    fetch(r, key, s);
   }
   const n = t.length;
   return {
@@ -132,6 +192,7 @@ export function simulate(t: Trace, opts: SimOptions): SimResult {
     bytesHit,
     originBytes,
     siblingBytes,
+    prefetchBytes,
     objectHitRatio: n ? hits / n : 0,
     byteHitRatio: bytesRequested ? bytesHit / bytesRequested : 0,
     objectMissRatio: n ? 1 - hits / n : 0,

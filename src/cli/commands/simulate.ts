@@ -19,15 +19,17 @@ export default defineCommand({
     "Belady's offline optimum (furthest next request, with bypass) and LRU. --cache-size is per edge, " +
     'as a percentage of the unique bytes of the whole trace or an absolute size; lists are comma-separated. ' +
     'Requests are split across edges by the trace\'s region column, else by a hash of the request index. ' +
-    '--placement on lets a missing edge fetch from a sibling edge that holds the object before going to the origin ' +
-    '(tiered fetch; sibling bytes are priced as inter-region transfer).',
+    '--placement on turns on demand-based placement and tiered fetch: every 1/50 of the trace the planner ' +
+    '(src/cdn/placement) pins and prefetches each edge\'s most-wanted objects (up to 30 % of its cache), and a ' +
+    'missing edge fetches from a sibling edge that holds the object before going to the origin (sibling bytes ' +
+    'are priced as inter-region transfer). Belady is run without placement (it already knows the future).',
   flags: {
     trace: { type: 'string', description: 'trace file', placeholder: 'FILE' },
     format: { type: 'string', description: 'auto | adaptsize | csv | oracle-general', default: 'auto', placeholder: 'FMT' },
     'cache-size': { type: 'string', description: 'per-edge cache size(s): 5%, 1%,5%,10% or 20GB', default: '5%', placeholder: 'SIZE' },
     policy: { type: 'string', description: `eviction policy, a comma list, or all (default: ${DEFAULT_POLICY})`, default: DEFAULT_POLICY, placeholder: 'NAME' },
     regions: { type: 'number', description: 'number of simulated edges (default: regions in the trace, else 1)' },
-    placement: { type: 'string', description: 'on | off: tiered fetch from sibling edges', default: 'off', placeholder: 'on|off' },
+    placement: { type: 'string', description: 'on | off: demand-based placement (planner pins + prefetch) and tiered fetch from sibling edges', default: 'off', placeholder: 'on|off' },
     world: { type: 'boolean', description: 'simulate the internet-scale world (regions × models, diurnal demand, releases) instead of a trace' },
     'world-options': { type: 'string', description: 'world overrides as JSON or key=value,… (regions, models, hours, modelSample, realDownloadsPerDay, edgeCacheFraction, …)', placeholder: 'OPTS' },
     diurnal: { type: 'string', description: 'JEDI hourly CSV for --world (default: ../shared/fixtures/traces/jedi_hourly_requests_us_eu.csv)', placeholder: 'FILE' },
@@ -74,7 +76,7 @@ export default defineCommand({
     const trace = parseTrace(bytes, format, name);
     const parseSeconds = (performance.now() - t0) / 1000;
     const sizes = parseCacheSizes(flagString(ctx.flags, 'cache-size') ?? '5%', uniqueBytes(trace));
-    const cmp = compare(trace, { policies, cacheSizes: sizes, ...(regions !== undefined ? { regions } : {}), tiered: placement === 'on' });
+    const cmp = compare(trace, { policies, cacheSizes: sizes, ...(regions !== undefined ? { regions } : {}), tiered: placement === 'on', placement: placement === 'on' });
     const rows = cmp.rows.map((r) => ({ ...r, cost: cost(prices, { originBytes: r.originBytes, interRegionBytes: r.siblingBytes }) }));
     const result = { trace: path, format, parseSeconds, placement, prices, ...cmp, rows };
     ctx.out.result(result, (v) => [
@@ -82,7 +84,7 @@ export default defineCommand({
         `${v.regions} edge(s); compulsory byte miss ratio ${v.compulsoryByteMissRatio.toFixed(4)}`,
       '',
       table(
-        ['cache', 'policy', 'byte miss', 'obj miss', 'vs Belady (bytes)', 'vs Belady (obj)', 'origin egress', 'sibling', 'origin $', 'Mreq/min'],
+        ['cache', 'policy', 'byte miss', 'obj miss', 'vs Belady (bytes)', 'vs Belady (obj)', 'origin egress', 'sibling', 'prefetched', 'cost $', 'Mreq/min'],
         v.rows.map((r) => [
           `${r.cacheLabel} (${formatBytes(r.capacityBytes)})`,
           r.policy + (r.policy === DEFAULT_POLICY ? ' *' : ''),
@@ -92,6 +94,7 @@ export default defineCommand({
           `${r.objectMissVsBelady.toFixed(3)}x`,
           formatBytes(r.originBytes),
           formatBytes(r.siblingBytes),
+          formatBytes(r.prefetchBytes),
           `$${r.cost.total.toFixed(2)}`,
           (r.requestsPerMinute / 1e6).toFixed(1),
         ]),
