@@ -91,3 +91,38 @@ test('origin → edge → client: packed first pull, patch update, downgrade ref
   assert.equal(edge.reporter.sent, 1);
   assert.equal(edge.reporter.failures, 0);
 });
+
+test('the real origin stopped mid-transfer and restarted: the pull resumes and ends with the right hash', async () => {
+  const big = Buffer.alloc(6 << 20);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(((Math.imul(i, 2654435761) >>> 0) ^ (i >>> 7)) >>> 0, i);
+  const d = join(dir, 'src-big');
+  await mkdir(d);
+  await writeFile(join(d, 'weights.bin'), big);
+  const token = origin.registry.createToken('big').token;
+  await publish({ server: origin.url, token, name: 'big', version: '1.0', files: await collectFiles([d]) });
+  const port = Number(new URL(origin.url).port);
+  const out = join(dir, 'out-big');
+  let restarted: Promise<void> | undefined;
+  const r = await pull({
+    ref: 'big@1.0',
+    server: origin.url,
+    outDir: out,
+    home: join(dir, 'home-big'),
+    parallel: 2,
+    segmentSize: 256 << 10,
+    noPacked: true,
+    onProgress: (done) => {
+      if (!restarted && done > 1 << 20) {
+        restarted = (async () => {
+          await origin.close();
+          await new Promise((res) => setTimeout(res, 300));
+          origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port });
+        })();
+      }
+    },
+  });
+  await restarted;
+  assert.ok(restarted, 'the origin was restarted during the pull');
+  assert.equal(sha256Hex(await readFile(join(out, 'weights.bin'))), sha256Hex(big));
+  assert.ok(r.fetchedBytes < 2 * big.length, `resumed, not restarted (${r.fetchedBytes} bytes)`);
+});
