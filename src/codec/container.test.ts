@@ -186,3 +186,26 @@ test('duplicate tensors become REF chunks and decode in every decoder', async ()
   const pieces = [mcz.subarray(0, 1000), mcz.subarray(1000, 1001), mcz.subarray(1001)];
   assert.deepEqual(new Uint8Array(Buffer.concat(await Readable.from(pieces).pipe(createUnpackStream({ pool: false })).toArray())), bytes);
 });
+
+test('fuzz: random bytes after a valid preamble never crash the parsers with a non-McdnError', () => {
+  const good = packBytes(new TextEncoder().encode('fuzz me '.repeat(50)));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (junk, keepPreamble) => {
+      const b = keepPreamble ? new Uint8Array([...good.subarray(0, 16), ...junk]) : junk;
+      try {
+        unpackBytes(b);
+      } catch (e) {
+        assert.ok(e instanceof McdnError, String(e));
+      }
+      const p = new MczParser();
+      p.push(b);
+      try {
+        while (p.next());
+        p.finish();
+      } catch (e) {
+        assert.ok(e instanceof McdnError, String(e));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
