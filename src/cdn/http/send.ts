@@ -1,8 +1,8 @@
 /**
  * Thin node:http adapters over the pure pieces: send JSON, send an error (via errorResponse), read a
  * size-limited JSON body, and send a file region with the conditional/Range plan applied
- * (fs.createReadStream with a large highWaterMark; ≥ 1 GB/s on loopback). The origin and the edge
- * both use these; no routing or registry knowledge here.
+ * (fs.createReadStream with 1 MiB reads instead of the 64 KiB default: about half the CPU per
+ * byte). The origin and the edge both use these; no routing or registry knowledge here.
  */
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,7 +13,7 @@ import { errorResponse, httpError } from './errors.ts';
 import { planResponse, type ResponsePlan } from './etag.ts';
 
 /** Read size for file responses: big reads keep syscalls and event-loop turns per GB low. */
-export const FILE_READ_CHUNK = 4 << 20;
+export const FILE_READ_CHUNK = 1 << 20;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false): void {
   const buf = Buffer.from(JSON.stringify(body));
