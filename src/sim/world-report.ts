@@ -39,7 +39,7 @@ export function worldTable(res: WorldResult, markdown = false): string {
 }
 
 export function worldPlot(res: WorldResult): Uint8Array {
-  const pick = res.scenarios.filter((_, i) => [0, 2, 3, 5].includes(i) || res.scenarios.length <= 4);
+  const pick = res.scenarios.filter((s) => ['raw, lazy', 'packed+deltas', '+prefetch', '+placement', 'all'].includes(s.scenario.short));
   const colors = [PALETTE[1]!, PALETTE[0]!, PALETTE[3]!, PALETTE[2]!, PALETTE[4]!, PALETTE[5]!];
   return lineChart({
     title: `modelcdn world simulation: ${res.options.regions} regions x ${res.options.models} models, ${res.options.hours} h (UTC hours on the x axis)`,

@@ -19,11 +19,11 @@ test('JEDI curves: US and EU download peaks are ~9 h apart in UTC and both late-
 });
 
 test('world: deterministic; compression, placement and prefetch move the numbers the expected way', () => {
-  const opts = { regions: 6, continents: 2, models: 400, hours: 30, realDownloadsPerDay: 150_000, modelSample: 0.25, deployDelayHours: 12, releasesPerDayRest: 0.2 };
+  const opts = { regions: 6, continents: 2, models: 400, hours: 30, realDownloadsPerDay: 150_000, modelSample: 0.25, deployDelayHours: 12, rolloutHours: 8, releasesPerDayRest: 0.2 };
   const a = simulateWorld(opts, jedi, DEFAULT_PRICES);
   const b = simulateWorld(opts, jedi, DEFAULT_PRICES);
   assert.deepEqual(a, b);
-  const [raw, packed, deltas, prefetch, placement, all] = a.scenarios;
+  const [raw, packed, deltas, prefetch, predictive, placement, all] = a.scenarios;
   // same request stream everywhere
   for (const s of a.scenarios) assert.equal(s.requests, raw!.requests);
   // packed artifacts cut egress roughly by the compression ratio
@@ -37,6 +37,9 @@ test('world: deterministic; compression, placement and prefetch move the numbers
   assert.equal(deltas!.deployReadiness, 0);
   assert.ok(prefetch!.deployReadiness > 0.3, String(prefetch!.deployReadiness));
   assert.ok(all!.deployReadiness > 0.3);
+  // predictive prefetch (no staging): second-wave edges get ready from the first wave's deploy
+  assert.ok(predictive!.deployReadiness > 0.1, String(predictive!.deployReadiness));
+  assert.ok(predictive!.prefetchBytes > 0);
   assert.ok(prefetch!.prefetchBytes > 0);
   for (const s of a.scenarios) {
     assert.ok(Math.abs(s.cost.total - (s.cost.originEgress + s.cost.interRegion + s.cost.edgeStorage)) < 1e-6);

@@ -51,8 +51,10 @@ export interface WorldOptions {
   /** versions released per model per day: popular models (top 1 %) and the rest */
   releasesPerDayTop: number;
   releasesPerDayRest: number;
-  /** hours between staging and deploying a version */
+  /** hours between staging and deploying a version (first wave) */
   deployDelayHours: number;
+  /** rollout in two waves: continent 0 first ("canary"), every other region this many hours later */
+  rolloutHours: number;
   /** prefetch bandwidth cap per edge (bytes/s, real-world bytes) */
   prefetchRate: number;
   offPeakHours: number;
@@ -82,6 +84,7 @@ export const DEFAULT_WORLD: WorldOptions = {
   releasesPerDayTop: 0.5,
   releasesPerDayRest: 0.03,
   deployDelayHours: 24,
+  rolloutHours: 12,
   prefetchRate: 200e6,
   offPeakHours: 5,
   planEveryHours: 6,
@@ -95,7 +98,10 @@ export interface Scenario {
   short: string;
   compression: boolean;
   deltas: boolean;
+  /** prefetch explicitly staged versions */
   prefetch: boolean;
+  /** predictive prefetch without staging: a version deployed in the first wave is prefetched by second-wave edges whose clients use the model */
+  predictive?: boolean;
   placement: boolean;
 }
 
@@ -104,8 +110,9 @@ export const SCENARIOS: Scenario[] = [
   { name: '+ compression (packed)', short: 'packed', compression: true, deltas: false, prefetch: false, placement: false },
   { name: '+ delta patches', short: 'packed+deltas', compression: true, deltas: true, prefetch: false, placement: false },
   { name: '+ staged prefetch (off-peak)', short: '+prefetch', compression: true, deltas: true, prefetch: true, placement: false },
+  { name: '+ predictive prefetch (no staging)', short: '+predictive', compression: true, deltas: true, prefetch: false, predictive: true, placement: false },
   { name: '+ placement & tiered fetch', short: '+placement', compression: true, deltas: true, prefetch: false, placement: true },
-  { name: 'all: prefetch + placement', short: 'all', compression: true, deltas: true, prefetch: true, placement: true },
+  { name: 'all: prefetch + placement', short: 'all', compression: true, deltas: true, prefetch: true, predictive: true, placement: true },
 ];
 
 /** JEDI hourly curves (24 UTC hours) for the US and EU clusters, and the clusters' UTC offsets. */
@@ -291,12 +298,15 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
   const perRegionHour = (o.realDownloadsPerDay * w.sampleShare) / 24 / R;
   const fullSize = (m: number) => w.models[m]!.raw * (sc.compression ? o.compressionRatio : 1);
   const caches = Array.from({ length: R }, () => new PolicyCache(createPolicy(DEFAULT_POLICY, edgeCacheBytes / scale), edgeCacheBytes / scale));
-  const version = w.models.map(() => 1);
+  // per rollout wave: the deployed version of every model
+  const version = [w.models.map(() => 1), w.models.map(() => 1)];
+  const released = w.models.map(() => 1);
+  const waveOf = (r: number) => (w.continent[r] === 0 ? 0 : 1);
   const stagesAt = new Map<number, number[]>();
   w.models.forEach((m, i) => {
     for (const s of m.stages) stagesAt.set(s, [...(stagesAt.get(s) ?? []), i]);
   });
-  const deploysAt = new Map<number, { m: number; v: number }[]>();
+  const deploysAt = new Map<number, { m: number; v: number; wave: number }[]>();
   // per region: demand in the last 24 h per model (for "who needs the staged version") and hour-of-day profile
   const recent = Array.from({ length: R }, () => new Map<number, number[]>());
   const profile = Array.from({ length: R }, () => new Float64Array(24));
@@ -347,29 +357,36 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
     const pt: HourPoint = { hour: h, originBytes: 0, interRegionBytes: 0, prefetchBytes: 0, requestedBytes: 0, hitBytes: 0 };
     const offPeak = Array.from({ length: R }, (_, r) => offPeakOf(r, h));
     // staging: queue prefetch of the new version (and its patch) at edges whose clients used the model in the last day
+    const enqueue = (r: number, m: number, v: number, until: number): void => {
+      // predicted need: the edge's clients asked for the model at least twice in the last day
+      const demand = demandCount(recent[r]!, m, h);
+      if (demand < 2) return;
+      queue[r]!.push({ key: keyOf(m, v), size: fullSize(m), until, staged: true, demand });
+      if (sc.deltas) queue[r]!.push({ key: patchKey(m, v), size: fullSize(m) * o.patchRatio, until, staged: true, demand });
+      queue[r]!.sort((a, b) => b.demand - a.demand); // most-wanted first, so the budget goes where clients are
+    };
     for (const m of stagesAt.get(h) ?? []) {
-      const v = version[m]! + 1 + (deploysAt.size >= 0 ? pendingCount(deploysAt, m) : 0);
+      const v = ++released[m]!;
       const dh = h + o.deployDelayHours;
-      deploysAt.set(dh, [...(deploysAt.get(dh) ?? []), { m, v }]);
+      deploysAt.set(dh, [...(deploysAt.get(dh) ?? []), { m, v, wave: 0 }]);
+      deploysAt.set(dh + o.rolloutHours, [...(deploysAt.get(dh + o.rolloutHours) ?? []), { m, v, wave: 1 }]);
       if (!sc.prefetch) continue;
-      for (let r = 0; r < R; r++) {
-        // predicted need: the edge's clients asked for the model at least twice in the last day
-        const demand = demandCount(recent[r]!, m, h);
-        if (demand < 2) continue;
-        queue[r]!.push({ key: keyOf(m, v), size: fullSize(m), until: dh, staged: true, demand });
-        if (sc.deltas) queue[r]!.push({ key: patchKey(m, v), size: fullSize(m) * o.patchRatio, until: dh, staged: true, demand });
-        queue[r]!.sort((a, b) => b.demand - a.demand); // most-wanted first, so the budget goes where clients are
-      }
+      for (let r = 0; r < R; r++) enqueue(r, m, v, dh + (waveOf(r) === 0 ? 0 : o.rolloutHours));
     }
-    // deploys: flip the channel; measure readiness at the edges whose clients use the model
-    for (const { m, v } of deploysAt.get(h) ?? []) {
-      version[m] = v;
-      deploys++;
+    // deploys: flip the channel for the wave; measure readiness at its edges whose clients use the model
+    for (const { m, v, wave } of deploysAt.get(h) ?? []) {
+      version[wave]![m] = v;
+      if (wave === 0) deploys++;
       for (let r = 0; r < R; r++) {
+        if (waveOf(r) !== wave) continue;
         const d = demandCount(recent[r]!, m, h);
         if (d === 0) continue;
         readyTotal += d;
         if (caches[r]!.has(keyOf(m, v))) readyW += d;
+      }
+      // predictive prefetch: the first wave has it, so second-wave edges that serve the model fetch it ahead
+      if (sc.predictive && wave === 0) {
+        for (let r = 0; r < R; r++) if (waveOf(r) === 1 && !caches[r]!.has(keyOf(m, v))) enqueue(r, m, v, h + o.rolloutHours);
       }
     }
     // placement: plan from aggregated demand, pin and queue what is missing
@@ -397,7 +414,7 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
       }
     }
     // prefetch inside each edge's off-peak window, under its token bucket
-    if (sc.prefetch || sc.placement) {
+    if (sc.prefetch || sc.predictive || sc.placement) {
       for (let r = 0; r < R; r++) {
         if (!offPeak[r] || queue[r]!.length === 0) continue;
         const q = queue[r]!;
@@ -445,7 +462,7 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
       const counts = new Map<string, { requests: number; bytes: number }>();
       for (let i = 0; i < n; i++) {
         const m = sample(w.regionCdf[r]!, rng());
-        const v = version[m]!;
+        const v = version[waveOf(r)]![m]!;
         const update = rng() < o.updateFraction && v > 1;
         const key = update && sc.deltas ? patchKey(m, v) : keyOf(m, v);
         const size = update && sc.deltas ? fullSize(m) * o.patchRatio : fullSize(m);
@@ -496,12 +513,6 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
     cost: cost(prices, { originBytes: origin * scale, interRegionBytes: inter * scale, storageBytes: storage, months }),
     hourly,
   };
-}
-
-function pendingCount(deploysAt: Map<number, { m: number; v: number }[]>, m: number): number {
-  let n = 0;
-  for (const list of deploysAt.values()) for (const d of list) if (d.m === m) n++;
-  return n;
 }
 
 function demandCount(recent: Map<number, number[]>, m: number, h: number): number {
