@@ -70,3 +70,28 @@ test('with privateReads, reads need a token; health and the public key stay open
     await o.close();
   }
 });
+
+test('any BlobStore plugs in: publish and ranged reads through a MemoryBlobStore', async () => {
+  const { MemoryBlobStore } = await import('../../store/index.ts');
+  const store = new MemoryBlobStore();
+  const o = await startOrigin({ dataDir: join(dir, 'mem'), port: 0, store, encodings: ['gzip'] });
+  try {
+    const token = o.registry.createToken('t').token;
+    const f = join(dir, 'mem.json');
+    const body = JSON.stringify({ k: 'v'.repeat(10_000) });
+    writeFileSync(f, body);
+    const r = await publish({ server: o.url, token, name: 'mem', version: '1', files: await collectFiles([f]) });
+    assert.equal(r.job?.status, 'done');
+    const { sha256Hex } = await import('../../util/hash.ts');
+    const h = sha256Hex(body);
+    assert.equal(await store.has(h), true);
+    const part = await fetch(`${o.url}/v1/blobs/${h}`, { headers: { range: 'bytes=2-5' } });
+    assert.equal(part.status, 206);
+    assert.equal(await part.text(), body.slice(2, 6));
+    const gz = await fetch(`${o.url}/v1/models/mem/versions/1/files/mem.json`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gz.headers.get('content-encoding'), 'gzip');
+    assert.equal(await gz.text(), body); // fetch decodes gzip
+  } finally {
+    await o.close();
+  }
+});
