@@ -241,6 +241,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   let failed: unknown;
   let fetchDone = false;
   const hasher = createHash('sha256');
+  let reuse: Buffer | undefined;
   const follow = async () => {
     let pos = 0;
     while (pos < size) {
@@ -251,7 +252,8 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
         continue;
       }
       while (pos < end) {
-        const c = Buffer.allocUnsafe(Math.min(FOLLOW_CHUNK, end - pos));
+        // the follower callback may keep its chunk (an unpack stream does): then each read gets a new buffer
+        const c = opts.follower ? Buffer.allocUnsafe(Math.min(FOLLOW_CHUNK, end - pos)) : (reuse ??= Buffer.allocUnsafe(FOLLOW_CHUNK)).subarray(0, Math.min(FOLLOW_CHUNK, end - pos));
         const { bytesRead } = await fh.read(c, 0, c.length, pos);
         if (bytesRead === 0) throw new McdnError('PART_FILE_SHORT', 'io', `${partPath}: ended at ${pos}, expected ${end} bytes`);
         const got = bytesRead === c.length ? c : c.subarray(0, bytesRead);

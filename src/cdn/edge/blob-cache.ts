@@ -78,6 +78,8 @@ export interface CacheStats {
 }
 
 const CLEAN_MARKER = 'clean-shutdown';
+/** Upstream bytes a fill may hold in memory while its disk write is in flight. */
+export const FILL_MAX_PENDING = 8 << 20;
 
 const defaultIo: FillIo = {
   async write(fh, buf, position) {
@@ -431,24 +433,72 @@ export class EdgeBlobCache {
     }
   }
 
-  /** append a response body to the fill, skipping its first `skip` bytes */
-  private async consume(fill: Fill, fh: FileHandle, hasher: BlockHasher, resp: UpstreamResponse, skip: number): Promise<void> {
-    for await (const raw of resp.body as AsyncIterable<Buffer>) {
-      let c: Buffer = raw;
-      if (skip > 0) {
-        if (c.length <= skip) {
-          skip -= c.length;
-          continue;
+  /**
+   * Append a response body to the fill, skipping its first `skip` bytes. Chunks that arrive while a
+   * write is in flight are batched into the next write (few large writes instead of one per socket
+   * read); the socket is paused when too much is pending. Resolves when the body ended or broke off
+   * and everything received is on disk (the caller checks for truncation); rejects on disk errors.
+   */
+  private consume(fill: Fill, fh: FileHandle, hasher: BlockHasher, resp: UpstreamResponse, skip: number): Promise<void> {
+    const body = resp.body;
+    return new Promise<void>((resolve, reject) => {
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let writing = false;
+      let ended = false;
+      let settled = false;
+      const fail = (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        body.destroy();
+        reject(e);
+      };
+      const flush = () => {
+        if (writing || settled) return;
+        if (pendingBytes === 0) {
+          if (ended) {
+            settled = true;
+            resolve();
+          } else if (body.isPaused()) body.resume();
+          return;
         }
-        c = c.subarray(skip);
-        skip = 0;
-      }
-      if (this.closed) throw new McdnError('EDGE_CLOSING', 'cancelled', 'edge is shutting down');
-      if (fill.written + c.length > fill.size) throw new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`);
-      await this.writeAll(fh, c, fill.written, fill);
-      hasher.update(c);
-      fill.advance(c.length);
-    }
+        const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        writing = true;
+        this.writeAll(fh, batch, fill.written, fill).then(() => {
+          hasher.update(batch);
+          fill.advance(batch.length);
+          writing = false;
+          flush();
+        }, fail);
+      };
+      body.on('data', (raw: Buffer) => {
+        let c = raw;
+        if (skip > 0) {
+          if (c.length <= skip) {
+            skip -= c.length;
+            return;
+          }
+          c = c.subarray(skip);
+          skip = 0;
+        }
+        if (this.closed) return fail(new McdnError('EDGE_CLOSING', 'cancelled', 'edge is shutting down'));
+        if (fill.written + pendingBytes + c.length > fill.size) return fail(new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`));
+        pending.push(c);
+        pendingBytes += c.length;
+        if (pendingBytes >= FILL_MAX_PENDING) body.pause();
+        flush();
+      });
+      const stop = () => {
+        ended = true;
+        flush();
+      };
+      body.on('end', stop);
+      // a reset or stall: keep what arrived; the caller resumes from fill.written
+      body.on('error', stop);
+      body.on('close', stop);
+    });
   }
 
   private async writeAll(fh: FileHandle, c: Uint8Array, pos: number, fill: Fill): Promise<void> {
