@@ -319,6 +319,26 @@ describe('edge budget, disk full, restart', () => {
   });
 });
 
+describe('edge tiers', () => {
+  test('a child edge fills from its parent edge; when the parent is down it goes to the origin', async () => {
+    const data = randomBlob(700 << 10, 60);
+    const h = origin.add(data);
+    const parent = await edge();
+    const child = await edge({ parent: parent.url });
+    const r = await get(`${child.url}/v1/blobs/${h}`);
+    assert.equal(sha256(r.body), h);
+    assert.ok(parent.cache.peek(h), 'the parent cached it on the way');
+    assert.ok(child.cache.peek(h));
+    assert.equal(origin.gets.get(h), 1);
+    const h2 = origin.add(randomBlob(300 << 10, 61));
+    await parent.close();
+    edges.splice(edges.indexOf(parent), 1);
+    const r2 = await get(`${child.url}/v1/blobs/${h2}`);
+    assert.equal(sha256(r2.body), h2);
+    assert.equal(origin.gets.get(h2), 1);
+  });
+});
+
 describe('edge metadata, outages, safety', () => {
   test('origin down: stale manifest and cached blobs are still served', async () => {
     const blob = origin.add(randomBlob(100 << 10, 50));
