@@ -154,3 +154,48 @@ test('errorResponse: categories map to statuses; internal errors do not leak', (
   assert.equal(r.status, 500);
   assert.ok(!JSON.stringify(r.body).includes('secret'));
 });
+
+test('splitUrlPath / validators: fuzz — only McdnError, never a traversal segment', () => {
+  const seg = fc.oneof(
+    fc.constantFrom('..', '.', '%2e', '%2E', '%2f', '%2F', '%5c', '%25', '%00', '%c0%ae', '%', '/', '\\', 'a', 'v1', 'models'),
+    fc.string({ maxLength: 8 }),
+  );
+  fc.assert(
+    fc.property(fc.array(seg, { maxLength: 12 }), (parts) => {
+      const path = '/' + parts.join('');
+      try {
+        for (const s of splitUrlPath(path)) {
+          assert.ok(s !== '.' && s !== '..' && !/[/\\%\x00]/.test(s), `${path} → ${s}`);
+        }
+      } catch (e) {
+        assert.ok(e instanceof McdnError, String(e));
+      }
+      for (const v of [validateModelName, validateVersion, validateChannel, validateFilePath, validateHash]) {
+        try {
+          const ok = v(parts.join(''));
+          assert.ok(!ok.split('/').some((s) => s === '..' || s === '.'));
+          assert.ok(!ok.includes('\\') && !ok.includes('%'));
+        } catch (e) {
+          assert.ok(e instanceof McdnError, String(e));
+        }
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('planResponse: property — 206 bodies lie inside the blob and headers agree', () => {
+  const et = strongEtag('c'.repeat(64));
+  fc.assert(
+    fc.property(fc.nat(1e7), fc.string({ maxLength: 40 }), fc.option(fc.constantFrom(et, '"x"', '*', `W/${et}`)), (size, range, inm) => {
+      const p = planResponse({ range: `bytes=${range}`, ...(inm ? { 'if-none-match': inm } : {}) }, et, size);
+      if (p.status === 206) {
+        assert.ok(p.range && p.range.start < p.range.end && p.range.end <= size);
+        assert.equal(Number(p.headers['content-length']), p.range.end - p.range.start);
+      }
+      if (p.status === 200) assert.equal(p.headers['content-length'], String(size));
+      if (inm && inm !== '"x"') assert.equal(p.status, 304);
+    }),
+    { numRuns: 1000 },
+  );
+});

@@ -403,3 +403,20 @@ describe('publish --optimize int8', () => {
     assert.deepEqual(origin.registry.getVersion('cls', '1')?.options, { optimize: 'int8', original: [{ path: o.path, size: o.size, sha256: o.sha256 }] });
   });
 });
+
+describe('fuzz', () => {
+  test('random request paths never cause a 5xx', async () => {
+    const fc = (await import('fast-check')).default;
+    const seg = fc.oneof(
+      fc.constantFrom('v1', 'models', 'demo', 'versions', '1.1', 'files', 'weights', 'model.bin', 'blobs', 'channels', 'manifest', 'latest', '..', '.', '%2e%2e', '%2f', '%252e', '%00', '%', '%zz', ''),
+      fc.stringMatching(/^[A-Za-z0-9._~%-]{0,12}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(seg, { minLength: 1, maxLength: 9 }), fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE'), async (parts, method) => {
+        const r = await raw(origin.url, method, '/' + parts.join('/'));
+        assert.ok(r.status < 500, `${method} /${parts.join('/')} → ${r.status} ${r.body.toString().slice(0, 200)}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
