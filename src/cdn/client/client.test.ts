@@ -185,6 +185,14 @@ describe('client pull', () => {
       origin.corrupt.delete(m.files[0]!.sha256);
     }
     await assert.rejects(stat(join(o.outDir!, 'w.bin')));
+    // bad bytes once (a corrupt fill upstream), good bytes on the retry: the pull succeeds
+    origin.corrupt.add(m.files[0]!.sha256);
+    const notes: string[] = [];
+    const o2 = await opts({ ref: 'eps@1.0', trustFile: keyFile });
+    const r = await pull({ ...o2, onNote: (n) => (notes.push(n), origin.corrupt.delete(m.files[0]!.sha256)) });
+    assert.ok(notes.some((n) => /downloading it again/.test(n)));
+    assert.ok((await readFile(join(o2.outDir!, 'w.bin'))).equals(data));
+    assert.equal(r.files[0]!.sha256, m.files[0]!.sha256);
   });
 
   test('an older version is refused unless --allow-downgrade', async () => {

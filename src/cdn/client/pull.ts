@@ -288,7 +288,16 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       const queue = [...list];
       await Promise.all(
         Array.from({ length: Math.min(parallel, Math.max(1, queue.length)) }, async () => {
-          for (let p = queue.shift(); p; p = queue.shift()) await runOne(p);
+          for (let p = queue.shift(); p; p = queue.shift()) {
+            try {
+              await runOne(p);
+            } catch (e) {
+              // bytes that failed their hash were discarded (here and, for a fill, at the edge): one more try
+              if (!(e instanceof McdnError) || e.code !== 'BLOB_HASH_MISMATCH' || signal?.aborted) throw e;
+              note(`${p.file.path}: ${e.message}; downloading it again`);
+              await runOne(p);
+            }
+          }
         }),
       );
     };

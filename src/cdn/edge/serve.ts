@@ -2,8 +2,8 @@
  * Byte pumps from the cache to an HTTP response, all with backpressure and bounded memory (two
  * reused buffers per response, sized from a shared budget): a verified cached file (plain reads, or
  * block-by-block re-verification), a fill in progress (reading the growing temp
- * file, holding the last chunk back until the fill's sha256 is confirmed, so a response only ever
- * completes with verified bytes), and a straight upstream proxy (bypass, or the rest of a fill that
+ * file; a response that reaches the blob's end holds its last chunk back until the fill's sha256 is
+ * confirmed, so a full response only ever completes with verified bytes), and a straight upstream proxy (bypass, or the rest of a fill that
  * had to be given up). Each returns the number of body bytes sent. No routing or policy here.
  */
 import { open, type FileHandle } from 'node:fs/promises';
@@ -189,8 +189,8 @@ export async function serveFileVerified(res: ServerResponse, fh: FileHandle, ent
 }
 
 /**
- * Stream [range) of a blob from its fill in progress. Waits for bytes as they arrive; the last chunk
- * is sent only after the fill verified. When the fill fails because the disk is full, the rest is
+ * Stream [range) of a blob from its fill in progress. Waits for bytes as they arrive; when the range
+ * reaches the blob's end, the last chunk is sent only after the fill verified. When the fill fails because the disk is full, the rest is
  * proxied from upstream; any other failure aborts the response (never completes it with unverified
  * bytes).
  */
@@ -225,8 +225,11 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
       const buf = await pair.next();
       if (!buf) return sent;
       const n = Math.min(avail - pos, buf.length);
-      if (pos + n === range.end && fill.state !== 'complete') {
-        // hold the last chunk back until the whole blob is verified
+      if (pos + n === range.end && range.end === fill.size && fill.state !== 'complete') {
+        // a response that reaches the blob's end holds its last chunk back until the whole blob is
+        // verified. (A range that ends earlier completes when its bytes are in: the edge can only
+        // verify whole blobs, and making it wait for the entire fill would stall parallel ranged
+        // clients; they verify the blob end to end themselves.)
         try {
           await fill.done;
         } catch {
