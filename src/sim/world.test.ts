@@ -18,6 +18,12 @@ test('JEDI curves: US and EU download peaks are ~9 h apart in UTC and both late-
   assert.ok(lp >= 8 && lp <= 14, `local peak at ${lp}`);
 });
 
+test('world: bad options are input errors', () => {
+  for (const bad of [{ continents: 0 }, { modelSample: 0 }, { hours: 1.5 }, { pinFraction: 2 }, { offPeakHours: 30 }, { regions: -1 }]) {
+    assert.throws(() => simulateWorld(bad, jedi, DEFAULT_PRICES), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'BAD_WORLD_OPTION', JSON.stringify(bad));
+  }
+});
+
 test('world: deterministic; compression, placement and prefetch move the numbers the expected way', () => {
   const opts = { regions: 6, continents: 2, models: 400, hours: 30, realDownloadsPerDay: 150_000, modelSample: 0.25, deployDelayHours: 12, rolloutHours: 8, releasesPerDayRest: 0.2 };
   const a = simulateWorld(opts, jedi, DEFAULT_PRICES);

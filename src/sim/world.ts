@@ -527,7 +527,17 @@ export function simulateWorld(opts: Partial<WorldOptions>, diurnal: DiurnalInput
   for (const [k, v] of Object.entries(o)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw inputError('BAD_WORLD_OPTION', `world option ${k} must be a non-negative number, got ${String(v)}`);
   }
-  if (!(o.regions >= 1 && o.models >= 1 && o.hours >= 1)) throw inputError('BAD_WORLD_OPTION', 'regions, models and hours must be at least 1');
+  for (const k of ['regions', 'models', 'hours', 'continents', 'offPeakHours', 'planEveryHours'] as const) {
+    if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw inputError('BAD_WORLD_OPTION', `world option ${k} must be an integer ≥ 1, got ${o[k]}`);
+  }
+  if (o.offPeakHours > 23) throw inputError('BAD_WORLD_OPTION', `world option offPeakHours must be at most 23, got ${o.offPeakHours}`);
+  for (const k of ['modelSample', 'edgeCacheFraction', 'pinFraction', 'stagingFraction', 'compressionRatio', 'patchRatio', 'updateFraction'] as const) {
+    if (!(o[k] > 0 && o[k] <= 1) && !(k !== 'modelSample' && k !== 'edgeCacheFraction' && o[k] === 0)) {
+      throw inputError('BAD_WORLD_OPTION', `world option ${k} must be within (0, 1], got ${o[k]}`);
+    }
+  }
+  if (!(o.prefetchRate > 0 && o.realDownloadsPerDay > 0)) throw inputError('BAD_WORLD_OPTION', 'prefetchRate and realDownloadsPerDay must be positive');
+  if (o.regions * Math.ceil(o.models * o.modelSample) > 50_000_000) throw inputError('BAD_WORLD_OPTION', 'regions × sampled models is too large (limit 50 M): lower modelSample');
   const w = buildWorld(o, diurnal);
   // bytes of the sampled catalogue × k ≈ the whole catalogue; caches and caps scale by the sampled share
   const catalogue = w.models.reduce((a, m) => a + m.raw * o.compressionRatio, 0) / w.sampleShare;

@@ -111,7 +111,8 @@ async function runWorld(ctx: CommandContext): Promise<void> {
   const { worldTable, worldPlot } = await import('../../sim/world-report.ts');
   const prices = resolvePrices(flagString(ctx.flags, 'prices'));
   const overrides = parseWorldOptions(flagString(ctx.flags, 'world-options'), Object.keys(DEFAULT_WORLD));
-  const diurnalPath = flagString(ctx.flags, 'diurnal') ?? fileURLToPath(new URL('../../../../shared/fixtures/traces/jedi_hourly_requests_us_eu.csv', import.meta.url));
+  const fixtures = ctx.env['MODELCDN_FIXTURES'] ?? fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+  const diurnalPath = flagString(ctx.flags, 'diurnal') ?? join(fixtures, 'traces', 'jedi_hourly_requests_us_eu.csv');
   let text: string;
   try {
     text = readFileSync(diurnalPath, 'utf8');
