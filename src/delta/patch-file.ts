@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout } from '../formats/types.ts';
-import { openSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
+import { bytesSource, openSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
 import { packFile } from '../codec/index.ts';
 import { bsdiff } from './bsdiff/bsdiff.ts';
 import { encodeBinaryPayload } from './binary.ts';
@@ -36,6 +36,8 @@ export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
  * half of NEW unmatched (new tensors + container bytes).
  */
 export const AUTO_BINARY_ALWAYS_BYTES = 16 << 20;
+/** applyPatch reads an OLD up to this size into memory once (hash + decode) instead of twice by range. */
+export const IN_MEMORY_OLD_MAX_BYTES = 512 << 20;
 /** Output is handed to the file in writes of about this size. */
 const WRITE_BUFFER_BYTES = 1 << 20;
 
@@ -281,15 +283,18 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
   if (header.oldSize !== undefined && oldStat.size !== header.oldSize) {
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
+  // OLD up to IN_MEMORY_OLD_MAX_BYTES is read once: hashed from memory, decoded without per-segment
+  // file reads; larger files are hashed in a streaming pass and read by range while decoding
+  const oldBytes = oldStat.size <= IN_MEMORY_OLD_MAX_BYTES ? await readWhole(oldPath) : undefined;
   if (header.oldSha256) {
-    const got = await sha256OfFile(oldPath);
-    if (got.sha256 !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got: got.sha256 });
+    const got = oldBytes ? createHash('sha256').update(oldBytes).digest('hex') : (await sha256OfFile(oldPath)).sha256;
+    if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
   }
   const patch = await readWhole(patchPath);
   let result = { sha256: '', size: 0 };
   await writeFileAtomic(outPath, async (w) => {
     const out = new BufferedWriter(w);
-    const src = await openSource(oldPath);
+    const src = oldBytes ? bytesSource(oldBytes, oldPath) : await openSource(oldPath);
     try {
       result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath);
     } finally {

@@ -19,7 +19,7 @@ export function opAllowed(op: string, w: number): op is ResidualOp {
 }
 
 function aligned(b: Uint8Array, w: number): Uint8Array {
-  return b.byteOffset % w === 0 ? b : Uint8Array.from(b);
+  return b.byteOffset % w === 0 ? b : b.slice();
 }
 
 function words(b: Uint8Array, w: number): Uint8Array | Uint16Array | Uint32Array {
