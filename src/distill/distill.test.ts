@@ -87,16 +87,19 @@ test('distill digits: CLI writes a working student, a report, and is determinist
   assert.match(r2.stdout, /fewer parameters/);
 });
 
-test('distill from a safetensors transfer set without labels', async () => {
+test('distill from a safetensors transfer set without labels, student spec from a JSON file', async () => {
   const d = await loadDataset(DIGITS, { labels: true });
   const n = 400;
   const st = join(dir, 'inputs.safetensors');
   writeFileSync(st, serializeSafetensors([{ name: 'inputs', dtype: 'F32', shape: [n, 64], data: new Uint8Array(d.x.buffer, 0, n * 64 * 4) }]));
   const out = join(dir, 'student-st.onnx');
-  const r = await cli(['--teacher', teacher, '--data', st, '--student', 'mlp:16', '-o', out, '--epochs', '8', '--json']);
+  const specFile = join(dir, 'student.json');
+  writeFileSync(specFile, JSON.stringify({ layers: [{ type: 'dense', units: 16 }] }));
+  const r = await cli(['--teacher', teacher, '--data', st, '--student', specFile, '-o', out, '--epochs', '8', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.data.samples, n);
+  assert.equal(report.student.spec, 'mlp:16');
   assert.equal(report.student.accuracy, undefined); // no labels: agreement only
   assert.ok(report.student.agreement > 0.5, `agreement ${report.student.agreement}`);
   assert.ok(existsSync(out));
