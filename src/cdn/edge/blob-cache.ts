@@ -19,6 +19,7 @@ import { isSha256Hex } from '../../util/hash.ts';
 import { BlockHasher, DEFAULT_BLOCK_SIZE, fingerprintOf, hashFile } from './blocks.ts';
 import { Fill } from './fill.ts';
 import { EdgeIndexDb } from './index-db.ts';
+import { DEFAULT_MEMORY_TIER_BYTES, MemoryTier } from './memory-tier.ts';
 import type { Upstream, UpstreamResponse } from './upstream.ts';
 
 /** When to re-hash cached bytes on the way out (see docs/edge.md). */
@@ -41,6 +42,8 @@ export interface BlobCacheOptions {
   diskFullBackoffMs?: number;
   /** upstream retries (resuming with Range) of one fill */
   fillRetries?: number;
+  /** RAM tier for hot blobs (bytes; 0 disables) */
+  memoryBytes?: number;
   log?: (msg: string) => void;
 }
 
@@ -54,8 +57,8 @@ export interface CacheEntry {
 }
 
 export type Acquired =
-  /** a complete, verified blob */
-  | { kind: 'hit'; entry: CacheEntry }
+  /** a complete, verified blob; `mem` is its verified in-memory copy when it is hot */
+  | { kind: 'hit'; entry: CacheEntry; mem?: Buffer }
   /** a fill in progress (started by this call: `started`) */
   | { kind: 'fill'; fill: Fill; started: boolean }
   /** not cacheable now: stream from upstream. `response` is the upstream answer if one was already fetched */
@@ -75,6 +78,9 @@ export interface CacheStats {
   corruptDetected: number;
   fillFailures: number;
   diskFullEvents: number;
+  memoryBytes: number;
+  memoryHits: number;
+  memoryLoads: number;
 }
 
 const CLEAN_MARKER = 'clean-shutdown';
@@ -110,6 +116,7 @@ export class EdgeBlobCache {
   /** misses waiting for upstream headers (coalesced before a Fill exists) */
   private readonly pending = new Map<string, Promise<Acquired>>();
   private readonly userPins = new Map<string, string>();
+  readonly memory: MemoryTier;
   private diskFullUntil = 0;
   private clock = 0;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -127,6 +134,7 @@ export class EdgeBlobCache {
     this.diskFullBackoffMs = opts.diskFullBackoffMs ?? 30_000;
     this.fillRetries = opts.fillRetries ?? 3;
     this.log = opts.log ?? (() => {});
+    this.memory = new MemoryTier(opts.memoryBytes ?? DEFAULT_MEMORY_TIER_BYTES, undefined, this.log);
     this.stats = {
       entries: 0,
       usedBytes: 0,
@@ -141,6 +149,9 @@ export class EdgeBlobCache {
       corruptDetected: 0,
       fillFailures: 0,
       diskFullEvents: 0,
+      memoryBytes: 0,
+      memoryHits: 0,
+      memoryLoads: 0,
     };
   }
 
@@ -266,6 +277,7 @@ export class EdgeBlobCache {
     for (const h of hashes) {
       const e = this.entries.get(h);
       this.entries.delete(h);
+      this.memory.drop(h);
       this.db.deleteBlob(h);
       await unlink(e?.path ?? blobPath(this.dir, h)).catch(() => {});
     }
@@ -291,6 +303,9 @@ export class EdgeBlobCache {
       this.stats.hits++;
       this.index.access(hash, e.size, ++this.clock);
       this.db.touch(hash, Date.now());
+      const mem = this.memory.get(hash);
+      if (mem) return { kind: 'hit', entry: e, mem };
+      this.memory.noteDiskHit(hash, e.size, e.path);
       return { kind: 'hit', entry: e };
     }
     const f = this.fills.get(hash);
@@ -564,6 +579,7 @@ export class EdgeBlobCache {
   private dropEntry(hash: string): void {
     const e = this.entries.get(hash);
     this.entries.delete(hash);
+    this.memory.drop(hash);
     this.index.remove(hash);
     this.db.deleteBlob(hash);
     if (e) void unlink(e.path).catch(() => {});
@@ -629,7 +645,16 @@ export class EdgeBlobCache {
   getStats(): CacheStats {
     let pinnedBytes = 0;
     for (const h of this.userPins.keys()) pinnedBytes += this.entries.get(h)?.size ?? 0;
-    return { ...this.stats, entries: this.entries.size, usedBytes: this.index.usedBytes, pinnedBytes, filling: this.fills.size };
+    return {
+      ...this.stats,
+      entries: this.entries.size,
+      usedBytes: this.index.usedBytes,
+      pinnedBytes,
+      filling: this.fills.size,
+      memoryBytes: this.memory.usedBytes,
+      memoryHits: this.memory.served,
+      memoryLoads: this.memory.loads,
+    };
   }
 
   /** bytes the index accounts (complete entries plus reservations of fills in progress) */

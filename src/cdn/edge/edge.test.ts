@@ -184,6 +184,30 @@ describe('edge blob cache', () => {
     assert.equal(sha256((await get(`${e.url}/v1/blobs/${h}`)).body), h);
   });
 
+  test('hot blobs are served from a verified RAM copy; a disk flip never reaches clients', async () => {
+    const data = randomBlob(1 << 20, 17);
+    const h = origin.add(data);
+    const e = await edge({ memoryBytes: 4 << 20 });
+    await get(`${e.url}/v1/blobs/${h}`); // fill
+    await get(`${e.url}/v1/blobs/${h}`); // disk hit 1
+    await get(`${e.url}/v1/blobs/${h}`); // disk hit 2: loads the RAM copy
+    await e.cache.memory.settled(h);
+    const r = await get(`${e.url}/v1/blobs/${h}`, { range: 'bytes=1000-1999' });
+    assert.equal(r.headers['x-cache'], 'HIT-MEM');
+    assert.ok(r.body.equals(data.subarray(1000, 2000)));
+    const fh = await open(blobPath(e.cache.dir, h), 'r+');
+    await fh.write(Buffer.from([data[77]! ^ 0xff]), 0, 1, 77);
+    await fh.close();
+    const full = await get(`${e.url}/v1/blobs/${h}`);
+    assert.equal(sha256(full.body), h, 'the verified RAM copy is served, not the flipped disk bytes');
+    // too big for the RAM budget: stays on disk
+    const big = origin.add(randomBlob(4 << 20, 18));
+    for (let i = 0; i < 4; i++) await get(`${e.url}/v1/blobs/${big}`);
+    await e.cache.memory.settled(big);
+    assert.equal((await get(`${e.url}/v1/blobs/${big}`)).headers['x-cache'], 'HIT');
+    assert.ok(e.cache.memory.usedBytes <= 4 << 20);
+  });
+
   test('verify=always checks blocks on serve; a scrub drops silent corruption', async () => {
     const data = randomBlob(3 << 20, 16);
     const h = origin.add(data);

@@ -150,6 +150,37 @@ export async function serveFile(res: ServerResponse, fh: FileHandle, range: Byte
   }
 }
 
+/** Slice size when writing from a RAM-tier buffer (no copy: slices reference the buffer). */
+export const MEMORY_SLICE = 4 << 20;
+
+/**
+ * Send [range) of a verified in-memory copy: slices of the buffer go to the socket without a copy,
+ * at most two outstanding (each write's callback means the kernel took it).
+ */
+export async function serveBuffer(res: ServerResponse, buf: Buffer, range: ByteRange): Promise<number> {
+  let sent = 0;
+  const busy: Promise<boolean>[] = [];
+  const write = (slice: Buffer) =>
+    new Promise<boolean>((resolve) => {
+      const onClose = () => resolve(false);
+      res.once('close', onClose);
+      res.write(slice, (err) => {
+        res.off('close', onClose);
+        resolve(!err);
+      });
+    });
+  for (let pos = range.start; pos < range.end; ) {
+    if (busy.length >= 2 && !(await busy.shift()!)) return sent;
+    if (res.destroyed) return sent;
+    const n = Math.min(MEMORY_SLICE, range.end - pos);
+    busy.push(write(buf.subarray(pos, pos + n)));
+    pos += n;
+    sent += n;
+  }
+  if ((await Promise.all(busy)).every(Boolean) && !res.destroyed) res.end();
+  return sent;
+}
+
 /**
  * Stream [range) of a cached file re-verifying each covering block against the index before any
  * byte of it is sent. On a mismatch the response is aborted and `onCorrupt` is called.

@@ -30,7 +30,7 @@ import { EdgeBlobCache, type FillIo, type VerifyMode } from './blob-cache.ts';
 import { DemandRecorder, DemandReporter } from './demand.ts';
 import { EdgeIndexDb } from './index-db.ts';
 import { MetaCache } from './meta-cache.ts';
-import { pumpBody, serveFile, serveFileVerified, serveFromFill } from './serve.ts';
+import { pumpBody, serveBuffer, serveFile, serveFileVerified, serveFromFill } from './serve.ts';
 import { Upstream } from './upstream.ts';
 import { join } from 'node:path';
 
@@ -51,6 +51,8 @@ export interface EdgeOptions {
   io?: FillIo;
   diskFullBackoffMs?: number;
   upstreamIdleTimeoutMs?: number;
+  /** RAM tier for hot blobs in bytes (0 disables; default 512 MiB) */
+  memoryBytes?: number;
   /** re-hash every cached blob this often (catches silent corruption); 0 = never */
   scrubIntervalMs?: number;
   log?: (msg: string) => void;
@@ -96,6 +98,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     ...(opts.verify ? { verify: opts.verify } : {}),
     ...(opts.io ? { io: opts.io } : {}),
     ...(opts.diskFullBackoffMs !== undefined ? { diskFullBackoffMs: opts.diskFullBackoffMs } : {}),
+    ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
     log,
   });
   await cache.open();
@@ -142,6 +145,14 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
       const entry = cache.peek(hash);
       if (entry || !head) {
         const a = await cache.acquire(hash);
+        if (a.kind === 'hit' && a.mem) {
+          // hot blob: its verified RAM copy
+          const plan = planResponse(req.headers, etag, a.entry.size);
+          res.writeHead(plan.status, { 'content-type': OCTET, 'cache-control': CACHE_IMMUTABLE, 'x-cache': 'HIT-MEM', ...extra, ...plan.headers });
+          const sent = head || !plan.range ? (res.end(), 0) : await serveBuffer(res, a.mem, plan.range);
+          demand.record(hash, sent, true, owner);
+          return;
+        }
         if (a.kind === 'hit') {
           const fh = await open(a.entry.path, 'r').catch(() => undefined);
           if (!fh) continue; // evicted between lookup and open

@@ -22,6 +22,7 @@ export default defineCommand({
     region: { type: 'string', description: 'region name used in demand reports', default: 'local' },
     'cache-dir': { type: 'string', description: 'directory for cached blobs and the index', placeholder: 'DIR' },
     'cache-size': { type: 'string', description: 'byte budget of the cache, e.g. 20GB, 512MiB', default: '20GB' },
+    'memory-cache': { type: 'string', description: 'RAM tier for hot blobs, e.g. 512MB (0: off)', default: '512MiB' },
     port: { type: 'number', description: 'TCP port (0 picks a free one)', default: 8081 },
     host: { type: 'string', description: 'address to listen on', default: '127.0.0.1' },
     policy: { type: 'string', description: 'eviction policy: gdsf, lfuda, lru (default: the GDSF-class default)', placeholder: 'NAME' },
@@ -42,6 +43,9 @@ export default defineCommand({
     const sizeText = flagString(ctx.flags, 'cache-size') ?? '20GB';
     const cacheSizeBytes = parseBytes(sizeText);
     if (!(cacheSizeBytes > 0)) throw inputError('BAD_CACHE_SIZE', `edge: --cache-size '${sizeText}' is not a size`, {}, 'use e.g. 20GB, 512MiB or a byte count');
+    const memText = flagString(ctx.flags, 'memory-cache') ?? '512MiB';
+    const memoryBytes = parseBytes(memText);
+    if (!(memoryBytes >= 0)) throw inputError('BAD_MEMORY_CACHE_SIZE', `edge: --memory-cache '${memText}' is not a size`, {}, 'use e.g. 512MB, or 0 to turn it off');
     const verify = flagString(ctx.flags, 'verify') ?? 'changed';
     if (verify !== 'changed' && verify !== 'always') throw inputError('BAD_VERIFY_MODE', `edge: --verify must be 'changed' or 'always', got '${verify}'`);
     const port = flagNumber(ctx.flags, 'port') ?? 8081;
@@ -60,6 +64,7 @@ export default defineCommand({
       host: flagString(ctx.flags, 'host') ?? '127.0.0.1',
       ...(policy ? { policy } : {}),
       verify,
+      memoryBytes,
       demandIntervalMs: Math.max(0, interval * 1000),
       scrubIntervalMs: Math.max(0, (flagNumber(ctx.flags, 'scrub-hours') ?? 24) * 3600_000),
       log: (m) => ctx.out.warn(m),
