@@ -287,3 +287,33 @@ test('quantize CLI: bad input → one error line, non-zero exit, no output file'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('fuzz: corrupted ONNX / safetensors inputs either quantize or fail with McdnError (never crash)', async () => {
+  const dir = tmp();
+  try {
+    const onnx = tinyOnnxBytes(13);
+    const w = Float32Array.from({ length: 32 * 32 }, (_, i) => Math.sin(i));
+    const stPath = join(dir, 'seed.safetensors');
+    await writeSafetensors(stPath, [{ name: 'a.weight', dtype: 'F32', shape: [32, 32], data: u8(w) }]);
+    const st = new Uint8Array(readFileSync(stPath));
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (const [ext, good] of [['onnx', onnx], ['safetensors', st]] as const) {
+      for (let i = 0; i < 40; i++) {
+        const b = new Uint8Array(good);
+        let bytes: Uint8Array = b;
+        if (i % 3 === 0) bytes = b.subarray(0, Math.floor(rnd() * b.length));
+        else for (let k = 0; k < 1 + (i % 4); k++) b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8);
+        const p = join(dir, `f${i}.${ext}`);
+        writeFileSync(p, bytes);
+        try {
+          await quantizeFile(p, join(dir, `o${i}.${ext}`), { scheme: 'int8', ...base });
+        } catch (e) {
+          assert.ok(isMcdnError(e), `${ext} case ${i}: ${(e as Error)?.stack}`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
