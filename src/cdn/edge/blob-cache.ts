@@ -366,22 +366,34 @@ export class EdgeBlobCache {
     }
     await this.deleteFiles(this.index.lastEvicted.slice());
     const tmp = join(this.dir, 'tmp', `${hash}.${randomBytes(6).toString('hex')}.part`);
+    // the temp file exists before any reader can look for it
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, 'w');
+    } catch (e) {
+      this.index.remove(hash);
+      if (!this.userPins.has(hash)) this.index.unpin(hash);
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+        this.stats.diskFullEvents++;
+        this.diskFullUntil = Date.now() + this.diskFullBackoffMs;
+      }
+      this.log(`edge: cannot create a fill file for ${hash}: ${(e as Error).message}; streaming through`);
+      this.stats.bypasses++;
+      return { kind: 'bypass', reason: 'disk-full', response: resp };
+    }
     const fill = new Fill(hash, size, tmp);
     this.fills.set(hash, fill);
-    void this.runFill(fill, resp);
+    void this.runFill(fill, resp, fh);
     return { kind: 'fill', fill, started: true };
   }
 
   /** Write upstream bytes into the fill's temp file, resuming with Range after upstream errors. */
-  private async runFill(fill: Fill, first: UpstreamResponse): Promise<void> {
+  private async runFill(fill: Fill, first: UpstreamResponse, handle: FileHandle): Promise<void> {
     const path = `/v1/blobs/${fill.hash}`;
-    let fh: FileHandle | undefined;
+    let fh: FileHandle | undefined = handle;
     let resp: UpstreamResponse | undefined = first;
     const hasher = new BlockHasher(this.blockSize);
     try {
-      fh = await open(fill.tmpPath, 'w').catch((e) => {
-        throw fromSystemError(e, fill.tmpPath);
-      });
       let attempts = 0;
       while (fill.written < fill.size || fill.size === 0) {
         try {
@@ -499,7 +511,8 @@ export class EdgeBlobCache {
           skip = 0;
         }
         if (this.closed) return fail(new McdnError('EDGE_CLOSING', 'cancelled', 'edge is shutting down'));
-        if (fill.written + pendingBytes + c.length > fill.size) return fail(new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`));
+        if (fill.received + c.length > fill.size) return fail(new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`));
+        fill.receive(c);
         pending.push(c);
         pendingBytes += c.length;
         if (pendingBytes >= FILL_MAX_PENDING) body.pause();

@@ -251,7 +251,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
         res.destroy(fill.error ?? new McdnError('FILL_FAILED', 'network', `fill of ${fill.hash} failed`));
         return sent;
       }
-      const avail = fill.state === 'complete' ? range.end : Math.min(fill.written, range.end);
+      const avail = fill.state === 'complete' ? range.end : Math.min(fill.received, range.end);
       if (avail <= pos) continue;
       const buf = await pair.next();
       if (!buf) return sent;
@@ -267,7 +267,8 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
           continue; // the loop sees the failed state
         }
       }
-      await readFully(fh, buf, n, pos);
+      // the newest bytes come from the fill's ring (no disk round trip), older ones from the file
+      if (!fill.copyFromRing(pos, buf, n)) await readFully(fh, buf, n, pos);
       pair.send(n);
       pos += n;
       sent += n;
