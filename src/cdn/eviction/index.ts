@@ -9,6 +9,7 @@ import { GdsfPolicy } from './gdsf.ts';
 import { LruPolicy } from './lru.ts';
 import { S3FifoPolicy } from './s3fifo.ts';
 import { TinyLfuPolicy } from './tinylfu.ts';
+import { WTinyLfuPolicy } from './wtinylfu.ts';
 import type { EvictionPolicy, PolicyFactory } from './policy.ts';
 
 export type { EvictionPolicy, PolicyFactory, PolicyName } from './policy.ts';
@@ -18,6 +19,7 @@ export { PolicyCache, type AccessResult } from './cache.ts';
 export { GdsfPolicy, type GdsfOptions } from './gdsf.ts';
 export { S3FifoPolicy, type S3FifoOptions } from './s3fifo.ts';
 export { TinyLfuPolicy, FrequencySketch, type TinyLfuOptions } from './tinylfu.ts';
+export { WTinyLfuPolicy, type WTinyLfuOptions } from './wtinylfu.ts';
 
 const FACTORIES: Record<string, { describe: string; make: PolicyFactory }> = {
   lru: { describe: 'least recently used', make: () => new LruPolicy() },
@@ -31,6 +33,7 @@ const FACTORIES: Record<string, { describe: string; make: PolicyFactory }> = {
   },
   s3fifo: { describe: 'S3-FIFO: small + main FIFO queues with a ghost queue (byte-aware)', make: (c) => new S3FifoPolicy(c) },
   tinylfu: { describe: 'LFUDA behind a TinyLFU frequency-sketch admission filter', make: (c) => new TinyLfuPolicy(c) },
+  wtinylfu: { describe: 'W-TinyLFU: 1 % LRU window + segmented-LRU main, TinyLFU duel on the way in (byte-aware)', make: (c) => new WTinyLfuPolicy(c) },
 };
 
 /** the policy an edge uses when none is configured */

@@ -151,3 +151,17 @@ test('tinylfu: a one-time object does not displace a frequently requested one', 
   for (let i = 0; i < 12 && !admitted; i++) admitted = c.access('rising', 10, 11 + i) !== 'bypass';
   assert.ok(admitted);
 });
+
+test('scan resistance: s3fifo, tinylfu and wtinylfu keep a hot set through a one-time scan; lru does not', () => {
+  const run = (name: string) => {
+    const c = new PolicyCache(createPolicy(name, 1000), 1000);
+    let now = 0;
+    for (let round = 0; round < 5; round++) for (let k = 0; k < 5; k++) c.access(`hot${k}`, 100, now++);
+    for (let s = 0; s < 200; s++) c.access(`scan${s}`, 100, now++);
+    let hits = 0;
+    for (let k = 0; k < 5; k++) if (c.access(`hot${k}`, 100, now++) === 'hit') hits++;
+    return hits;
+  };
+  assert.equal(run('lru'), 0);
+  for (const name of ['s3fifo', 'tinylfu', 'wtinylfu']) assert.equal(run(name), 5, name);
+});
