@@ -9,7 +9,7 @@
  */
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { McdnError } from '../errors.ts';
-import { joinPlanes, splitPlanes, MAX_PLANE_WIDTH } from './planes.ts';
+import { joinPlanes, splitPlanes, uninitialized, MAX_PLANE_WIDTH } from './planes.ts';
 import { zstdCompress, zstdDecompress, ZSTD_DEFAULT_LEVEL } from './zstd.ts';
 
 export const METHOD_STORED = 0;
@@ -370,7 +370,7 @@ function readRanges(r: Reader, rawLength: number): ChunkRange[] | undefined {
 /** Put the selected bytes back into their ranges and the rest around them. */
 function scatter(selected: Uint8Array, rest: Uint8Array, ranges: ChunkRange[] | undefined, rawLength: number): Uint8Array {
   if (!ranges) return selected;
-  const out = new Uint8Array(rawLength);
+  const out = uninitialized(rawLength); // ranges and gaps cover every byte
   let s = 0;
   let o = 0;
   let pos = 0;

@@ -127,8 +127,11 @@ export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unkn
   return concat([header, ...results.map((r) => r.payload)]);
 }
 
-function entries(plan: PlannedChunk[], results: EncodeResult[]): MczChunkEntry[] {
-  return results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: r.payload.byteLength, method: r.method, width: r.width, crc32: r.crc32, sha256: r.sha256 }));
+type ChunkResult = Omit<EncodeResult, 'payload'> & ({ payload: Uint8Array } | { packedLength: number });
+const packedLengthOf = (r: ChunkResult) => ('payload' in r ? r.payload.byteLength : r.packedLength);
+
+function entries(plan: PlannedChunk[], results: ChunkResult[]): MczChunkEntry[] {
+  return results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: packedLengthOf(r), method: r.method, width: r.width, crc32: r.crc32, sha256: r.sha256 }));
 }
 
 /** Detect the layout of a model file through src/formats (unknown formats → no tensors). */
@@ -176,7 +179,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
   }
   const out = await AtomicFile.create(outPath);
   const fileHash = createHash('sha256');
-  const results: EncodeResult[] = [];
+  const results: ChunkResult[] = []; // metadata only: payloads go straight to disk
   let pos = headerLength;
   let done = 0;
   try {
@@ -187,7 +190,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
       const r = refs.apply(await queue.shift()!);
       await out.writeAt(r.payload, pos);
       pos += r.payload.byteLength;
-      results.push(r);
+      results.push({ method: r.method, width: r.width, sha256: r.sha256, rawLength: r.rawLength, crc32: r.crc32, packedLength: r.payload.byteLength });
       done += r.rawLength;
       opts.onProgress?.(done, size);
     };
@@ -206,7 +209,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
     const header = encodeHeader({ originalSize: size, sha256, chunks: entries(plan, results) }, layoutBlock, layoutRaw);
     await out.writeAt(header, 0);
     await out.commit(opts.durable ?? true);
-    const chunks = results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: r.payload.byteLength, method: METHOD_NAMES[r.method], width: r.width, sha256: r.sha256 }));
+    const chunks = results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: packedLengthOf(r), method: METHOD_NAMES[r.method], width: r.width, sha256: r.sha256 }));
     const methods: PackResult['methods'] = {};
     for (const c of chunks) {
       const m = (methods[c.method] ??= { chunks: 0, raw: 0, packed: 0 });

@@ -10,7 +10,7 @@
 export function splitPlanes(bytes: Uint8Array, width: number): Uint8Array {
   checkWidth(width);
   const len = bytes.byteLength;
-  const out = new Uint8Array(len);
+  const out = uninitialized(len); // every byte is written below
   if (width === 1 || len < width) {
     out.set(bytes);
     return out;
@@ -58,7 +58,7 @@ export function splitPlanes(bytes: Uint8Array, width: number): Uint8Array {
 export function joinPlanes(planes: Uint8Array, width: number): Uint8Array {
   checkWidth(width);
   const len = planes.byteLength;
-  const out = new Uint8Array(len);
+  const out = uninitialized(len); // every byte is written below
   if (width === 1 || len < width) {
     out.set(planes);
     return out;
@@ -126,6 +126,12 @@ function join4x4(planes: Uint8Array, out: Uint8Array, n: number): void {
     o[j + 2] = ((a >>> 16) & 0xff) | ((b >>> 8) & 0xff00) | (c & 0xff0000) | ((d & 0xff0000) << 8);
     o[j + 3] = (a >>> 24) | ((b >>> 16) & 0xff00) | ((c >>> 8) & 0xff0000) | (d & 0xff000000);
   }
+}
+
+/** A fresh, unpooled buffer without zero-filling (callers overwrite every byte; safe to transfer). */
+export function uninitialized(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

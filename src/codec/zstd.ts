@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type { Compressor as CompressorT, Decompressor as DecompressorT, CompressStream as CompressStreamT, DecompressStream as DecompressStreamT } from 'zstd-napi';
 import { McdnError } from '../errors.ts';
+import { uninitialized } from './planes.ts';
 
 // zstd-napi is CommonJS without an exports map; load it through require so named exports resolve.
 const require = createRequire(import.meta.url);
@@ -75,7 +76,7 @@ export function zstdDecompress(buf: Uint8Array, expectedSize?: number): Uint8Arr
     expectedSize = declared;
   }
   dctx ??= new binding.DCtx();
-  const out = new Uint8Array(expectedSize);
+  const out = uninitialized(expectedSize); // fully written when the size check below passes
   const n = wrapCorrupt(() => dctx!.decompress(out, buf));
   if (n !== expectedSize) {
     throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', `zstd data decoded to ${n} bytes, expected ${expectedSize}`, {
