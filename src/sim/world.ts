@@ -18,6 +18,7 @@ import { PolicyCache } from '../cdn/eviction/cache.ts';
 import { DemandAggregator, HOUR_MS } from '../cdn/placement/demand.ts';
 import { learnOffPeak } from '../cdn/placement/offpeak.ts';
 import { planPlacement } from '../cdn/placement/planner.ts';
+import { predictPrefetch } from '../cdn/placement/predict.ts';
 import { TokenBucket } from '../cdn/placement/token-bucket.ts';
 import { cost, type CostBreakdown, type PriceTable } from './prices.ts';
 import { logNormal, mulberry32, normal, zipfWeights, type Rng } from './random.ts';
@@ -302,6 +303,7 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
   const version = [w.models.map(() => 1), w.models.map(() => 1)];
   const released = w.models.map(() => 1);
   const waveOf = (r: number) => (w.continent[r] === 0 ? 0 : 1);
+  const firstWave = Array.from({ length: R }, (_, r) => r).filter((r) => waveOf(r) === 0).map((r) => `r${r}`);
   const stagesAt = new Map<number, number[]>();
   w.models.forEach((m, i) => {
     for (const s of m.stages) stagesAt.set(s, [...(stagesAt.get(s) ?? []), i]);
@@ -384,9 +386,27 @@ function runScenario(o: WorldOptions, w: World, sc: Scenario, prices: PriceTable
         readyTotal += d;
         if (caches[r]!.has(keyOf(m, v))) readyW += d;
       }
-      // predictive prefetch: the first wave has it, so second-wave edges that serve the model fetch it ahead
+      // predictive prefetch: the first wave has it, so second-wave edges whose clients use the model
+      // fetch it ahead — decided by the same predictor an edge runs (src/cdn/placement/predict.ts)
       if (sc.predictive && wave === 0) {
-        for (let r = 0; r < R; r++) if (waveOf(r) === 1 && !caches[r]!.has(keyOf(m, v))) enqueue(r, m, v, h + o.rolloutHours);
+        const dep = {
+          model: `m${m}`,
+          version: String(v),
+          regions: firstWave,
+          totalRegions: R,
+          size: fullSize(m),
+          ...(sc.deltas ? { patches: { [String(v - 1)]: fullSize(m) * o.patchRatio } } : {}),
+        };
+        for (let r = 0; r < R; r++) {
+          if (waveOf(r) !== 1) continue;
+          const demand = demandCount(recent[r]!, m, h);
+          const items = predictPrefetch(`r${r}`, [{ model: dep.model, version: String(version[1]![m]), requests: demand }], [dep]);
+          for (const it of items) {
+            const key = it.kind === 'full' ? keyOf(m, v) : patchKey(m, v);
+            if (!caches[r]!.has(key)) queue[r]!.push({ key, size: it.size, until: h + o.rolloutHours, staged: true, demand: it.priority });
+          }
+          if (items.length) queue[r]!.sort((a, b) => b.demand - a.demand);
+        }
       }
     }
     // placement: plan from aggregated demand, pin and queue what is missing

@@ -8,3 +8,4 @@ export * from './demand.ts';
 export * from './planner.ts';
 export * from './offpeak.ts';
 export * from './token-bucket.ts';
+export * from './predict.ts';

@@ -143,3 +143,29 @@ test('token bucket: paces to the rate, allows the burst, parses rates', () => {
   assert.throws(() => parseRate('fast'), isCode('BAD_RATE'));
   assert.throws(() => new TokenBucket(0), isCode('BAD_RATE'));
 });
+
+test('predictPrefetch: a version live elsewhere is fetched ahead, with the patch most clients need', async () => {
+  const { predictPrefetch, releaseCadence } = await import('./predict.ts');
+  const deps = [
+    { model: 'llama', version: '4', regions: ['us'], totalRegions: 3, size: 4e9, patches: { '3': 1e9, '2': 2e9 } },
+    { model: 'whisper', version: '2', regions: ['us', 'eu'], totalRegions: 3, size: 1e9 },
+    { model: 'tiny', version: '9', regions: [], totalRegions: 3, size: 1e6 },
+  ];
+  const demand = [
+    { model: 'llama', version: '3', requests: 40 },
+    { model: 'llama', version: '2', requests: 5 },
+    { model: 'whisper', version: '1', requests: 1 },
+    { model: 'tiny', version: '8', requests: 100 },
+  ];
+  const items = predictPrefetch('asia', demand, deps);
+  assert.deepEqual(items.map((i) => `${i.model}@${i.version}:${i.kind}${i.fromVersion ? `<${i.fromVersion}` : ''}`), ['llama@4:full', 'llama@4:patch<3']);
+  assert.match(items[0]!.reason, /live in 1\/3 regions/);
+  assert.equal(items[1]!.size, 1e9);
+  assert.deepEqual(predictPrefetch('us', demand, deps), []); // already live there
+  const c = releaseCadence([0, 7, 14, 21].map((d) => d * 86_400_000));
+  assert.equal(c.medianIntervalMs, 7 * 86_400_000);
+  assert.equal(c.nextExpectedAt, 28 * 86_400_000);
+  assert.equal(c.regularity, 1);
+  assert.equal(releaseCadence([5]).regularity, 0);
+  assert.ok(releaseCadence([0, 1, 10, 11, 40]).regularity < 0.5);
+});
