@@ -89,6 +89,21 @@ test('a packed file with a flipped byte or cut short fails with McdnError naming
   assert.deepEqual(leftovers(), []);
 });
 
+test('extractTensor on packed fixtures returns the bytes the layout names', { skip: !haveFixtures() }, async () => {
+  const { readModelLayout } = await import('../formats/index.ts');
+  for (const f of [ONNX_FIXTURES.find((p) => p.endsWith('ppocr_mobile_v2_cls.onnx'))!, join(TFJS_FIXTURE_DIRS[0]!, 'movenet-lightning.bin')]) {
+    const packed = join(dir, basename(f) + '.x.mcz');
+    const r = await packFile(f, packed, { boost: 'off' });
+    assert.notEqual(r.format, 'unknown');
+    const layout = await readModelLayout(f);
+    const bytes = readFileSync(f);
+    const picks = layout.tensors.filter((t) => !t.file || t.file === f).sort((a, b) => b.length - a.length);
+    for (const t of [picks[0]!, picks[Math.floor(picks.length / 2)]!, picks[picks.length - 1]!]) {
+      assert.deepEqual(await extractTensor(packed, t.name), new Uint8Array(bytes.subarray(t.offset, t.offset + t.length)), `${f} ${t.name}`);
+    }
+  }
+});
+
 test('extractTensor decodes only the chunks of one tensor', async () => {
   const big = syntheticWeights(300_000, 3); // 1.2 MB: its own chunk
   const small = syntheticWeights(1000, 4);

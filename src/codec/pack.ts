@@ -136,11 +136,9 @@ function entries(plan: PlannedChunk[], results: ChunkResult[]): MczChunkEntry[] 
 
 /** Detect the layout of a model file through src/formats (unknown formats → no tensors). */
 export async function detectLayout(path: string, warnings: string[]): Promise<ModelLayout | null> {
-  const formats = (await import('../formats/index.ts')) as Record<string, unknown>;
-  const read = formats['readModelLayout'] as ((p: string) => Promise<ModelLayout>) | undefined;
-  if (typeof read !== 'function') return null;
+  const { readModelLayout } = await import('../formats/index.ts'); // lazy: parsers load protobufjs
   try {
-    return await read(path);
+    return await readModelLayout(path);
   } catch (e) {
     if (e instanceof McdnError && (e.category === 'not_found' || e.category === 'io')) throw e;
     warnings.push(`${path}: layout not readable (${(e as Error).message}); packed as plain bytes`);
