@@ -2,7 +2,7 @@
  * Origin blob-serving throughput on loopback (issue 6 §1: ≥ 1 GB/s full file for a 64 MiB blob).
  * Serves one random 64 MiB blob from three servers in this process and downloads it with curl (a
  * separate process, so the client does not share the server's thread): the modelcdn origin
- * (node:http, 1 MiB reads), fastify 5 replying with fs.createReadStream at its default 64 KiB
+ * (node:http, positioned reads into reused 1 MiB buffers), fastify 5 replying with fs.createReadStream at its default 64 KiB
  * chunks, and plain node:http with the same default stream. Prints median and best GB/s of N runs.
  * Usage: node --import tsx bench/origin.ts [--runs 9] [--mib 64]
  */
@@ -70,7 +70,7 @@ try {
   const rows: (string | number)[][] = [];
   const results: Record<string, { median: number; best: number; cpu: number }> = {};
   for (const [name, url] of [
-    ['modelcdn origin /v1/blobs (node:http, 1 MiB reads)', `${origin.url}/v1/blobs/${hash}`],
+    ['modelcdn origin /v1/blobs (node:http, reused 1 MiB buffers)', `${origin.url}/v1/blobs/${hash}`],
     ['fastify 5 + fs.createReadStream (64 KiB default)', fastifyUrl],
     ['node:http + fs.createReadStream (64 KiB default)', plainUrl],
   ] as const) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { zstdDecompress } from '../../codec/index.ts';
 import { verifyManifestEnvelope, type Manifest } from '../manifest/index.ts';
 import { sha256Hex } from '../../util/hash.ts';
@@ -418,5 +419,41 @@ describe('fuzz', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('concurrent blob serving', () => {
+  test('concurrent full and ranged downloads get exact bytes; aborted ones do not disturb the others', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 12345);
+    const { hash } = await origin.store.put(big);
+    const u = new URL(origin.url);
+    const aborted = Array.from({ length: 6 }, () =>
+      new Promise<void>((resolve) => {
+        const req = request({ host: u.hostname, port: u.port, path: `/v1/blobs/${hash}` }, (res) => {
+          res.once('data', () => req.destroy());
+          res.on('error', () => resolve());
+          res.on('close', () => resolve());
+        });
+        req.on('error', () => resolve());
+        req.end();
+      }),
+    );
+    const ranges = Array.from({ length: 24 }, (_, i) => {
+      const start = (i * 131_071) % big.length;
+      const end = Math.min(big.length, start + 1_500_000 + i * 10_000);
+      return { start, end };
+    });
+    const [fulls, parts] = await Promise.all([
+      Promise.all(Array.from({ length: 6 }, () => raw(origin.url, 'GET', `/v1/blobs/${hash}`))),
+      Promise.all(ranges.map((r) => raw(origin.url, 'GET', `/v1/blobs/${hash}`, { range: `bytes=${r.start}-${r.end - 1}` }))),
+      Promise.all(aborted),
+    ]);
+    for (const f of fulls) assert.equal(sha256Hex(f.body), hash);
+    parts.forEach((p, i) => {
+      assert.equal(p.status, 206);
+      assert.ok(p.body.equals(big.subarray(ranges[i]!.start, ranges[i]!.end)), `range ${i}`);
+    });
+    // and the server is still fine afterwards
+    assert.equal(sha256Hex((await raw(origin.url, 'GET', `/v1/blobs/${hash}`)).body), hash);
   });
 });

@@ -15,7 +15,7 @@ import { FsBlobStore, type BlobStore } from '../../store/index.ts';
 import { CACHE_IMMUTABLE, CACHE_SHORT, httpError, notFound } from '../http/errors.ts';
 import { CONTENT_CODINGS, negotiateEncoding, type ContentCoding } from '../http/encoding.ts';
 import { noneMatchHits, strongEtag } from '../http/etag.ts';
-import { fileRegion, readJsonBody, sendError, sendJson, sendRepresentation } from '../http/send.ts';
+import { readJsonBody, sendError, sendFile, sendJson, sendRepresentation } from '../http/send.ts';
 import { splitUrlPath, validateChannel, validateFilePath, validateHash, validateModelName, validateVersion } from '../http/validate.ts';
 import { publicKeyDocument, type KeyPair } from '../manifest/sign.ts';
 import { MAX_MANIFEST_FILES } from '../manifest/manifest.ts';
@@ -157,9 +157,8 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       ...(extra.contentEncoding ? { contentEncoding: extra.contentEncoding } : {}),
       ...(extra.vary ? { vary: extra.vary } : {}),
     };
-    await sendRepresentation(req, res, info, async (start, end) =>
-      store instanceof FsBlobStore ? fileRegion(store.pathOf(hash), start, end) : store.stream(hash, { start, end }),
-    );
+    if (store instanceof FsBlobStore) await sendFile(req, res, info, store.pathOf(hash));
+    else await sendRepresentation(req, res, info, async (start, end) => store.stream(hash, { start, end }));
   };
 
   const routes: Route[] = [
