@@ -154,6 +154,7 @@ const VERSION_SELECT = `SELECT v.*, m.name AS name FROM versions v JOIN models m
 
 export class Registry {
   readonly db: Database.Database;
+  private readonly lastUseWritten = new Map<string, number>();
 
   constructor(path: string) {
     try {
@@ -414,7 +415,12 @@ export class Registry {
     const r = this.db.prepare(`SELECT id, hash, revoked_at FROM tokens WHERE hash = ?`).get(h) as { id: string; hash: string; revoked_at: number | null } | undefined;
     if (!r || r.revoked_at !== null) return undefined;
     if (!timingSafeEqual(Buffer.from(r.hash), Buffer.from(h))) return undefined;
-    this.db.prepare(`UPDATE tokens SET last_used_at = ? WHERE id = ?`).run(now(), r.id);
+    // record use at most once a minute per token (reads behind --private check a token per request)
+    const t = now();
+    if (t - (this.lastUseWritten.get(r.id) ?? 0) > 60_000) {
+      this.lastUseWritten.set(r.id, t);
+      this.db.prepare(`UPDATE tokens SET last_used_at = ? WHERE id = ?`).run(t, r.id);
+    }
     return r.id;
   }
 
