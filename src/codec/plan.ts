@@ -45,7 +45,15 @@ export function cleanTensorRanges(size: number, tensors: readonly TensorRange[])
   return out;
 }
 
-export function planChunks(size: number, tensors: readonly TensorRange[], maxChunk = MAX_CHUNK_BYTES): PlannedChunk[] {
+export interface PlanOptions {
+  maxChunk?: number;
+  /** segments at least this long get chunks of their own (default OWN_CHUNK_MIN_BYTES) */
+  ownChunkMinBytes?: number;
+}
+
+export function planChunks(size: number, tensors: readonly TensorRange[], opts: PlanOptions = {}): PlannedChunk[] {
+  const maxChunk = opts.maxChunk ?? MAX_CHUNK_BYTES;
+  const ownMin = opts.ownChunkMinBytes ?? OWN_CHUNK_MIN_BYTES;
   const clean = cleanTensorRanges(size, tensors);
   const chunks: PlannedChunk[] = [];
   // segments: gaps (width 0) and tensors, covering [0, size)
@@ -67,7 +75,7 @@ export function planChunks(size: number, tensors: readonly TensorRange[], maxChu
     groupLen = 0;
   };
   for (const s of segs) {
-    if (s.length >= OWN_CHUNK_MIN_BYTES) {
+    if (s.length >= ownMin) {
       flush();
       const piece = s.tensor ? Math.max(s.width, Math.floor(maxChunk / s.width) * s.width) : maxChunk;
       for (let o = 0; o < s.length; o += piece) {
