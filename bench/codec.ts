@@ -47,11 +47,12 @@ interface Row {
   results: Measure[];
 }
 
-const TOOLS: { name: string; bin: string; comp: string[]; decomp: string[] }[] = [
+/** `slow`: compression timed once (seconds per run: stable enough, and repeats would take minutes) */
+const TOOLS: { name: string; bin: string; comp: string[]; decomp: string[]; slow?: boolean }[] = [
   { name: 'zstd -3', bin: 'zstd', comp: ['-3', '-c', '-q'], decomp: ['-d', '-c', '-q'] },
-  { name: 'zstd -19', bin: 'zstd', comp: ['-19', '-c', '-q'], decomp: ['-d', '-c', '-q'] },
+  { name: 'zstd -19', bin: 'zstd', comp: ['-19', '-c', '-q'], decomp: ['-d', '-c', '-q'], slow: true },
   { name: 'gzip -9', bin: 'gzip', comp: ['-9', '-c'], decomp: ['-d', '-c'] },
-  { name: 'brotli -q 11', bin: 'brotli', comp: ['-q', '11', '-c'], decomp: ['-d', '-c'] },
+  { name: 'brotli -q 11', bin: 'brotli', comp: ['-q', '11', '-c'], decomp: ['-d', '-c'], slow: true },
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'bench-codec-'));
@@ -134,7 +135,7 @@ function measureFile(file: string, bytes: number, tools: typeof TOOLS, withFsync
       continue;
     }
     const out = join(work, basename(file) + '.' + t.bin);
-    const c = runTool(t.bin, t.comp, file, out, reps);
+    const c = runTool(t.bin, t.comp, file, out, t.slow ? 1 : reps);
     const d = runTool(t.bin, t.decomp, out, '/dev/null', reps);
     results.push({
       codec: t.name, size: statSync(out).size, compMBs: mbs(bytes, c.ms), decompMBs: mbs(bytes, d.ms),
@@ -228,7 +229,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(
-      `notes: mcz level ${level}; times are the best of 1–5 runs, ours measured inside a child process (excluding Node start-up; including layout ` +
+      `notes: mcz level ${level}; times are the best of 1–5 runs (one run for the slow compressors: zstd -19, brotli -q 11, mcz max), ours measured inside a child process (excluding Node start-up; including layout ` +
         `detection, sha256 of every chunk and of the file, temp file + rename, but no fsync — like the tools; the "+fsync" row adds it), ` +
         `tools via /usr/bin/time (compress to a file, decompress to /dev/null; ours decompresses to a file); peak MB = max RSS ` +
         `(for mcz the whole Node process incl. worker threads). MB/cpu-s = MB per CPU-second (user + system over all threads): the cost of the work, ` +
