@@ -95,3 +95,28 @@ test('any BlobStore plugs in: publish and ranged reads through a MemoryBlobStore
     await o.close();
   }
 });
+
+test('redirectBlobs: blob GETs answer 302 to the store\'s presigned URL; HEAD and conditionals are served directly', async () => {
+  const { MemoryBlobStore } = await import('../../store/index.ts');
+  // a store offering presigned URLs like S3BlobStore does (the URL points at a bucket we never contact)
+  class PresigningStore extends MemoryBlobStore {
+    async presignedUrl(hash: string, seconds = 300): Promise<string> {
+      return `http://bucket.invalid/sha256/${hash}?X-Amz-Expires=${seconds}&X-Amz-Signature=abc`;
+    }
+  }
+  const o = await startOrigin({ dataDir: join(dir, 'redirect'), port: 0, store: new PresigningStore(), redirectBlobs: true });
+  try {
+    const { hash } = await o.store.put(Buffer.from('hello blob'));
+    const r = await fetch(`${o.url}/v1/blobs/${hash}`, { redirect: 'manual' });
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.get('location'), `http://bucket.invalid/sha256/${hash}?X-Amz-Expires=300&X-Amz-Signature=abc`);
+    assert.match(r.headers.get('cache-control') ?? '', /private/);
+    const head = await fetch(`${o.url}/v1/blobs/${hash}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '10');
+    assert.equal((await fetch(`${o.url}/v1/blobs/${hash}`, { headers: { 'if-none-match': `"${hash}"` }, redirect: 'manual' })).status, 304);
+    assert.equal((await fetch(`${o.url}/v1/blobs/${'e'.repeat(64)}`, { redirect: 'manual' })).status, 404);
+  } finally {
+    await o.close();
+  }
+});

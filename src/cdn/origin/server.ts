@@ -31,6 +31,8 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 export const MAX_JSON_BODY_BYTES = 16 * 1024 * 1024;
 export const MAX_DEMAND_ITEMS = 10_000;
 export const DEFAULT_PATCH_HISTORY = 3;
+/** Lifetime of presigned blob URLs handed out with --redirect-blobs. */
+export const PRESIGN_SECONDS = 300;
 /** Upload sessions not touched for this long are dropped at start. */
 export const STALE_UPLOAD_MS = 7 * 24 * 3600_000;
 /** Cache-Control of a ready version's manifest: immutable content, but edges should recheck now and then (key rotation). */
@@ -49,6 +51,11 @@ export interface OriginOptions {
   encodings?: ContentCoding[];
   /** override the codec/delta/formats hooks (default: whatever those modules export) */
   processors?: Processors;
+  /**
+   * answer blob GETs (not HEAD, not raw files) with a 302 to a presigned URL when the store offers
+   * `presignedUrl` (S3): clients then fetch the bytes from the bucket directly
+   */
+  redirectBlobs?: boolean;
   /** require a token for reads too (default: reads are public); health, public key and openapi stay open */
   privateReads?: boolean;
   /** observe every finished request (metrics later) */
@@ -225,7 +232,16 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       await serveBlob(req, res, blob, { contentType: contentTypeFor(f), vary: 'Accept-Encoding', ...(coding === 'identity' ? {} : { contentEncoding: coding }) });
     }),
     route(['GET', 'HEAD'], '/v1/blobs/:hash', 'getBlob', async (req, res, p) => {
-      await serveBlob(req, res, validateHash(p['hash']!));
+      const hash = validateHash(p['hash']!);
+      const presign = (store as BlobStore & { presignedUrl?: (h: string, s?: number) => Promise<string> }).presignedUrl;
+      if (opts.redirectBlobs && presign && req.method === 'GET' && !req.headers['if-none-match']) {
+        if (!(await store.stat(hash))) throw notFound('BLOB_NOT_FOUND', `blob ${hash} is not on this origin`);
+        // the presigned query string is a credential: never cached by shared caches, never logged
+        res.writeHead(302, { location: await presign.call(store, hash, PRESIGN_SECONDS), 'cache-control': 'private, max-age=60', 'content-length': '0' });
+        res.end();
+        return;
+      }
+      await serveBlob(req, res, hash);
     }),
     route('POST', '/v1/publish/uploads', 'createUpload', async (req, res) => {
       const tokenId = requireToken(req);
