@@ -129,6 +129,8 @@ async function benchDigits(): Promise<void> {
   await fit(c, train, { trainIdx: fitIdx, valIdx: held.slice(0, Math.ceil(held.length / 2)), epochs: QUICK ? 10 : 80, batchSize: 64, learningRate: 2e-3, seed: 1, patience: 15 });
   const allTest = Int32Array.from({ length: test.n }, (_, i) => i);
   const e = exportClassifier(c, 'labels-only baseline');
+  const tPred = argmaxRows(await runOnnx(t.teacher, test.x, r.data.sampleShape, test.n), 10);
+  const bPred = argmaxRows(predictLogits(c.tf, c.model, classifierInput(c, test), c.shape.tfShape, allTest), 10);
   rows.push({
     case: 'digits',
     method: `labels only ${DIGITS_STUDENT}`,
@@ -137,6 +139,7 @@ async function benchDigits(): Promise<void> {
     studentFile: e.onnx.length,
     teacherAcc: r.teacher.accuracy!,
     studentAcc: accuracy(c, test, allTest),
+    agreement: accOf(bPred, tPred),
     seconds: (Date.now() - t1) / 1000,
     target: 'baseline',
     pass: undefined,
