@@ -2,8 +2,10 @@
  * `npm run bench:cdn` — the delivery network on loopback, side by side in one run:
  *  1. cache-hit throughput of the edge for a 256 MB blob vs nginx (Debian package, `sendfile on`,
  *     started here on a free loopback port with a temp config) serving the same file; the same
- *     external client (curl -o /dev/null) for both, alternating runs; target ≥ 0.8x nginx's GB/s;
- *  2. cold-miss time to first byte at the edge vs the origin's own TTFB (target ≤ origin + 20 ms);
+ *     external client (curl -o /dev/null) for both, alternating runs; target ≥ 0.8x nginx's GB/s.
+ *     Edge A has its RAM tier on (the hot blob is served from a verified in-memory copy), edge B is
+ *     disk-only (--memory-cache 0); both are reported;
+ *  2. cold-miss time to first byte at edge B vs the origin's own TTFB (target ≤ origin + 20 ms);
  *  3. 100 concurrent cold requests for one blob → requests that reach the origin (target exactly 1),
  *     counted by a small counting proxy between edge and origin;
  *  4. a generated 1 GB safetensors model (FP32 weights ~ N(0, σ²)) published on the origin and pulled
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     blob: { type: 'string', default: '256MB' },
     reps: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
+    'proxy-target': { type: 'string' },
   },
 });
 const MODEL_BYTES = parseBytes(args.size!);
@@ -68,8 +71,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Start a modelcdn command that prints its --json result (with `url`) and keeps serving. */
-async function startCli(cmd: string[], name: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...cmd, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCli(cmd: string[], name: string, script = MAIN): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...cmd, ...(script === MAIN ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -121,14 +124,21 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** A counting HTTP proxy between edge and origin: how many blob GETs really reach the origin. */
-async function countingProxy(target: string): Promise<{ url: string; blobGets: Map<string, number>; close(): Promise<void> }> {
+/**
+ * A counting HTTP proxy between edge A and the origin (run as its own process: this file with
+ * --proxy-target URL): how many blob GETs really reach the origin. GET /__counts returns them.
+ */
+async function runProxy(target: string): Promise<void> {
   const t = new URL(target);
-  const blobGets = new Map<string, number>();
+  const blobGets: Record<string, number> = {};
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const server = http.createServer((req, res) => {
+    if (req.url === '/__counts') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(blobGets));
+      return;
+    }
     const m = /^\/v1\/blobs\/([0-9a-f]{64})/.exec(req.url ?? '');
-    if (m && req.method === 'GET') blobGets.set(m[1]!, (blobGets.get(m[1]!) ?? 0) + 1);
+    if (m && req.method === 'GET') blobGets[m[1]!] = (blobGets[m[1]!] ?? 0) + 1;
     const up = http.request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers, agent }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
@@ -138,15 +148,20 @@ async function countingProxy(target: string): Promise<{ url: string; blobGets: M
     req.pipe(up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    blobGets,
-    close: () => {
-      agent.destroy();
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
+  process.stdout.write(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` }) + '\n');
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c.toString()));
+        res.on('end', () => resolve(JSON.parse(s) as T));
+      })
+      .on('error', reject);
+  });
 }
 
 async function writeRandomFile(path: string, size: number): Promise<string> {
@@ -170,7 +185,6 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   const rss: (string | number)[][] = [];
   let nginx: ChildProcess | undefined;
-  let proxy: Awaited<ReturnType<typeof countingProxy>> | undefined;
   try {
     // ---- inputs ----
     const www = join(root, 'www');
@@ -197,9 +211,11 @@ async function main(): Promise<void> {
     // ---- servers ----
     const origin = await startCli(['origin', '--data', originData, '--port', '0', '--encodings', 'none'], 'origin');
     log(`origin ${origin.url}`);
-    proxy = await countingProxy(origin.url);
+    const proxy = await startCli(['--proxy-target', origin.url], 'proxy', fileURLToPath(import.meta.url));
     const edge = await startCli(['edge', '--origin', proxy.url, '--cache-dir', join(root, 'edge'), '--cache-size', '8GB', '--port', '0', '--region', 'bench', '--demand-interval', '0'], 'edge');
-    log(`edge ${edge.url} (upstream through counting proxy ${proxy.url})`);
+    log(`edge A ${edge.url} (RAM tier on; upstream through counting proxy ${proxy.url})`);
+    const edgeB = await startCli(['edge', '--origin', origin.url, '--cache-dir', join(root, 'edge-b'), '--cache-size', '8GB', '--memory-cache', '0', '--port', '0', '--region', 'bench-b', '--demand-interval', '0'], 'edge-b');
+    log(`edge B ${edgeB.url} (disk tier only; upstream: the origin directly)`);
     const nport = await freePort();
     await mkdir(join(root, 'nginx', 'tmp'), { recursive: true });
     const conf = join(root, 'nginx', 'nginx.conf');
@@ -230,34 +246,42 @@ async function main(): Promise<void> {
     const originTtfb: number[] = [];
     for (const h of coldHashes.slice(0, 5)) {
       originTtfb.push((await ttfb(`${origin.url}/v1/blobs/${h}`)).ms);
-      edgeTtfb.push((await ttfb(`${edge.url}/v1/blobs/${h}`)).ms);
+      edgeTtfb.push((await ttfb(`${edgeB.url}/v1/blobs/${h}`)).ms);
     }
     const eT = median(edgeTtfb);
     const oT = median(originTtfb);
-    rows.push(['cold-miss TTFB, 16 MB blob (median of 5)', `${eT.toFixed(1)} ms`, `origin ${oT.toFixed(1)} ms`, `+${(eT - oT).toFixed(1)} ms`, '≤ +20 ms', eT <= oT + 20 ? 'PASS' : 'FAIL']);
+    rows.push(['cold-miss TTFB, 16 MB blob, edge B (median of 5)', `${eT.toFixed(1)} ms`, `origin ${oT.toFixed(1)} ms`, `${eT - oT >= 0 ? '+' : ''}${(eT - oT).toFixed(1)} ms`, '≤ +20 ms', eT <= oT + 20 ? 'PASS' : 'FAIL']);
 
     // ---- 3. 100 concurrent cold requests → origin fetches ----
     const coalesce = coldHashes[5]!;
     const got = await Promise.all(Array.from({ length: 100 }, () => ttfb(`${edge.url}/v1/blobs/${coalesce}`)));
     const okAll = got.every((g) => g.total === 16 << 20);
-    const originFetches = proxy.blobGets.get(coalesce) ?? 0;
+    const originFetches = (await getJson<Record<string, number>>(`${proxy.url}/__counts`))[coalesce] ?? 0;
     rows.push(['100 concurrent cold requests → origin GETs', String(originFetches), '-', '-', 'exactly 1', originFetches === 1 && okAll ? 'PASS' : 'FAIL']);
 
     // ---- 1. hit throughput: edge vs nginx, same file, curl, alternating ----
-    log('warming the edge with the 256 MB blob');
-    await ttfb(`${edge.url}/v1/blobs/${blobHash}`);
-    await ttfb(`${edge.url}/v1/blobs/${blobHash}`);
+    log('warming both edges with the 256 MB blob');
+    for (let i = 0; i < 3; i++) await ttfb(`${edge.url}/v1/blobs/${blobHash}`); // fill + 2 hits: RAM tier loads it
+    await ttfb(`${edgeB.url}/v1/blobs/${blobHash}`);
+    await new Promise((r) => setTimeout(r, 2000));
     curlSpeed(`${nginxUrl}/blob.bin`);
-    const eS: number[] = [];
+    const ramS: number[] = [];
+    const diskS: number[] = [];
     const nS: number[] = [];
     for (let i = 0; i < REPS; i++) {
       nS.push(curlSpeed(`${nginxUrl}/blob.bin`));
-      eS.push(curlSpeed(`${edge.url}/v1/blobs/${blobHash}`));
+      ramS.push(curlSpeed(`${edge.url}/v1/blobs/${blobHash}`));
+      diskS.push(curlSpeed(`${edgeB.url}/v1/blobs/${blobHash}`));
     }
-    const eG = median(eS) / 1e9;
     const nG = median(nS) / 1e9;
-    rows.push([`cache-hit throughput, ${formatBytes(BLOB_BYTES)} blob (median of ${REPS})`, `${eG.toFixed(2)} GB/s`, `nginx ${nG.toFixed(2)} GB/s`, `${(eG / nG).toFixed(2)}x`, '≥ 0.8x', eG / nG >= 0.8 ? 'PASS' : 'FAIL']);
-    log(`edge runs GB/s: ${eS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; nginx: ${nS.map((x) => (x / 1e9).toFixed(2)).join(' ')}`);
+    for (const [label, xs] of [
+      ['RAM tier (hot blob)', ramS],
+      ['disk tier', diskS],
+    ] as const) {
+      const g = median(xs) / 1e9;
+      rows.push([`cache-hit throughput, ${formatBytes(BLOB_BYTES)} blob, edge ${label} (median of ${REPS})`, `${g.toFixed(2)} GB/s`, `nginx ${nG.toFixed(2)} GB/s`, `${(g / nG).toFixed(2)}x`, '≥ 0.8x', g / nG >= 0.8 ? 'PASS' : 'FAIL']);
+    }
+    log(`GB/s per run — nginx: ${nS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; edge RAM: ${ramS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; edge disk: ${diskS.map((x) => (x / 1e9).toFixed(2)).join(' ')}`);
 
     // ---- 4. a generated model published and pulled through the edge ----
     const modelDir = join(root, 'model');
@@ -274,12 +298,19 @@ async function main(): Promise<void> {
     const pub = await publish({ server: origin.url, token, name: 'bench-model', version: '1.0', files: await collectFiles([modelDir]) });
     log(`published in ${((performance.now() - tp) / 1000).toFixed(1)} s (job ${pub.job?.status})`);
     const home = join(root, 'client-home');
-    for (const [label, n] of [
-      ['cold edge', 1],
-      ['warm edge', 2],
+    for (const [label, n, raw] of [
+      ['cold edge', 1, false],
+      ['warm edge', 2, false],
+      ['warm edge', 3, true],
     ] as const) {
       const out = join(root, `pulled-${n}`);
-      const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4 });
+      if (raw) {
+        // the warm raw pull needs the raw blob in the edge cache (the earlier pulls fetched the packed one)
+        const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
+        const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
+        for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
+      }
+      const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4, noPacked: raw });
       const mbps = r.totalBytes / r.seconds / 1e6;
       const route = r.files.map((f) => f.route).join(',');
       rows.push([
@@ -302,7 +333,8 @@ async function main(): Promise<void> {
       }
     })();
     rss.push(['origin (modelcdn origin)', `${peakRssMb(origin.child.pid).toFixed(0)} MB`]);
-    rss.push(['edge (modelcdn edge)', `${peakRssMb(edge.child.pid).toFixed(0)} MB`]);
+    rss.push(['edge A (modelcdn edge, 512 MiB RAM tier)', `${peakRssMb(edge.child.pid).toFixed(0)} MB`]);
+    rss.push(['edge B (modelcdn edge --memory-cache 0)', `${peakRssMb(edgeB.child.pid).toFixed(0)} MB`]);
     rss.push(['nginx master', `${peakRssMb(nginx.pid).toFixed(0)} MB`]);
     rss.push(['nginx worker', `${peakRssMb(nginxWorker).toFixed(0)} MB`]);
     const stats = await new Promise<string>((resolve) => {
@@ -312,14 +344,13 @@ async function main(): Promise<void> {
         res.on('end', () => resolve(s));
       });
     });
-    const st = (JSON.parse(stats) as { cache: { hits: number; misses: number; coalesced: number; upstreamFetches: number } }).cache;
+    const st = (JSON.parse(stats) as { cache: { hits: number; memoryHits: number; misses: number; coalesced: number; upstreamFetches: number } }).cache;
 
     process.stdout.write('\nmodelcdn CDN benchmark (loopback, 2 shared cores)\n\n');
     process.stdout.write(table(['measure', 'edge / client', 'baseline', 'ratio', 'target', 'result'], rows) + '\n\n');
     process.stdout.write(table(['server', 'peak RSS (VmHWM)'], rss) + '\n\n');
-    process.stdout.write(`edge counters: ${st.hits} hits, ${st.misses} misses, ${st.coalesced} coalesced, ${st.upstreamFetches} upstream fetches\n`);
+    process.stdout.write(`edge A counters: ${st.hits} hits (${st.memoryHits} from RAM), ${st.misses} misses, ${st.coalesced} coalesced, ${st.upstreamFetches} upstream fetches\n`);
   } finally {
-    await proxy?.close().catch(() => {});
     for (const c of children) {
       if (c.exitCode === null) {
         c.kill('SIGTERM');
@@ -339,7 +370,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+(args['proxy-target'] ? runProxy(args['proxy-target']) : main()).catch((e: unknown) => {
   process.stderr.write(`bench:cdn failed: ${(e as Error).stack ?? e}\n`);
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   process.exit(1);

@@ -293,11 +293,12 @@ export class EdgeBlobCache {
   }
 
   /**
-   * Find or start what serves `hash`: a hit, a fill to join (or a new one), or a bypass. Concurrent
+   * Find or start what serves `hash`: a hit, a fill to join (or a new one), or a bypass. `wantBytes`
+   * (the length of a requested range) feeds the RAM tier's hotness count. Concurrent
    * callers for one blob share one upstream request. Throws McdnError BLOB_NOT_FOUND when upstream
    * does not have it, network errors when no upstream answers.
    */
-  async acquire(hash: string): Promise<Acquired> {
+  async acquire(hash: string, wantBytes?: number): Promise<Acquired> {
     const e = this.entries.get(hash);
     if (e) {
       this.stats.hits++;
@@ -305,7 +306,7 @@ export class EdgeBlobCache {
       this.db.touch(hash, Date.now());
       const mem = this.memory.get(hash);
       if (mem) return { kind: 'hit', entry: e, mem };
-      this.memory.noteDiskHit(hash, e.size, e.path);
+      this.memory.noteDiskHit(hash, e.size, e.path, wantBytes ?? e.size);
       return { kind: 'hit', entry: e };
     }
     const f = this.fills.get(hash);

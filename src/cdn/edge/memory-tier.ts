@@ -2,7 +2,8 @@
  * A small RAM tier in front of the disk cache for hot blobs. Serving a file from Node costs an
  * extra copy per byte (read into user space, then write to the socket) that nginx's sendfile avoids;
  * serving a verified in-memory copy writes straight from the buffer, so hot blobs go out at the
- * sendfile rate. A blob is loaded after `admitAfterHits` disk hits, read once from its cache file and
+ * sendfile rate. A blob is loaded once the disk tier has served `admitAfterHits` times its size
+ * (ranges count by their length, so one ranged download is one pass), read once from its cache file and
  * sha256-verified while loading (a copy is only ever served if it matches its name); LRU within a
  * fixed byte budget. No HTTP and no disk index here; the blob cache drops copies it evicts.
  */
@@ -11,7 +12,7 @@ import { open } from 'node:fs/promises';
 
 /** Default RAM budget for hot blobs. */
 export const DEFAULT_MEMORY_TIER_BYTES = 512 << 20;
-/** Disk hits before a blob is copied into RAM. */
+/** Full passes over a blob served from disk before it is copied into RAM. */
 export const DEFAULT_ADMIT_AFTER_HITS = 2;
 /** Largest share of the budget one blob may take. */
 export const MAX_BLOB_SHARE = 0.75;
@@ -38,6 +39,7 @@ export class MemoryTier {
 
   /** the verified copy of a blob, if resident (refreshes its LRU position) */
   get(hash: string): Buffer | undefined {
+    if (this.blobs.size === 0) return undefined;
     const b = this.blobs.get(hash);
     if (!b) return undefined;
     this.blobs.delete(hash);
@@ -46,13 +48,13 @@ export class MemoryTier {
     return b;
   }
 
-  /** A disk hit of `hash` stored at `path`: counts it and starts a load once it is hot. */
-  noteDiskHit(hash: string, size: number, path: string): void {
+  /** `bytes` of `hash` (stored at `path`) are being served from disk: starts a load once it is hot. */
+  noteDiskHit(hash: string, size: number, path: string, bytes = size): void {
     if (this.budgetBytes <= 0 || size > this.budgetBytes * MAX_BLOB_SHARE || size === 0) return;
-    const n = (this.hits.get(hash) ?? 0) + 1;
+    const n = (this.hits.get(hash) ?? 0) + bytes;
     this.hits.set(hash, n);
     if (this.hits.size > 100_000) this.hits.delete(this.hits.keys().next().value!);
-    if (n < this.admitAfterHits || this.blobs.has(hash) || this.loading.has(hash)) return;
+    if (n < this.admitAfterHits * size || this.blobs.has(hash) || this.loading.has(hash)) return;
     const p = this.load(hash, size, path).finally(() => this.loading.delete(hash));
     this.loading.set(hash, p);
   }

@@ -15,6 +15,7 @@ import {
   errorResponse,
   httpError,
   negotiateEncoding,
+  parseRange,
   planResponse,
   splitUrlPath,
   strongEtag,
@@ -70,6 +71,13 @@ export interface EdgeServer {
 }
 
 const OCTET = 'application/octet-stream';
+
+/** bytes a Range header asks for (for hotness accounting); undefined = the whole blob */
+function rangeLength(header: string | undefined, size: number | undefined): number | undefined {
+  if (!header || size === undefined) return undefined;
+  const d = parseRange(header, size);
+  return d.kind === 'partial' ? d.range.end - d.range.start : undefined;
+}
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const body = Buffer.from(JSON.stringify(value));
@@ -144,7 +152,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const entry = cache.peek(hash);
       if (entry || !head) {
-        const a = await cache.acquire(hash);
+        const a = await cache.acquire(hash, rangeLength(req.headers.range as string | undefined, entry?.size));
         if (a.kind === 'hit' && a.mem) {
           // hot blob: its verified RAM copy
           const plan = planResponse(req.headers, etag, a.entry.size);
