@@ -56,3 +56,28 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput (wasm) match direct loops', a
     tf.dispose([x, f, y, dy, gx!, gf!]);
   }
 });
+
+test('batch-norm gradient (broadcasting, no Tile) equals the gradient of the elementary formula', async () => {
+  const { tf } = await loadTf();
+  type T = import('@tensorflow/tfjs-core').Tensor;
+  for (const shape of [[4, 3, 5, 6], [7, 6]]) {
+    const c = shape[shape.length - 1]!;
+    const x = tf.randomNormal(shape, 0, 1, 'float32', 1);
+    const mean = tf.randomNormal([c], 0, 1, 'float32', 2);
+    const variance = tf.add(tf.randomUniform([c], 0.2, 2, 'float32', 3), 0);
+    const scale = tf.randomNormal([c], 1, 0.3, 'float32', 4);
+    const offset = tf.randomNormal([c], 0, 1, 'float32', 5);
+    const dy = tf.randomNormal(shape, 0, 1, 'float32', 6);
+    const eps = 1e-3;
+    const fused = (a: T, m: T, v: T, s: T, o: T) => tf.sum(tf.mul(tf.batchNorm(a, m, v, o, s, eps), dy));
+    const plain = (a: T, m: T, v: T, s: T, o: T) => tf.sum(tf.mul(tf.add(tf.mul(tf.mul(tf.sub(a, m), tf.rsqrt(tf.add(v, eps))), s), o), dy));
+    const gf = tf.grads(fused)([x, mean, variance, scale, offset]);
+    const gp = tf.grads(plain)([x, mean, variance, scale, offset]);
+    gf.forEach((g, i) => {
+      const a = g.dataSync();
+      const b = gp[i]!.dataSync();
+      const m = a.reduce((acc, v, j) => Math.max(acc, Math.abs(v - b[j]!)), 0);
+      assert.ok(m < 1e-3, `input ${i} of batchNorm ${shape}: max diff ${m}`);
+    });
+  }
+});
