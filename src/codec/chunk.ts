@@ -37,11 +37,13 @@ export const BROTLI_QUALITY = 11;
 /** The level used for such chunks when boosting is on. */
 export const BOOST_LEVEL = 19;
 /**
- * Each plane is first compressed at level 1 (fast strategy — best on the exponent plane, and
- * near-random mantissa planes gain nothing from more effort); a plane that level 1 shrinks below
- * this ratio is also tried at the requested level and the smaller frame kept (spec §7).
+ * Each plane is first compressed at level 1 (fast strategy — it beats levels 3–9 on the exponent
+ * plane, and near-random mantissa planes gain nothing from more effort). Only for requested levels
+ * ≥ PLANE_RETRY_MIN_LEVEL (where optimal parsing can win) is a plane that level 1 shrinks below
+ * RETRY_PLANE_RATIO also tried at the requested level, keeping the smaller frame (spec §7).
  */
 const RETRY_PLANE_RATIO = 0.99;
+const PLANE_RETRY_MIN_LEVEL = 10;
 /** Chunks larger than this estimate plain zstd on a sample before computing it in full (spec §7). */
 const PLAIN_SAMPLE_MIN_CHUNK = 512 * 1024;
 const PLAIN_SAMPLE_SLICE = 64 * 1024;
@@ -236,7 +238,7 @@ function compressPlanes(planes: Uint8Array, width: number, level: number, parts:
     const end = k === width - 1 ? planes.byteLength : (k + 1) * planeLen; // last frame carries the tail
     const plane = planes.subarray(k * planeLen, end);
     let c = zstdCompress(plane, 1);
-    if (level !== 1 && c.byteLength < plane.byteLength * RETRY_PLANE_RATIO) {
+    if (level >= PLANE_RETRY_MIN_LEVEL && c.byteLength < plane.byteLength * RETRY_PLANE_RATIO) {
       const cl = zstdCompress(plane, level);
       if (cl.byteLength < c.byteLength) c = cl;
     }
