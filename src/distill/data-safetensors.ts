@@ -25,6 +25,11 @@ export function parseSafetensorsDataset(bytes: Uint8Array, opts: { labels: boole
   const n = inputs.shape[0]!;
   if (n === 0) throw inputError('DISTILL_DATA_EMPTY', `${opts.source}: inputs tensor "${inputs.name}" has no samples`);
   const x = readTensorAsF32(inputs, slice(inputs));
+  const bad = x.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const per = x.length / n;
+    throw inputError('DISTILL_DATA_NOT_FINITE', `${opts.source}: inputs tensor "${inputs.name}" holds ${x[bad]} in sample ${Math.floor(bad / per) + 1}, expected finite numbers`);
+  }
   let labels: Int32Array | undefined;
   if (opts.labels) {
     const l = byName.get('labels') ?? byName.get('y');

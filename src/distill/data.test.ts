@@ -45,6 +45,8 @@ test('safetensors: inputs [N,...] and integer labels', () => {
   assert.deepEqual(Array.from(d.labels!), [0, 1, 2, 0]);
   assert.ok(Math.abs(d.x[7]! - 1) < 1e-6);
   assert.throws(() => parseSafetensorsDataset(stFile(4, false), { labels: true, source: 'x' }), code('DISTILL_SAFETENSORS_NO_LABELS'));
+  const nan = serializeSafetensors([{ name: 'x', dtype: 'F32', shape: [2, 2], data: new Uint8Array(Float32Array.of(1, 2, NaN, 4).buffer) }]);
+  assert.throws(() => parseSafetensorsDataset(nan, { labels: false, source: 'n.safetensors' }), (e: unknown) => code('DISTILL_DATA_NOT_FINITE')(e) && /sample 2/.test((e as Error).message));
 });
 
 test('fuzz: truncated / corrupted inputs parse or throw McdnError', () => {

@@ -119,7 +119,10 @@ test('bad input: one clear error, exit 2, no output file', async () => {
   writeFileSync(narrow, 'a,b,c\n1,2,3\n4,5,6\n');
   const badLabels = join(dir, 'labels.csv');
   writeFileSync(badLabels, Array.from({ length: 20 }, (_, i) => [...new Array(64).fill(i % 17), i === 13 ? 12 : i % 10].join(',')).join('\n'));
+  const tiny = join(dir, 'tiny.csv');
+  writeFileSync(tiny, [new Array(64).fill(1).join(','), new Array(64).fill(2).join(',')].join('\n'));
   const cases: { args: string[]; re: RegExp }[] = [
+    { args: ['--teacher', teacher, '--data', tiny, '--student', 'mlp:8'], re: /2 samples, expected at least 4/ },
     { args: ['--teacher', badTeacher, '--data', DIGITS, '--student', 'mlp:8'], re: /output "output" has shape \[N,1,8,8\], expected class scores \[N, C\]/ },
     { args: ['--teacher', teacher, '--data', narrow, '--student', 'mlp:8'], re: /samples have shape \[3\].*expects input \[64\]/ },
     { args: ['--teacher', teacher, '--data', DIGITS, '--labels', '--student', 'rnn:8'], re: /student spec "rnn:8": unknown kind.*expected e\.g\. mlp:64,32/ },

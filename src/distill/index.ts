@@ -75,6 +75,8 @@ export interface DistillReport {
 
 export const DEFAULTS = { epochs: 30, temperature: 4, alpha: 0.7, valSplit: 0.2, seed: 1, batchSize: 64, learningRate: 2e-3, patience: 8 };
 export const MAX_EPOCHS = 100_000;
+/** fewest transfer samples: some to train on, some to validate and test */
+export const MIN_SAMPLES = 4;
 /** exported model vs tfjs student: above this the export is wrong, not merely imprecise */
 export const EXPORT_TOLERANCE = 1e-4;
 
@@ -157,7 +159,9 @@ export async function distill(o: DistillOptions): Promise<DistillReport> {
     testIdx = held.slice(half);
     if (testIdx.length === 0) testIdx = valIdx;
   }
-  if (trainIdx.length < 1) throw inputError('DISTILL_DATA_TOO_SMALL', `${o.data}: ${data.n} samples leave none for training`);
+  if (data.n < MIN_SAMPLES || trainIdx.length < 1) {
+    throw inputError('DISTILL_DATA_TOO_SMALL', `${o.data}: ${data.n} samples, expected at least ${MIN_SAMPLES} (training plus held-out rows)`);
+  }
 
   // 3. train the student on normalized input
   const norm = normalization(data.x, trainIdx, sampleShape.reduce((a, b) => a * b, 1));

@@ -76,7 +76,7 @@ test('batch-norm gradient (broadcasting, no Tile) equals the gradient of the ele
     gf.forEach((g, i) => {
       const a = g.dataSync();
       const b = gp[i]!.dataSync();
-      const m = a.reduce((acc, v, j) => Math.max(acc, Math.abs(v - b[j]!)), 0);
+      const m = Array.from(a as ArrayLike<number>).reduce((acc, v, j) => Math.max(acc, Math.abs(v - Number(b[j]))), 0);
       assert.ok(m < 1e-3, `input ${i} of batchNorm ${shape}: max diff ${m}`);
     });
   }

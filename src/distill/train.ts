@@ -123,6 +123,7 @@ export async function train(tf: Tf, model: LayersModel, o: TrainOptions): Promis
     const bar = o.onEpochStart?.(epoch, batches);
     let lossSum = 0;
     for (let b = 0; b < batches; b++) {
+      if (o.signal?.aborted) break;
       const idx = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
       const xb = tf.tensor(gatherRows(o.x, per, idx), [idx.length, ...o.sampleShape]);
       const tb = useKd ? tf.tensor2d(gatherRows(o.teacherLogits!, c, idx), [idx.length, c]) : null;
