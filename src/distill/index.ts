@@ -126,129 +126,133 @@ export async function distill(o: DistillOptions): Promise<DistillReport> {
   const spec = await resolveSpec(o.student);
   const specText = formatStudentSpec(spec);
   const teacher = await loadTeacher(o.teacher);
-  const data = await loadDataset(o.data, { labels: o.labels ?? false });
-  const sampleShape = fitSampleShape(data, teacher.inputDims, o.teacher);
-  const test: Dataset | null = o.testData ? await loadDataset(o.testData, { labels: o.labels ?? false }) : null;
-  if (test) fitSampleShape(test, sampleShape, o.teacher);
+  try {
+    const data = await loadDataset(o.data, { labels: o.labels ?? false });
+    const sampleShape = fitSampleShape(data, teacher.inputDims, o.teacher);
+    const test: Dataset | null = o.testData ? await loadDataset(o.testData, { labels: o.labels ?? false }) : null;
+    if (test) fitSampleShape(test, sampleShape, o.teacher);
 
-  const bar = (label: string, total: number) => o.progress?.(label, total);
-  const tb = bar('teacher', data.n + (test?.n ?? 0));
-  let tbDone = 0;
-  const tick = (d: number) => {
-    tb?.tick(d - tbDone);
-    tbDone = d;
-  };
-  const scores = await teacherScores(teacher, data.x, data.n, sampleShape, tick);
-  tbDone = 0;
-  const testScores = test ? await teacherScores(teacher, test.x, test.n, sampleShape, tick) : null;
-  tb?.done();
-  const classes = scores.classes;
-  checkLabels(data, classes);
-  if (test) checkLabels(test, classes);
-  const shape = studentShape(spec, sampleShape, classes, specText);
-  checkSpatial(spec, shape, specText);
+    const bar = (label: string, total: number) => o.progress?.(label, total);
+    const tb = bar('teacher', data.n + (test?.n ?? 0));
+    let tbDone = 0;
+    const tick = (d: number) => {
+      tb?.tick(d - tbDone);
+      tbDone = d;
+    };
+    const scores = await teacherScores(teacher, data.x, data.n, sampleShape, tick);
+    tbDone = 0;
+    const testScores = test ? await teacherScores(teacher, test.x, test.n, sampleShape, tick) : null;
+    tb?.done();
+    const classes = scores.classes;
+    checkLabels(data, classes);
+    if (test) checkLabels(test, classes);
+    const shape = studentShape(spec, sampleShape, classes, specText);
+    checkSpatial(spec, shape, specText);
 
-  // 2. splits: train / validation (early stopping) / test (report), seeded
-  const { train: trainIdx, held } = splitIndices(data.n, valSplit, seed);
-  let valIdx = held;
-  let testIdx: Int32Array;
-  if (test) testIdx = Int32Array.from({ length: test.n }, (_, i) => i);
-  else {
-    const half = Math.ceil(held.length / 2);
-    valIdx = held.slice(0, half);
-    testIdx = held.slice(half);
-    if (testIdx.length === 0) testIdx = valIdx;
-  }
-  if (data.n < MIN_SAMPLES || trainIdx.length < 1) {
-    throw inputError('DISTILL_DATA_TOO_SMALL', `${o.data}: ${data.n} samples, expected at least ${MIN_SAMPLES} (training plus held-out rows)`);
-  }
+    // 2. splits: train / validation (early stopping) / test (report), seeded
+    const { train: trainIdx, held } = splitIndices(data.n, valSplit, seed);
+    let valIdx = held;
+    let testIdx: Int32Array;
+    if (test) testIdx = Int32Array.from({ length: test.n }, (_, i) => i);
+    else {
+      const half = Math.ceil(held.length / 2);
+      valIdx = held.slice(0, half);
+      testIdx = held.slice(half);
+      if (testIdx.length === 0) testIdx = valIdx;
+    }
+    if (data.n < MIN_SAMPLES || trainIdx.length < 1) {
+      throw inputError('DISTILL_DATA_TOO_SMALL', `${o.data}: ${data.n} samples, expected at least ${MIN_SAMPLES} (training plus held-out rows)`);
+    }
 
-  // 3. train the student on normalized input
-  const norm = normalization(data.x, trainIdx, sampleShape.reduce((a, b) => a * b, 1));
-  const { tf, tfl } = await loadTf();
-  const xTrain = toStudentLayout(applyNorm(data.x, norm), data.n, shape);
-  const model = buildStudent(tfl, spec, shape, seed);
-  log(`student ${specText}: ${model.countParams()} trainable parameters; teacher outputs ${scores.probabilities ? 'probabilities' : 'logits'} over ${classes} classes`);
-  const result = await train(tf, model, {
-    x: xTrain,
-    sampleShape: shape.tfShape,
-    classes,
-    teacherLogits: scores.logits,
-    ...(data.labels ? { labels: data.labels } : {}),
-    trainIdx,
-    valIdx,
-    epochs,
-    batchSize,
-    learningRate,
-    temperature,
-    alpha,
-    seed,
-    patience,
-    ...(o.signal ? { signal: o.signal } : {}),
-    onEpochStart: (e, batches) => bar(`epoch ${e}/${epochs}`, batches) ?? { tick() {}, done() {} },
-    onEpochEnd: (s) => log(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)}, validation agreement ${(s.valScore * 100).toFixed(2)} %`),
-  });
-  if (o.signal?.aborted) throw new McdnError('CANCELLED', 'cancelled', 'distillation cancelled; nothing written');
-
-  // 4. evaluate on the test samples
-  const src = test ?? data;
-  const srcScores = testScores ?? scores;
-  const xTest = test ? toStudentLayout(applyNorm(test.x, norm), test.n, shape) : xTrain;
-  const sLogits = predictLogits(tf, model, xTest, shape.tfShape, testIdx);
-  const agree = agreement(sLogits, classes, testIdx, { logits: srcScores.logits });
-  let teacherAcc: number | undefined;
-  let studentAcc: number | undefined;
-  if (src.labels) {
-    const tArg = argmaxRows(srcScores.logits, classes);
-    let ok = 0;
-    for (const i of testIdx) if (tArg[i] === src.labels[i]) ok++;
-    teacherAcc = ok / testIdx.length;
-    studentAcc = agreement(sLogits, classes, Array.from({ length: testIdx.length }, (_, i) => i), { labels: Int32Array.from(testIdx, (i) => src.labels![i]!) });
-  }
-
-  // 5. export, verify in onnxruntime, then write atomically
-  const ops = studentOps(tf, model, spec, shape, scores.probabilities);
-  const onnx = encodeStudentOnnx(ops, { inputShape: sampleShape, norm, docString: `distilled from ${o.teacher} (${specText})` });
-  const diff = await verifyExport(teacher.ort, onnx, src.x, sampleShape, testIdx, sLogits, classes, scores.probabilities);
-  if (!(diff <= EXPORT_TOLERANCE)) {
-    throw new McdnError('DISTILL_EXPORT_MISMATCH', 'internal', `exported ONNX differs from the trained student by ${diff} (limit ${EXPORT_TOLERANCE}); nothing written`);
-  }
-  const teacherParams = await onnxParamCount(o.teacher);
-  const studentParams = exportedParamCount(ops);
-  const fileSize = await writeFileAtomic(o.output, (w) => w.write(onnx));
-  model.dispose();
-
-  const report: DistillReport = {
-    teacher: { path: o.teacher, params: teacherParams, fileSize: teacher.fileSize, ...(teacherAcc !== undefined ? { accuracy: teacherAcc } : {}) },
-    student: { path: o.output, spec: specText, params: studentParams, fileSize, ...(studentAcc !== undefined ? { accuracy: studentAcc } : {}), agreement: agree },
-    compression: teacherParams / studentParams,
-    ...(teacherAcc !== undefined && studentAcc !== undefined && teacherAcc > 0 ? { retainedAccuracy: studentAcc / teacherAcc } : {}),
-    data: {
-      path: o.data,
-      samples: data.n,
-      sampleShape,
+    // 3. train the student on normalized input
+    const norm = normalization(data.x, trainIdx, sampleShape.reduce((a, b) => a * b, 1));
+    const { tf, tfl } = await loadTf();
+    const xTrain = toStudentLayout(applyNorm(data.x, norm), data.n, shape);
+    const model = buildStudent(tfl, spec, shape, seed);
+    log(`student ${specText}: ${model.countParams()} trainable parameters; teacher outputs ${scores.probabilities ? 'probabilities' : 'logits'} over ${classes} classes`);
+    const result = await train(tf, model, {
+      x: xTrain,
+      sampleShape: shape.tfShape,
       classes,
-      train: trainIdx.length,
-      validation: valIdx.length,
-      test: testIdx.length,
-      testSource: test ? o.testData! : 'held-out split of the data',
-    },
-    training: {
-      epochs: result.history.length,
-      bestEpoch: result.bestEpoch,
-      stoppedEarly: result.stoppedEarly,
-      valAgreement: result.bestValScore,
+      teacherLogits: scores.logits,
+      ...(data.labels ? { labels: data.labels } : {}),
+      trainIdx,
+      valIdx,
+      epochs,
+      batchSize,
+      learningRate,
       temperature,
-      alpha: data.labels ? alpha : 1,
+      alpha,
       seed,
-      seconds: (Date.now() - started) / 1000,
-      history: result.history,
-    },
-    exportMaxAbsDiff: diff,
-    teacherOutputsProbabilities: scores.probabilities,
-  };
-  if (o.report) await writeFileAtomic(o.report, (w) => w.write(new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n')));
-  return report;
+      patience,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onEpochStart: (e, batches) => bar(`epoch ${e}/${epochs}`, batches) ?? { tick() {}, done() {} },
+      onEpochEnd: (s) => log(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)}, validation agreement ${(s.valScore * 100).toFixed(2)} %`),
+    });
+    if (o.signal?.aborted) throw new McdnError('CANCELLED', 'cancelled', 'distillation cancelled; nothing written');
+
+    // 4. evaluate on the test samples
+    const src = test ?? data;
+    const srcScores = testScores ?? scores;
+    const xTest = test ? toStudentLayout(applyNorm(test.x, norm), test.n, shape) : xTrain;
+    const sLogits = predictLogits(tf, model, xTest, shape.tfShape, testIdx);
+    const agree = agreement(sLogits, classes, testIdx, { logits: srcScores.logits });
+    let teacherAcc: number | undefined;
+    let studentAcc: number | undefined;
+    if (src.labels) {
+      const tArg = argmaxRows(srcScores.logits, classes);
+      let ok = 0;
+      for (const i of testIdx) if (tArg[i] === src.labels[i]) ok++;
+      teacherAcc = ok / testIdx.length;
+      studentAcc = agreement(sLogits, classes, Array.from({ length: testIdx.length }, (_, i) => i), { labels: Int32Array.from(testIdx, (i) => src.labels![i]!) });
+    }
+
+    // 5. export, verify in onnxruntime, then write atomically
+    const ops = studentOps(tf, model, spec, shape, scores.probabilities);
+    const onnx = encodeStudentOnnx(ops, { inputShape: sampleShape, norm, docString: `distilled from ${o.teacher} (${specText})` });
+    const diff = await verifyExport(teacher.ort, onnx, src.x, sampleShape, testIdx, sLogits, classes, scores.probabilities);
+    if (!(diff <= EXPORT_TOLERANCE)) {
+      throw new McdnError('DISTILL_EXPORT_MISMATCH', 'internal', `exported ONNX differs from the trained student by ${diff} (limit ${EXPORT_TOLERANCE}); nothing written`);
+    }
+    const teacherParams = await onnxParamCount(o.teacher);
+    const studentParams = exportedParamCount(ops);
+    const fileSize = await writeFileAtomic(o.output, (w) => w.write(onnx));
+    model.dispose();
+
+    const report: DistillReport = {
+      teacher: { path: o.teacher, params: teacherParams, fileSize: teacher.fileSize, ...(teacherAcc !== undefined ? { accuracy: teacherAcc } : {}) },
+      student: { path: o.output, spec: specText, params: studentParams, fileSize, ...(studentAcc !== undefined ? { accuracy: studentAcc } : {}), agreement: agree },
+      compression: teacherParams / studentParams,
+      ...(teacherAcc !== undefined && studentAcc !== undefined && teacherAcc > 0 ? { retainedAccuracy: studentAcc / teacherAcc } : {}),
+      data: {
+        path: o.data,
+        samples: data.n,
+        sampleShape,
+        classes,
+        train: trainIdx.length,
+        validation: valIdx.length,
+        test: testIdx.length,
+        testSource: test ? o.testData! : 'held-out split of the data',
+      },
+      training: {
+        epochs: result.history.length,
+        bestEpoch: result.bestEpoch,
+        stoppedEarly: result.stoppedEarly,
+        valAgreement: result.bestValScore,
+        temperature,
+        alpha: data.labels ? alpha : 1,
+        seed,
+        seconds: (Date.now() - started) / 1000,
+        history: result.history,
+      },
+      exportMaxAbsDiff: diff,
+      teacherOutputsProbabilities: scores.probabilities,
+    };
+    if (o.report) await writeFileAtomic(o.report, (w) => w.write(new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n')));
+    return report;
+  } finally {
+    await teacher.session.release().catch(() => {});
+  }
 }
 
 /** Run the encoded student in onnxruntime on `idx` rows of raw `x`; max abs diff vs the tfjs outputs. */
