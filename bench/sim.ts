@@ -40,6 +40,11 @@ report(
   syntheticTrace({ requests: quick ? 100_000 : 300_000, objects: 50_000, alpha: 0.8, epoch: 50_000, seed: 2 }),
 );
 
+report(
+  'Synthetic model-CDN trace: 500 models, Zipf(0.9), log-normal sizes (median 300 MB, sigma 1.2), 2 % one-off (seed 31)',
+  syntheticTrace({ requests: quick ? 30_000 : 100_000, objects: 500, alpha: 0.9, medianSize: 300e6, sizeSigma: 1.2, oneHitFraction: 0.02, seed: 31 }),
+);
+
 const n = quick ? 200_000 : 1_000_000;
 const big = syntheticTrace({ requests: n, objects: n / 5, alpha: 0.8, seed: 11 });
 const cap = Math.round(uniqueBytes(big) * 0.05);
