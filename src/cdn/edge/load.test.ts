@@ -17,7 +17,7 @@ import { randomBlob, startTestOrigin, type TestOrigin } from './test-origin.ts';
 
 const MAIN = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 /** peak RSS allowed for the edge process serving 200 clients a 4 MiB blob (800 MiB sent) */
-const MAX_PEAK_RSS_MB = 250;
+const MAX_PEAK_RSS_MB = 300;
 
 let origin: TestOrigin;
 let child: ChildProcess | undefined;
