@@ -165,3 +165,15 @@ test('scan resistance: s3fifo, tinylfu and wtinylfu keep a hot set through a one
   assert.equal(run('lru'), 0);
   for (const name of ['s3fifo', 'tinylfu', 'wtinylfu']) assert.equal(run(name), 5, name);
 });
+
+test('s3fifo largeFactor: an object larger than the small queue is admitted on its second request', async () => {
+  const { S3FifoPolicy } = await import('./s3fifo.ts');
+  const c = new PolicyCache(new S3FifoPolicy(100, { largeFactor: 1 }), 100); // small queue: 10 bytes
+  assert.equal(c.access('big', 40, 0), 'bypass'); // remembered by the ghost queue only
+  assert.equal(c.access('small', 5, 1), 'miss');
+  assert.equal(c.access('big', 40, 2), 'miss'); // second request: admitted to main
+  assert.equal(c.access('big', 40, 3), 'hit');
+  assert.equal(c.insert('huge', 50, 4, true), true); // a forced insert (prefetch) skips admission
+  const off = new PolicyCache(new S3FifoPolicy(100), 100);
+  assert.equal(off.access('big', 40, 0), 'miss'); // default: admit everything
+});

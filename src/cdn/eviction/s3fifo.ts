@@ -22,6 +22,12 @@ export interface S3FifoOptions {
   smallRatio?: number;
   /** ghost queue byte budget as a multiple of the main queue's (default 1) */
   ghostRatio?: number;
+  /**
+   * objects larger than this share of the small queue are not cached on their first request, only
+   * remembered in the ghost queue; a second request while remembered admits them straight to main
+   * (default Infinity = off)
+   */
+  largeFactor?: number;
 }
 
 export class S3FifoPolicy implements EvictionPolicy {
@@ -33,10 +39,18 @@ export class S3FifoPolicy implements EvictionPolicy {
   private ghostBytes = 0;
   private readonly smallTarget: number;
   private readonly ghostLimit: number;
+  private readonly largeLimit: number;
 
   constructor(capacityBytes: number, opts: S3FifoOptions = {}) {
     this.smallTarget = capacityBytes * (opts.smallRatio ?? 0.1);
     this.ghostLimit = (capacityBytes - this.smallTarget) * (opts.ghostRatio ?? 1);
+    this.largeLimit = this.smallTarget * (opts.largeFactor ?? Infinity);
+  }
+
+  admit(key: string, size: number): boolean {
+    if (size <= this.largeLimit || this.ghost.has(key)) return true;
+    this.remember(key, size);
+    return false;
   }
 
   onInsert(key: string, size: number): void {
