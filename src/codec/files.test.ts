@@ -188,3 +188,16 @@ test('CLI: pack and unpack print sizes; a corrupt file is one error line and a n
   assert.equal(m.code, 4);
   assert.deepEqual(leftovers(), []);
 });
+
+test('cancelling pack or unpack rejects with a cancelled McdnError and leaves no output', async () => {
+  const src = join(dir, 'cancel.bin');
+  writeFileSync(src, syntheticWeights(200_000, 5));
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(packFile(src, join(dir, 'cancel.mcz'), { signal: ac.signal }), (e: unknown) => e instanceof McdnError && e.category === 'cancelled');
+  await packFile(src, join(dir, 'cancel-ok.mcz'));
+  await assert.rejects(unpackFile(join(dir, 'cancel-ok.mcz'), join(dir, 'cancel.out'), { signal: ac.signal }), (e: unknown) => e instanceof McdnError && e.category === 'cancelled');
+  assert.equal(existsSync(join(dir, 'cancel.mcz')), false);
+  assert.equal(existsSync(join(dir, 'cancel.out')), false);
+  assert.deepEqual(leftovers(), []);
+});

@@ -105,6 +105,7 @@ export async function packGeneric(
     await out.commit(durable);
   } catch (e) {
     await out.abort();
+    if ((e as Error)?.name === 'AbortError') throw new McdnError('CANCELLED', 'cancelled', `${inPath}: cancelled`, { cause: e });
     throw e instanceof McdnError ? e : fromSystemError(e, inPath);
   }
   return { codec, format: 'unknown', originalSize: tap.bytes, packedSize: packed, sha256: tap.hash.digest('hex'), chunks: [], methods: {}, warnings: [] };

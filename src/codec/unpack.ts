@@ -221,6 +221,7 @@ export function createUnpackStream(opts: UnpackStreamOptions = {}): UnpackStream
 
 /** Prefix an error's message with the file it concerns (same code and category). */
 export function namedError(e: unknown, path: string): McdnError {
+  if ((e as Error)?.name === 'AbortError') return new McdnError('CANCELLED', 'cancelled', `${path}: cancelled`, { cause: e });
   if (e instanceof McdnError) {
     if (e.message.startsWith(path)) return e;
     return new McdnError(e.code, e.category, `${path}: ${e.message}`, { details: e.details, ...(e.remedy ? { remedy: e.remedy } : {}), cause: e });
