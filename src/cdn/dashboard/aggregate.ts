@@ -143,7 +143,7 @@ export function edgeSummaries(registry: Registry, nowMs: number, windowSeconds: 
   const bucketMs = bucketSeconds * 1000;
   const totals = registry.db
     .prepare(
-      `SELECT region, COUNT(DISTINCT received_at) AS reports, MAX(received_at) AS last, SUM(requests) AS requests, SUM(hits) AS hits, SUM(bytes) AS bytes
+      `SELECT region, COUNT(DISTINCT received_at || ':' || period_from || ':' || period_to) AS reports, MAX(received_at) AS last, SUM(requests) AS requests, SUM(hits) AS hits, SUM(bytes) AS bytes
        FROM demand WHERE period_to >= ? GROUP BY region ORDER BY region`,
     )
     .all(since) as { region: string; reports: number; last: number; requests: number; hits: number; bytes: number }[];

@@ -63,6 +63,6 @@ export interface RequestLogFields {
 /** One line per finished request: info for < 500, error for server errors. */
 export function logRequest(log: Logger, f: RequestLogFields, err?: unknown): void {
   const line = { reqId: f.reqId, method: f.method, route: f.route, status: f.status, ms: Math.round(f.ms * 10) / 10, bytes: f.bytes };
-  if (f.status >= 500) log.error({ ...line, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : undefined }, 'request failed');
+  if (f.status >= 500) log.error({ ...line, error: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : undefined }, 'request failed');
   else log.info(line, 'request');
 }
