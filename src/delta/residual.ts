@@ -177,30 +177,30 @@ export function estimatePlanesBytes(b: Uint8Array, w: number): number {
   return (bits / 8) * (b.length / Math.max(1, seen));
 }
 
-/** A run of `count` elements starting at element `start` of a block held as w planes of n bytes. */
+/** A run of `count` elements starting at element `start` of a block held as w separate byte planes. */
 export interface PlaneRun {
-  planes: Uint8Array;
-  n: number;
+  planes: Uint8Array[];
   start: number;
   count: number;
 }
 
 /** Interleave a run of plane bytes back into elements (the inverse of byte-plane grouping). */
 export function joinRun(w: number, r: PlaneRun): Uint8Array {
-  const { planes: p, n, start, count } = r;
+  const { planes, start, count } = r;
   const out = new Uint8Array(count * w);
   if (w === 1) {
-    out.set(p.subarray(start, start + count));
+    out.set(planes[0].subarray(start, start + count));
     return out;
   }
   if (w === 4 && LITTLE_ENDIAN) {
+    const [p0, p1, p2, p3] = planes;
     const o = new Uint32Array(out.buffer);
-    for (let i = 0, j = start; i < count; i++, j++) o[i] = p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24);
+    for (let i = 0, j = start; i < count; i++, j++) o[i] = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
     return out;
   }
   for (let k = 0; k < w; k++) {
-    const base = k * n + start;
-    for (let i = 0; i < count; i++) out[i * w + k] = p[base + i];
+    const p = planes[k];
+    for (let i = 0; i < count; i++) out[i * w + k] = p[start + i];
   }
   return out;
 }
@@ -209,28 +209,30 @@ export function joinRun(w: number, r: PlaneRun): Uint8Array {
 export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun): Uint8Array {
   assertLE();
   if (w !== 4 && w !== 2) return inverseResidual(op, w, old, joinRun(w, r));
-  const { planes: p, n, start, count } = r;
+  const { planes, start, count } = r;
   const out = new Uint8Array(count * w);
   if (w === 4) {
+    const [p0, p1, p2, p3] = planes;
     const o = words(old, 4) as Uint32Array;
     const q = new Uint32Array(out.buffer);
     if (op === 'x') {
-      for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24));
+      for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24));
     } else {
       for (let i = 0, j = start; i < count; i++, j++) {
-        const z = p[j] | (p[n + j] << 8) | (p[2 * n + j] << 16) | (p[3 * n + j] << 24);
+        const z = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
         q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
       }
     }
     return out;
   }
+  const [p0, p1] = planes;
   const o = words(old, 2) as Uint16Array;
   const q = new Uint16Array(out.buffer);
   if (op === 'x') {
-    for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p[j] | (p[n + j] << 8));
+    for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p0[j] | (p1[j] << 8));
   } else {
     for (let i = 0, j = start; i < count; i++, j++) {
-      const z = p[j] | (p[n + j] << 8);
+      const z = p0[j] | (p1[j] << 8);
       q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
     }
   }

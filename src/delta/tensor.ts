@@ -390,7 +390,7 @@ export function validatePlan(x: unknown, oldSize: number, newSize: number, what:
 
 /** Sequential reader over one residual stream's blocks, handing out runs of plane bytes. */
 class StreamReader {
-  private planes: Uint8Array = new Uint8Array(0);
+  private planes: Uint8Array[] = [];
   private n = 0;
   private pos = 0;
   private next = 0;
@@ -403,12 +403,12 @@ class StreamReader {
     const b = this.blocks[this.next++];
     if (!b) throw bad(this.what, 'residual stream ended early');
     const n = b.raw / this.w;
-    const planes = new Uint8Array(b.raw);
-    b.planes.forEach(({ coding, data }, k) => {
-      if (coding[0] === 'z') checkFrameSize(data, n, this.what);
-      planes.set(coding[0] === 'z' ? zstdDecompress(data, n) : data, k * n);
+    // zstd planes decode into their own buffers; stored planes are read in place
+    this.planes = b.planes.map(({ coding, data }) => {
+      if (coding[0] === 'r') return data;
+      checkFrameSize(data, n, this.what);
+      return zstdDecompress(data, n);
     });
-    this.planes = planes;
     this.n = n;
     this.pos = 0;
   }
@@ -416,7 +416,7 @@ class StreamReader {
   run(maxElems: number): PlaneRun {
     if (this.pos === this.n) this.load();
     const count = Math.min(maxElems, this.n - this.pos);
-    const r = { planes: this.planes, n: this.n, start: this.pos, count };
+    const r = { planes: this.planes, start: this.pos, count };
     this.pos += count;
     return r;
   }
