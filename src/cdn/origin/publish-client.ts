@@ -220,17 +220,18 @@ export async function uploadFile(server: string, token: string, f: LocalFile & {
     await call(`${base}/v1/publish/uploads`, { method: 'POST', headers: jsonHeaders(token), body: JSON.stringify({ sha256: f.sha256, size: f.size }), ...(opts.signal ? { signal: opts.signal } : {}) }, `upload ${f.path}`)
   ).json()) as { id: string; offset: number; complete: boolean };
   let offset = created.offset;
-  let sent = 0;
+  let complete = created.complete;
   const chunk = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   let attempts = 0;
-  while (offset < f.size) {
+  // at offset == size but not complete, an empty PUT asks the origin to store the bytes it holds
+  while (!complete) {
     const end = Math.min(f.size, offset + chunk);
     try {
       const r = await putRegion(`${base}/v1/publish/uploads/${created.id}`, token, f.localPath, offset, end, opts.signal);
       if (r.status === 200) {
-        const s = JSON.parse(r.body) as { offset: number };
-        sent += s.offset - offset;
+        const s = JSON.parse(r.body) as { offset: number; complete: boolean };
         offset = s.offset;
+        complete = s.complete;
         attempts = 0;
         opts.onProgress?.({ phase: 'upload', file: f.path, done: offset, total: f.size });
         continue;
@@ -257,14 +258,16 @@ export async function uploadFile(server: string, token: string, f: LocalFile & {
       await sleep(Math.min(8000, 200 * 2 ** attempts), opts.signal);
       // ask the server how much it has
       try {
-        const s = (await (await call(`${base}/v1/publish/uploads/${created.id}`, { headers: { authorization: `Bearer ${token}` } }, `upload ${f.path}`)).json()) as { offset: number };
+        const s = (await (await call(`${base}/v1/publish/uploads/${created.id}`, { headers: { authorization: `Bearer ${token}` } }, `upload ${f.path}`)).json()) as { offset: number; complete: boolean };
         offset = s.offset;
+        complete = s.complete;
       } catch {
         /* keep the offset; the next attempt will tell */
       }
     }
   }
-  return sent;
+  // bytes this call moved to the origin (what it had before the session resumed is not counted)
+  return offset - created.offset;
 }
 
 export async function getJob(server: string, jobId: string, signal?: AbortSignal): Promise<JobStatus> {

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOrigin } from './server.ts';
 import { loadProcessors, type Processors } from './processors.ts';
-import { collectFiles, getJob, publish } from './publish-client.ts';
+import { collectFiles, getJob, publish, uploadFile } from './publish-client.ts';
+import { MemoryBlobStore, type BlobSource } from '../../store/index.ts';
+import { McdnError } from '../../errors.ts';
+import { sha256Hex } from '../../util/hash.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mcdn-restart-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,6 +119,34 @@ test('redirectBlobs: blob GETs answer 302 to the store\'s presigned URL; HEAD an
     assert.equal(head.headers.get('content-length'), '10');
     assert.equal((await fetch(`${o.url}/v1/blobs/${hash}`, { headers: { 'if-none-match': `"${hash}"` }, redirect: 'manual' })).status, 304);
     assert.equal((await fetch(`${o.url}/v1/blobs/${'e'.repeat(64)}`, { redirect: 'manual' })).status, 404);
+  } finally {
+    await o.close();
+  }
+});
+
+test('a blob store failure after the last byte keeps the upload; the client retries and completes it', async () => {
+  // object storage that is down for the first write (a real failure mode of S3 backends)
+  class DownOnceStore extends MemoryBlobStore {
+    failures = 1;
+    override async put(data: BlobSource, expected?: string) {
+      if (this.failures-- > 0) {
+        if (!(data instanceof Uint8Array)) for await (const _ of data as AsyncIterable<Uint8Array>) void _;
+        throw new McdnError('S3_ERROR', 'network', 'object storage unavailable');
+      }
+      return super.put(data, expected);
+    }
+  }
+  const store = new DownOnceStore();
+  const o = await startOrigin({ dataDir: join(dir, 'down'), port: 0, store });
+  try {
+    const token = o.registry.createToken('t').token;
+    const f = join(dir, 'down.bin');
+    const bytes = Buffer.alloc(70_000, 9);
+    writeFileSync(f, bytes);
+    const sent = await uploadFile(o.url, token, { localPath: f, path: 'down.bin', size: bytes.length, sha256: sha256Hex(bytes) });
+    assert.equal(sent, bytes.length, 'the bytes were sent once');
+    assert.equal(store.failures, -1, 'the first store attempt failed');
+    assert.equal(await store.has(sha256Hex(bytes)), true);
   } finally {
     await o.close();
   }

@@ -3,7 +3,8 @@
  * client PUTs bytes at `Upload-Offset` (must equal what the server holds); after an interruption it
  * asks (GET, or creates the session again — same sha256+size returns the open session) and continues
  * from the returned offset. When the last byte arrives the part file is hashed into the store
- * (mismatch → the session is dropped, nothing stored). Bytes beyond the declared size are refused.
+ * (mismatch → the session is dropped, nothing stored; a store failure keeps the bytes, and an empty
+ * PUT at the final offset retries). Bytes beyond the declared size are refused.
  * Knows the registry and the store, not the routes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -86,6 +87,11 @@ export class Uploads {
       });
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
+    if (u.received === u.size && !(declared > 0)) {
+      // all bytes are here but storing them failed earlier (e.g. object storage was down): retry
+      req.resume();
+      return await this.finish(u);
+    }
     if (Number.isFinite(declared) && offset + declared > u.size) {
       req.resume();
       throw httpError(413, 'UPLOAD_EXCEEDS_SIZE', 'input', `PUT of ${declared} bytes at offset ${offset} goes past the declared size ${u.size}`);
@@ -141,12 +147,17 @@ export class Uploads {
       const src = u.size === 0 ? new Uint8Array(0) : createReadStream(part, { highWaterMark: 1 << 20 });
       await this.store.put(src as Uint8Array, u.sha256);
     } catch (e) {
-      this.registry.deleteUpload(u.id);
-      await rm(part, { force: true });
       if (isMcdnError(e) && e.code === 'BLOB_HASH_MISMATCH') {
+        this.registry.deleteUpload(u.id);
+        await rm(part, { force: true });
         throw httpError(400, 'UPLOAD_HASH_MISMATCH', 'input', `uploaded bytes do not hash to ${u.sha256}; the upload was discarded`, 'upload the file again');
       }
-      throw e;
+      // the bytes are complete but the store failed: keep the session; an empty PUT at the end retries
+      throw new McdnError('UPLOAD_STORE_FAILED', 'network', `upload ${u.id}: storing the complete blob failed: ${(e as Error).message}`, {
+        cause: e,
+        details: { httpStatus: 503 },
+        remedy: 'retry; the bytes are kept',
+      });
     }
     await rm(part, { force: true });
     this.registry.setUploadReceived(u.id, u.size, true);
