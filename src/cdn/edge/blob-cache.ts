@@ -656,6 +656,57 @@ export class EdgeBlobCache {
     return this.entries.get(hash)!;
   }
 
+  /**
+   * Adopt a complete file that was downloaded elsewhere (the prefetcher's resumable, rate-capped
+   * downloads under <dir>/prefetch): hash it, refuse it unless it matches `hash`, reserve its bytes
+   * (evicting unpinned victims), rename it into place and index it; `pin` pins it first. When the blob
+   * is already cached (or a fill for it finishes meanwhile) the file is deleted and the entry returned.
+   */
+  async adoptFile(hash: string, file: string, opts: { pin?: string } = {}): Promise<CacheEntry> {
+    if (!isSha256Hex(hash)) throw new McdnError('BAD_HASH', 'input', `not a sha256 hex digest: '${hash.slice(0, 80)}'`);
+    if (opts.pin) this.pin(hash, opts.pin);
+    const fill = this.fills.get(hash);
+    if (fill) await fill.done.catch(() => {});
+    const have = this.entries.get(hash);
+    if (have) {
+      await unlink(file).catch(() => {});
+      return have;
+    }
+    let r: { hash: string; blocks: Buffer; size: number };
+    try {
+      r = await hashFile(file, this.blockSize);
+    } catch (e) {
+      throw fromSystemError(e, file);
+    }
+    if (r.hash !== hash) {
+      await unlink(file).catch(() => {});
+      throw new McdnError('ADOPT_HASH_MISMATCH', 'integrity', `downloaded bytes of blob ${hash} hash to ${r.hash}; discarded`, { details: { expected: hash, actual: r.hash } });
+    }
+    if (this.entries.has(hash) || this.fills.has(hash)) return this.adoptFile(hash, file, opts);
+    this.index.pin(hash);
+    if (!this.index.insert(hash, r.size, ++this.clock)) {
+      if (!this.userPins.has(hash)) this.index.unpin(hash);
+      throw new McdnError('PREFETCH_NOT_CACHEABLE', 'conflict', `blob ${hash} (${r.size} bytes) does not fit in the cache next to its pinned blobs`);
+    }
+    await this.deleteFiles(this.index.lastEvicted.slice());
+    const final = blobPath(this.dir, hash);
+    try {
+      await mkdir(join(this.dir, 'blobs', hash.slice(0, 2)), { recursive: true });
+      await rename(file, final);
+    } catch (e) {
+      this.index.remove(hash);
+      if (!this.userPins.has(hash)) this.index.unpin(hash);
+      throw fromSystemError(e, final);
+    }
+    const st = await stat(final);
+    const entry: CacheEntry = { hash, size: r.size, blockSize: this.blockSize, blocks: r.blocks, fingerprint: fingerprintOf(st), path: final };
+    const now = Date.now();
+    this.db.putBlob({ hash, size: r.size, blockSize: this.blockSize, blocks: r.blocks, fingerprint: entry.fingerprint, createdMs: now, lastAccessMs: now, hits: 0, pinned: this.userPins.has(hash) });
+    this.entries.set(hash, entry);
+    if (!this.userPins.has(hash)) this.index.unpin(hash);
+    return entry;
+  }
+
   getStats(): CacheStats {
     let pinnedBytes = 0;
     for (const h of this.userPins.keys()) pinnedBytes += this.entries.get(h)?.size ?? 0;

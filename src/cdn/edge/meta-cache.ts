@@ -66,6 +66,18 @@ export class MetaCache {
     return r;
   }
 
+  /**
+   * Mark a cached response stale now (a push said it changed, e.g. a deploy moved a channel): the
+   * next get refetches it; the stale copy still stands in if upstream fails.
+   */
+  invalidate(key: string): void {
+    const r = this.lookup(key);
+    if (!r || r.maxAgeS === 0) return;
+    const s: MetaRow = { ...r, maxAgeS: 0 };
+    this.mem.set(key, s);
+    this.db?.putMeta(s);
+  }
+
   async get(key: string): Promise<MetaResponse> {
     const now = Date.now();
     const cur = this.lookup(key);
