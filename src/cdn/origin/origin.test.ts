@@ -100,6 +100,7 @@ describe('publish and read', () => {
     const m = JSON.parse((await raw(origin.url, 'GET', '/v1/models/demo')).body.toString());
     assert.deepEqual(m.versions.map((v: { version: string }) => v.version), ['1.0', '1.1']);
     assert.deepEqual(m.channels, { latest: '1.1' });
+    assert.equal(m.versions[1].createdAt, manifest.createdAt, 'listing and manifest agree on createdAt');
     const ch = await raw(origin.url, 'GET', '/v1/models/demo/channels/latest');
     assert.equal(ch.headers['cache-control'], 'public, max-age=5');
     assert.deepEqual(JSON.parse(ch.body.toString()), { name: 'demo', channel: 'latest', version: '1.1' });

@@ -194,7 +194,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       sendJson(
         res,
         200,
-        { name, versions: versions.map((v) => ({ version: v.version, createdAt: new Date(v.readyAt ?? v.createdAt).toISOString(), status: v.status })), channels: registry.channels(name) },
+        { name, versions: versions.map((v) => ({ version: v.version, createdAt: new Date(v.createdAt).toISOString(), status: v.status })), channels: registry.channels(name) },
         { 'cache-control': CACHE_SHORT },
         req.method === 'HEAD',
       );
