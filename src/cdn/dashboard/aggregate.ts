@@ -65,6 +65,13 @@ function lastReadyBefore(rows: VersionRow[], v: VersionRow): VersionRow | undefi
 
 function versionSummary(registry: Registry, v: VersionRow, prev: VersionRow | undefined, channels: string[]): VersionSummary {
   const files = registry.files(v.id);
+  // `publish --optimize int8` uploads the INT8 files and records the originals they replaced
+  const replaced = new Map<string, number>();
+  const orig = v.options['original'];
+  if (v.options['optimize'] === 'int8' && Array.isArray(orig)) {
+    for (const o of orig as { path?: unknown; size?: unknown }[]) if (typeof o?.path === 'string' && typeof o.size === 'number') replaced.set(o.path, o.size);
+  }
+  let published = 0;
   let original = 0;
   let packed = 0;
   let packedKnown = files.length > 0;
@@ -72,7 +79,8 @@ function versionSummary(registry: Registry, v: VersionRow, prev: VersionRow | un
   let int8Seen = false;
   const deliveredFull = new Map<string, number>();
   for (const f of files) {
-    original += f.size;
+    published += f.size;
+    original += replaced.get(f.path) ?? f.size;
     const arts = registry.artifacts(f.sha256);
     const p = arts.find((a) => a.kind === 'packed');
     // the client takes the raw file when packing does not shrink it
@@ -85,6 +93,10 @@ function versionSummary(registry: Registry, v: VersionRow, prev: VersionRow | un
       int8Seen = true;
       int8 += q.size;
     }
+  }
+  if (replaced.size > 0) {
+    int8Seen = true;
+    int8 = published;
   }
   let patch: PatchStage | null = null;
   if (prev) {
@@ -108,7 +120,7 @@ function versionSummary(registry: Registry, v: VersionRow, prev: VersionRow | un
     }
   }
   const packedOut = packedKnown ? packed : null;
-  const cheapest = Math.min(original, packedOut ?? original, patch ? patch.bytes : original);
+  const cheapest = Math.min(original, published, packedOut ?? original, patch ? patch.bytes : original);
   const savedBytes = v.status === 'ready' ? Math.max(0, original - cheapest) : 0;
   return {
     version: v.version,

@@ -41,9 +41,9 @@ export interface PatchStage {
 }
 
 export interface VersionStages {
-  /** sum of the version's files as published */
+  /** sum of the version's files before any optimization (for `--optimize int8`: the recorded originals) */
   original: number;
-  /** sum of INT8 artifacts when the origin produced them (`--optimize int8`), else null */
+  /** sum of the files after INT8 quantization (`publish --optimize int8`), else null */
   int8: number | null;
   /** sum over files of the packed artifact (or the raw file where packing does not shrink it); null while pending */
   packed: number | null;

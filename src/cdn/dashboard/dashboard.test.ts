@@ -27,9 +27,9 @@ const SIG = { keyId: 'k', payload: new Uint8Array([1]), signature: 's' };
 let dir: string;
 let reg: Registry;
 
-function publishVersion(r: Registry, name: string, version: string, files: { path: string; size: number; sha256: string }[]): number {
+function publishVersion(r: Registry, name: string, version: string, files: { path: string; size: number; sha256: string }[], options?: Record<string, unknown>): number {
   const job = r.createJob('publish', name, version);
-  const v = r.createPendingVersion({ name, version, channel: 'latest', files: files.map((f) => ({ ...f, format: 'unknown' })), jobId: job.id });
+  const v = r.createPendingVersion({ name, version, channel: 'latest', files: files.map((f) => ({ ...f, format: 'unknown' })), jobId: job.id, ...(options ? { options } : {}) });
   return v.id;
 }
 
@@ -58,6 +58,13 @@ before(async () => {
   const o1 = publishVersion(reg, 'other', '1', [{ path: 'w.safetensors', size: 5000, sha256: h('e') }]);
   reg.putArtifact({ sourceSha256: h('e'), kind: 'packed', blob: h('5'), size: 3000, codec: 'mcz' });
   reg.finalizeVersion(o1, SIG);
+  // q8@1: published with --optimize int8 (the 4000 B original was replaced by a 1000 B INT8 file)
+  const q1 = publishVersion(reg, 'q8', '1', [{ path: 'm.onnx', size: 1000, sha256: h('f') }, { path: 'cfg.json', size: 10, sha256: h('9') }], {
+    optimize: 'int8',
+    original: [{ path: 'm.onnx', size: 4000, sha256: h('8') }],
+  });
+  reg.putArtifact({ sourceSha256: h('f'), kind: 'packed', blob: h('6'), size: 700, codec: 'mcz' });
+  reg.finalizeVersion(q1, SIG);
 });
 
 after(async () => {
@@ -68,7 +75,10 @@ after(async () => {
 describe('aggregation', () => {
   test('sizes at every stage and bytes saved', () => {
     const v = modelsView(reg);
-    assert.deepEqual(v.models.map((m) => m.name), ['demo', 'other']);
+    assert.deepEqual(v.models.map((m) => m.name), ['demo', 'other', 'q8']);
+    const q = v.models[2]!.versions[0]!;
+    assert.deepEqual(q.sizes, { original: 4010, int8: 1010, packed: 710, patch: null });
+    assert.equal(q.savedBytes, 4010 - 710);
     const demo = v.models[0]!;
     assert.equal(demo.latest, '1.1');
     const [a, b, c] = demo.versions;
@@ -87,7 +97,7 @@ describe('aggregation', () => {
     assert.equal(c!.sizes.packed, null, 'a pending version has no packed size yet');
     assert.equal(c!.savedBytes, 0);
     assert.equal(c!.sizes.patch?.fromVersion, '1.1');
-    assert.deepEqual(v.totals, { models: 2, versions: 3, originalBytes: 1100 + 1100 + 5000, savedBytes: 600 + 1050 + 2000 });
+    assert.deepEqual(v.totals, { models: 3, versions: 4, originalBytes: 1100 + 1100 + 5000 + 4010, savedBytes: 600 + 1050 + 2000 + 3300 });
   });
 
   test('edge demand: totals, hit ratio and time buckets', () => {
@@ -244,7 +254,7 @@ describe('routes and live events', () => {
   test('JSON views', async () => {
     const s = (await (await fetch(`${srv.url}/v1/dashboard`)).json()) as DashboardSnapshot;
     assert.equal(s.role, 'origin');
-    assert.equal(s.models.totals.models, 2);
+    assert.equal(s.models.totals.models, 3);
     assert.equal(s.edges.originEgress.totalBytes, 4096, 'only blob/file bodies count as egress');
     assert.deepEqual(s.staging, { available: false, staged: [] });
     const m = (await (await fetch(`${srv.url}/v1/dashboard/models`)).json()) as ModelsView;
