@@ -219,18 +219,24 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
   fill.readers++;
   active++;
   try {
-    try {
-      fh = await open(fill.tmpPath, 'r');
-    } catch {
-      // renamed (the fill is completing) or removed (it failed)
-      await fill.done.catch(() => {});
-      if (fill.state === 'complete' && fill.finalPath) fh = await open(fill.finalPath, 'r');
-    }
+    // the file is opened only when a read misses the ring (the first bytes never touch the disk)
+    const file = async (): Promise<FileHandle> => {
+      if (fh) return fh;
+      try {
+        fh = await open(fill.tmpPath, 'r');
+      } catch {
+        // renamed (the fill completed) or removed (it failed)
+        await fill.done.catch(() => {});
+        if (fill.state !== 'complete' || !fill.finalPath) throw fill.error ?? new McdnError('FILL_FAILED', 'network', `fill of ${fill.hash} failed`);
+        fh = await open(fill.finalPath, 'r');
+      }
+      return fh;
+    };
     const pair = new BufferPair(res);
     while (pos < range.end) {
       if (res.destroyed) return sent;
       await fill.waitBeyond(pos);
-      if (fill.state === 'failed' || !fh) {
+      if (fill.state === 'failed') {
         if (fill.error?.code === 'DISK_FULL') {
           if (!(await pair.settle())) return sent;
           return sent + (await proxyRest(res, fill.hash, pos, range.end, upstream));
@@ -255,7 +261,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
         }
       }
       // the newest bytes come from the fill's ring (no disk round trip), older ones from the file
-      if (!fill.copyFromRing(pos, buf, n)) await readFully(fh, buf, n, pos);
+      if (!fill.copyFromRing(pos, buf, n)) await readFully(await file(), buf, n, pos);
       pair.send(n);
       pos += n;
       sent += n;
