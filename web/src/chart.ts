@@ -26,6 +26,15 @@ export interface ChartProps {
   yRange?: [number, number];
 }
 
+/** uPlot data; a lone point gets empty neighbours 30 s either side so the time axis stays readable */
+function aligned(p: ChartProps): uPlot.AlignedData {
+  if (p.t.length === 1) {
+    const t = p.t[0]!;
+    return [[t - 30, t, t + 30], ...p.series.map((s) => [null, s.values[0] ?? null, null])] as uPlot.AlignedData;
+  }
+  return [p.t, ...p.series.map((s) => s.values)] as uPlot.AlignedData;
+}
+
 export function Chart(p: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -40,14 +49,18 @@ export function Chart(p: ChartProps) {
       height: 200,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: p.yRange ? { range: p.yRange } : { auto: true } },
+      scales: {
+        // at least a minute wide, so one point does not stretch the axis over years
+        x: { time: true },
+        y: p.yRange ? { range: p.yRange } : { auto: true },
+      },
       axes: [
         { stroke: '#333' },
         { stroke: '#333', size: 70, values: (_u, vals) => vals.map((v) => p.formatValue(v)) },
       ],
       series: [{}, ...p.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true, size: 6 }, value: (_u: uPlot, v: number | null) => p.formatValue(v) }))],
     };
-    const u = new uPlot(opts, [p.t, ...p.series.map((s) => s.values)] as uPlot.AlignedData, el);
+    const u = new uPlot(opts, aligned(p), el);
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(240, el.clientWidth), height: 200 }));
     ro.observe(el);
@@ -59,7 +72,7 @@ export function Chart(p: ChartProps) {
   }, [key]);
 
   useEffect(() => {
-    plot.current?.setData([p.t, ...p.series.map((s) => s.values)] as uPlot.AlignedData);
+    plot.current?.setData(aligned(p));
   }, [p.t, p.series]);
 
   return h(

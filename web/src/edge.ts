@@ -12,18 +12,27 @@ import { fmtBytes, fmtInt, fmtPct } from './format.ts';
 
 const POLL_MS = 5000;
 
-/** hit ratio per sampling interval from cumulative counters */
-export function intervalHitRatio(s: EdgeStatus['samples']): { t: number[]; values: (number | null)[] } {
+/** hit ratio since start and per sampling interval, from the cumulative counters */
+function hitRatioSeries(s: EdgeStatus['samples']): { t: number[]; total: (number | null)[]; interval: (number | null)[] } {
   const t: number[] = [];
-  const values: (number | null)[] = [];
-  for (let i = 1; i < s.length; i++) {
-    const dh = s[i]!.hits - s[i - 1]!.hits;
-    const dm = s[i]!.misses - s[i - 1]!.misses;
-    if (s[i]!.t === s[i - 1]!.t && i < s.length - 1) continue;
-    t.push(s[i]!.t);
-    values.push(dh + dm > 0 ? dh / (dh + dm) : null);
+  const total: (number | null)[] = [];
+  const interval: (number | null)[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const cur = s[i]!;
+    if (i > 0 && cur.t === s[i - 1]!.t) {
+      // same second as the previous sample: keep the newer counters only
+      t.pop();
+      total.pop();
+      interval.pop();
+    }
+    const prev = i > 0 ? s[i - 1]! : { hits: 0, misses: 0 };
+    const dh = cur.hits - prev.hits;
+    const dm = cur.misses - prev.misses;
+    t.push(cur.t);
+    total.push(cur.hits + cur.misses > 0 ? cur.hits / (cur.hits + cur.misses) : null);
+    interval.push(dh + dm > 0 ? dh / (dh + dm) : null);
   }
-  return { t, values };
+  return { t, total, interval };
 }
 
 function App() {
@@ -44,7 +53,7 @@ function App() {
     return () => clearInterval(id);
   }, []);
   const c = st?.cache;
-  const hr = st ? intervalHitRatio(st.samples) : { t: [], values: [] };
+  const hr = st ? hitRatioSeries(st.samples) : { t: [], total: [], interval: [] };
   return h(
     'div',
     { class: 'page' },
@@ -101,10 +110,13 @@ function App() {
               h('h2', { id: 'chart-h' }, 'Hit ratio over time'),
               h(Chart, {
                 id: 'edge-hit-ratio-chart',
-                title: 'Hit ratio per interval',
+                title: 'Hit ratio',
                 summary: c.hitRatio == null ? 'no blob requests yet' : `${fmtPct(c.hitRatio)} of ${fmtInt(c.hits + c.misses)} blob lookups were hits since start`,
                 t: hr.t,
-                series: [{ label: st!.region, values: hr.values, color: '#0b5cad' }],
+                series: [
+                  { label: 'since start', values: hr.total, color: '#0b5cad' },
+                  { label: 'per interval', values: hr.interval, color: '#b3261e' },
+                ],
                 formatValue: (x) => fmtPct(x, 0),
                 yRange: [0, 1],
               }),

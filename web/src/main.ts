@@ -107,7 +107,7 @@ function ModelsTable({ models }: { models: ModelSummary[] }) {
     { label: 'Models and versions table' },
     h(
       'table',
-      { class: 'models', 'data-testid': 'models-table' },
+      { class: 'models stack', 'data-testid': 'models-table' },
       h('caption', null, 'Size of each version at every delivery stage. Patch = bytes to update from the previous version.'),
       h(
         'thead',
@@ -127,19 +127,19 @@ function ModelsTable({ models }: { models: ModelSummary[] }) {
               'tr',
               { key: `${m.name}@${v.version}`, 'data-model': m.name, 'data-version': v.version },
               i === 0 ? h('th', { scope: 'rowgroup', rowSpan: m.versions.length, class: 'model-name' }, m.name) : null,
-              h('td', null, v.version),
-              h('td', null, h('span', { class: `status status-${v.status}` }, v.status)),
-              h('td', null, v.channels.join(', ') || '—'),
-              h('td', { class: 'num', 'data-col': 'original' }, fmtBytes(v.sizes.original)),
-              h('td', { class: 'num', 'data-col': 'int8' }, v.sizes.int8 == null ? h('span', { title: 'no INT8 artifact' }, '—') : fmtBytes(v.sizes.int8)),
-              h('td', { class: 'num', 'data-col': 'packed' }, fmtBytes(v.sizes.packed)),
+              h('td', { 'data-label': 'Version' }, v.version),
+              h('td', { 'data-label': 'Status' }, h('span', { class: `status status-${v.status}` }, v.status)),
+              h('td', { 'data-label': 'Channels' }, v.channels.join(', ') || '—'),
+              h('td', { class: 'num', 'data-col': 'original', 'data-label': 'Original' }, fmtBytes(v.sizes.original)),
+              h('td', { class: 'num', 'data-col': 'int8', 'data-label': 'INT8' }, v.sizes.int8 == null ? h('span', { title: 'no INT8 artifact' }, '—') : fmtBytes(v.sizes.int8)),
+              h('td', { class: 'num', 'data-col': 'packed', 'data-label': 'Packed' }, fmtBytes(v.sizes.packed)),
               h(
                 'td',
-                { class: 'num', 'data-col': 'patch' },
+                { class: 'num', 'data-col': 'patch', 'data-label': 'Patch from previous' },
                 v.sizes.patch ? `${fmtBytes(v.sizes.patch.bytes)} (from ${v.sizes.patch.fromVersion})` : h('span', { title: 'first version: nothing to patch from' }, '—'),
               ),
-              h('td', { class: 'num', 'data-col': 'saved' }, `${fmtBytes(v.savedBytes)} (${fmtPct(v.savedRatio, 0)})`),
-              h('td', { class: 'stages-cell' }, h(StageBars, { v })),
+              h('td', { class: 'num', 'data-col': 'saved', 'data-label': 'Saved' }, `${fmtBytes(v.savedBytes)} (${fmtPct(v.savedRatio)})`),
+              h('td', { class: 'stages-cell', 'data-label': 'Stages' }, h(StageBars, { v })),
             ),
           ),
         ),
@@ -154,7 +154,7 @@ function EdgesTable({ edges }: { edges: EdgeSummary[] }) {
     { label: 'Edges table' },
     h(
       'table',
-      { class: 'edges', 'data-testid': 'edges-table' },
+      { class: 'edges stack', 'data-testid': 'edges-table' },
       h('caption', null, 'Edges by region, from their demand reports.'),
       h('thead', null, h('tr', null, ['Region', 'Cache use / budget', 'Requests', 'Hits', 'Hit ratio', 'Bytes served', 'Last report'].map((c) => h('th', { scope: 'col' }, c)))),
       h(
@@ -167,7 +167,7 @@ function EdgesTable({ edges }: { edges: EdgeSummary[] }) {
             h('th', { scope: 'row' }, e.region),
             h(
               'td',
-              { class: 'cache-cell' },
+              { class: 'cache-cell', 'data-label': 'Cache use / budget' },
               e.cache
                 ? h(Meter, {
                     value: e.cache.usedBytes,
@@ -178,11 +178,11 @@ function EdgesTable({ edges }: { edges: EdgeSummary[] }) {
                   })
                 : h('span', { class: 'muted' }, 'not reported'),
             ),
-            h('td', { class: 'num' }, fmtInt(e.requests)),
-            h('td', { class: 'num' }, fmtInt(e.hits)),
-            h('td', { class: 'num', 'data-col': 'hit-ratio' }, fmtPct(e.hitRatio)),
-            h('td', { class: 'num' }, fmtBytes(e.bytes)),
-            h('td', null, h('time', { dateTime: e.lastReportAt, title: fmtTime(e.lastReportAt) }, fmtAgo(e.lastReportAt))),
+            h('td', { class: 'num', 'data-label': 'Requests' }, fmtInt(e.requests)),
+            h('td', { class: 'num', 'data-label': 'Hits' }, fmtInt(e.hits)),
+            h('td', { class: 'num', 'data-col': 'hit-ratio', 'data-label': 'Hit ratio' }, fmtPct(e.hitRatio)),
+            h('td', { class: 'num', 'data-label': 'Bytes served' }, fmtBytes(e.bytes)),
+            h('td', { 'data-label': 'Last report' }, h('time', { dateTime: e.lastReportAt, title: fmtTime(e.lastReportAt) }, fmtAgo(e.lastReportAt))),
           ),
         ),
       ),
