@@ -33,6 +33,7 @@ import { EdgeIndexDb } from './index-db.ts';
 import { MetaCache } from './meta-cache.ts';
 import { pumpBody, serveBuffer, serveFile, serveFileVerified, serveFromFill } from './serve.ts';
 import { Upstream } from './upstream.ts';
+import { Prefetcher, type PrefetcherOptions } from '../prefetch/edge.ts';
 import { join } from 'node:path';
 
 export interface EdgeOptions {
@@ -57,6 +58,8 @@ export interface EdgeOptions {
   /** re-hash every cached blob this often (catches silent corruption); 0 = never */
   scrubIntervalMs?: number;
   log?: (msg: string) => void;
+  /** run the prefetcher (push channel from the origin, off-peak staged/planned prefetch; src/cdn/prefetch) */
+  prefetch?: Omit<PrefetcherOptions, 'cache' | 'upstream' | 'meta' | 'region' | 'log'>;
 }
 
 export interface EdgeServer {
@@ -66,6 +69,7 @@ export interface EdgeServer {
   upstream: Upstream;
   demand: DemandRecorder;
   reporter: DemandReporter;
+  prefetcher: Prefetcher | undefined;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -120,6 +124,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     if (m) demand.noteManifest(m);
   };
   const started = Date.now();
+  const prefetcher = opts.prefetch ? new Prefetcher({ ...opts.prefetch, cache, upstream, meta, region: opts.region, log }) : undefined;
 
   function manifestOf(body: Buffer): Manifest | undefined {
     // the edge does not verify signatures (clients do); it only reads the payload to route requests
@@ -288,6 +293,10 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
         if (segs[5] === 'files' && segs.length >= 7) return serveFile_(req, res, name, version, validateFilePath(segs.slice(6).join('/')));
       }
     }
+    if (s1 === 'edge' && segs[2] === 'prefetch' && segs.length === 3 && prefetcher) {
+      sendJson(res, 200, prefetcher.status(), { 'cache-control': 'no-store' });
+      return;
+    }
     if (s1 === 'edge' && segs[2] === 'stats' && segs.length === 3) {
       sendJson(res, 200, { region: opts.region, cache: cache.getStats(), pins: Object.fromEntries(cache.pins()), demandReports: { sent: reporter.sent, failures: reporter.failures } });
       return;
@@ -304,6 +313,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     server.listen(opts.port ?? 8081, opts.host ?? '127.0.0.1', () => resolve());
   });
   reporter.start();
+  await prefetcher?.start();
   let scrubbing: Promise<unknown> | undefined;
   const scrubTimer =
     opts.scrubIntervalMs && opts.scrubIntervalMs > 0
@@ -325,8 +335,10 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     upstream,
     demand,
     reporter,
+    prefetcher,
     server,
     async close() {
+      await prefetcher?.close();
       if (scrubTimer) clearInterval(scrubTimer);
       cache.stopScrub();
       await scrubbing;

@@ -26,6 +26,7 @@ import { startProcessorWorker, type Processors } from './processors.ts';
 import { JobQueue } from './publish-job.ts';
 import { matchRoute, route, type Params, type Route } from './router.ts';
 import { Uploads } from './uploads.ts';
+import { createPrefetchOrigin, type PrefetchOrigin } from '../prefetch/origin.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 export const MAX_JSON_BODY_BYTES = 16 * 1024 * 1024;
@@ -76,6 +77,8 @@ export interface OriginServer {
   events: EventEmitter;
   /** the route table (methods, path pattern, operation id) — checked against docs/openapi.json by a test */
   routes: { methods: string[]; path: string; id: string }[];
+  /** staging, deploy, readiness, placement plan and the edges' push channel (src/cdn/prefetch) */
+  prefetch: PrefetchOrigin;
   close(): Promise<void>;
 }
 
@@ -144,6 +147,8 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     if (!id) throw new McdnError('AUTH_INVALID', 'auth', 'the bearer token is not valid or was revoked', { remedy: 'create a new token with `modelcdn token create`' });
     return id;
   };
+
+  const prefetch = createPrefetchOrigin({ registry, events, requireToken });
 
   const readyVersion = (p: Params): VersionRow => {
     const name = validateModelName(p['name']!);
@@ -383,6 +388,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       sendJson(res, 202, { stored }, { 'cache-control': 'no-store' });
     }),
   ];
+  routes.push(...prefetch.routes);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
@@ -439,9 +445,11 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     jobs,
     events,
     routes: routes.map((r) => ({ methods: r.methods, path: '/' + r.pattern.join('/'), id: r.id })),
+    prefetch,
     async close() {
       if (closed) return;
       closed = true;
+      prefetch.close();
       jobs.abort();
       await worker?.close(); // in-flight processor calls reject; the job re-queues at next start
       await jobs.idle();
