@@ -1,2 +1,3 @@
 /** Prometheus metrics for origin and edge servers (see metrics.ts). */
 export * from './metrics.ts';
+export { routeIdOf } from './route-id.ts';

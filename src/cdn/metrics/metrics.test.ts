@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { sample } from '../../../test/support/prom.ts';
 import { createMetrics, statusClass, type CacheCounters, type Metrics } from './metrics.ts';
+import { routeIdOf } from './route-id.ts';
 
 let metrics: Metrics;
 let server: Server;
@@ -109,4 +110,25 @@ test('status classes', () => {
   assert.equal(statusClass(206), '2xx');
   assert.equal(statusClass(416), '4xx');
   assert.equal(statusClass(0), 'other');
+});
+
+test('edge route ids match the origin operation ids and never echo raw paths', () => {
+  const cases: [string, string][] = [
+    ['/', 'web'],
+    ['/assets/app.js', 'web'],
+    ['/healthz', 'health'],
+    ['/metrics', 'metrics'],
+    ['/.well-known/modelcdn/public-key', 'publicKey'],
+    [`/v1/blobs/${'a'.repeat(64)}`, 'getBlob'],
+    ['/v1/models', 'listModels'],
+    ['/v1/models/demo', 'getModel'],
+    ['/v1/models/demo/channels/latest', 'getChannel'],
+    ['/v1/models/demo/versions/1.0/manifest', 'getManifest'],
+    ['/v1/models/demo/versions/1.0/files/a/b.bin?x=1', 'getFile'],
+    ['/v1/edge/status', 'edgeStatus'],
+    ['/v1/edge/stats', 'edgeStats'],
+    ['/v1/whatever/../../etc/passwd', 'unmatched'],
+    ['/random', 'unmatched'],
+  ];
+  for (const [url, id] of cases) assert.equal(routeIdOf(url), id, url);
 });
