@@ -242,7 +242,7 @@ function StagingSection({ v }: { v: StagingView }) {
       'div',
       { class: 'empty', 'data-testid': 'staging-empty' },
       h('p', null, h('strong', null, 'No staged versions.')),
-      h('p', { class: 'muted' }, v.available ? 'Stage one with `modelcdn stage NAME@VERSION`.' : 'This origin does not stage versions yet; readiness bars appear here once staging is available.'),
+      h('p', { class: 'muted' }, v.available ? 'Stage one with `modelcdn stage NAME@VERSION`; each edge prefetches it in its off-peak window.' : 'This origin does not stage versions; readiness bars appear here once staging is available.'),
     );
   }
   return h(
@@ -251,23 +251,30 @@ function StagingSection({ v }: { v: StagingView }) {
     v.staged.map((s) =>
       h(
         'li',
-        { key: `${s.name}@${s.version}` },
-        h('h3', null, `${s.name}@${s.version}`, h('span', { class: 'muted' }, ` · ${fmtBytes(s.totalBytes)} · staged ${fmtAgo(s.stagedAt)}`)),
+        { key: `${s.name}@${s.version}`, 'data-stage': `${s.name}@${s.version}`, 'data-status': s.status },
+        h(
+          'h3',
+          null,
+          `${s.name}@${s.version} `,
+          h('span', { class: `status status-${s.status === 'staged' ? 'pending' : s.status === 'deployed' ? 'ready' : 'failed'}` }, s.status),
+          h('span', { class: 'muted' }, ` · ${fmtBytes(s.totalBytes)} · ready on ${s.readyEdges} of ${s.knownEdges} edges · staged ${fmtAgo(s.stagedAt)}`),
+        ),
         s.edges.length === 0
-          ? h('p', { class: 'muted' }, 'No edge has started prefetching it.')
+          ? h('p', { class: 'muted' }, 'No edge has reported progress yet.')
           : h(
               'ul',
               { class: 'readiness' },
               s.edges.map((e) =>
                 h(
                   'li',
-                  { key: e.region },
-                  h('span', { class: 'region' }, e.region),
+                  { key: e.edge, 'data-edge': e.edge },
+                  h('span', { class: 'region' }, e.edge === e.region ? e.region : `${e.edge} (${e.region})`, e.connected ? null : h('span', { class: 'muted' }, ' · offline')),
                   h(Meter, {
                     value: e.readyBytes,
                     max: e.totalBytes,
-                    label: `Readiness of ${s.name}@${s.version} on edge ${e.region}`,
-                    text: e.ready ? 'ready' : `${fmtBytes(e.totalBytes - e.readyBytes)} left`,
+                    label: `Readiness of ${s.name}@${s.version} on edge ${e.edge}`,
+                    text: e.ready ? `ready (${fmtBytes(e.totalBytes)})` : `${fmtBytes(e.readyBytes)} of ${fmtBytes(e.totalBytes)} · ${fmtBytes(e.totalBytes - e.readyBytes)} left`,
+                    testid: `readiness-${e.edge}`,
                   }),
                 ),
               ),

@@ -131,17 +131,26 @@ export interface EdgesView {
 // ---- staging (issue 7; empty until staging exists) ----
 
 export interface StagedEdgeReadiness {
+  /** the edge's id (its region unless configured) */
+  edge: string;
   region: string;
   readyBytes: number;
   totalBytes: number;
   ready: boolean;
+  /** subscribed to the origin's push channel now */
+  connected: boolean;
 }
 
 export interface StagedVersion {
   name: string;
   version: string;
+  /** staged versions are being prefetched; deployed/unstaged ones stay listed for a while */
+  status: 'staged' | 'deployed' | 'unstaged';
   stagedAt: string;
+  deployedAt: string | null;
   totalBytes: number;
+  readyEdges: number;
+  knownEdges: number;
   edges: StagedEdgeReadiness[];
 }
 

@@ -264,6 +264,31 @@ describe('routes and live events', () => {
     assert.equal((await fetch(`${srv.url}/v1/dashboard/edges?window=5`)).status, 400);
   });
 
+  test('staging and placement providers feed their views (documented fields only)', () => {
+    const d = createDashboard({
+      registry: reg,
+      staging: () => [
+        {
+          name: 'demo', version: '1.1', status: 'staged', stagedAt: new Date(0).toISOString(), deployedAt: null, totalBytes: 500, readyEdges: 1, knownEdges: 2,
+          edges: [
+            { edge: 'eu-1', region: 'eu', readyBytes: 500, totalBytes: 500, ready: true, connected: true, window: '01:00-06:00 UTC' },
+            { edge: 'us-1', region: 'us', readyBytes: 120, totalBytes: 500, ready: false, connected: false },
+          ],
+          readiness: 0.5,
+        } as never,
+      ],
+      placementPins: () => [{ region: 'eu', model: 'demo', pinnedBytes: 500 }],
+    });
+    const s = d.snapshot();
+    d.close();
+    assert.equal(s.staging.available, true);
+    assert.deepEqual(s.staging.staged[0]!.edges[1], { edge: 'us-1', region: 'us', readyBytes: 120, totalBytes: 500, ready: false, connected: false });
+    assert.equal('window' in s.staging.staged[0]!.edges[0]!, false);
+    assert.equal('readiness' in s.staging.staged[0]!, false);
+    assert.equal(s.placement.planned, true);
+    assert.equal(s.placement.cells.find((c) => c.region === 'eu' && c.model === 'demo')?.pinnedBytes, 500);
+  });
+
   test('the event stream sends a snapshot at once and another when demand arrives', async () => {
     const ac = new AbortController();
     const r = await fetch(`${srv.url}/v1/events`, { signal: ac.signal });

@@ -76,12 +76,19 @@ export const DASHBOARD_SCHEMAS: Record<string, Schema> = {
     available: { type: 'boolean' },
     staged: {
       type: 'array',
-      items: obj(['name', 'version', 'stagedAt', 'totalBytes', 'edges'], {
+      items: obj(['name', 'version', 'status', 'stagedAt', 'deployedAt', 'totalBytes', 'readyEdges', 'knownEdges', 'edges'], {
         name: str,
         version: str,
+        status: { type: 'string', enum: ['staged', 'deployed', 'unstaged'] },
         stagedAt: { type: 'string', format: 'date-time' },
+        deployedAt: { type: ['string', 'null'], format: 'date-time' },
         totalBytes: int,
-        edges: { type: 'array', items: obj(['region', 'readyBytes', 'totalBytes', 'ready'], { region: str, readyBytes: int, totalBytes: int, ready: { type: 'boolean' } }) },
+        readyEdges: int,
+        knownEdges: int,
+        edges: {
+          type: 'array',
+          items: obj(['edge', 'region', 'readyBytes', 'totalBytes', 'ready', 'connected'], { edge: str, region: str, readyBytes: int, totalBytes: int, ready: { type: 'boolean' }, connected: { type: 'boolean' } }),
+        },
       }),
     },
   }),

@@ -29,9 +29,9 @@ export interface DashboardOptions {
   registry: Registry;
   /** origin metrics: their request observations feed the egress series */
   metrics?: Metrics;
-  /** staged versions with per-edge readiness (issue 7); undefined = staging not available */
+  /** staged versions with per-edge readiness (src/cdn/prefetch `stages()`); undefined = staging not available */
   staging?: () => StagedVersion[];
-  /** the placement plan's pins (issue 7); undefined = no planner */
+  /** the placement plan's pins (src/cdn/prefetch `placementPins()`); undefined = no planner */
   placementPins?: () => PlacementPins;
   windowSeconds?: number;
   /** how often open event streams check for changes */
@@ -72,6 +72,21 @@ function sendJson(req: IncomingMessage, res: ServerResponse, body: unknown): voi
   res.end(req.method === 'HEAD' ? undefined : buf);
 }
 
+/** copy only the documented fields (providers may carry more) */
+function stagedVersion(s: StagedVersion): StagedVersion {
+  return {
+    name: s.name,
+    version: s.version,
+    status: s.status,
+    stagedAt: s.stagedAt,
+    deployedAt: s.deployedAt,
+    totalBytes: s.totalBytes,
+    readyEdges: s.readyEdges,
+    knownEdges: s.knownEdges,
+    edges: s.edges.map((e) => ({ edge: e.edge, region: e.region, readyBytes: e.readyBytes, totalBytes: e.totalBytes, ready: e.ready, connected: e.connected })),
+  };
+}
+
 export function createDashboard(opts: DashboardOptions): Dashboard {
   const { registry } = opts;
   const now = opts.now ?? Date.now;
@@ -85,7 +100,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     if (EGRESS_ROUTES.has(o.route)) egress.add(o.bytes, now());
   });
 
-  const staging = (): StagingView => (opts.staging ? { available: true, staged: opts.staging() } : { available: false, staged: [] });
+  const staging = (): StagingView => (opts.staging ? { available: true, staged: opts.staging().map(stagedVersion) } : { available: false, staged: [] });
   const edges = (w: number): EdgesView => {
     const t = now();
     const e = edgeSummaries(registry, t, w, caches);
