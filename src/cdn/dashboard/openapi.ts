@@ -1,7 +1,9 @@
 /**
- * The OpenAPI 3.1 description of the dashboard routes (origin) and the edge status route, kept
- * beside api.ts so the two change together; docs/openapi.json carries the same objects (a test
- * checks they match, another validates real responses against the document). Data only.
+ * The OpenAPI 3.1 description of the dashboard routes and /metrics (origin), kept beside api.ts so
+ * the two change together; docs/openapi.json carries the same objects (a test checks they match,
+ * another validates real responses against the document). The page at `/` and the edge's
+ * `/v1/edge/status` are not origin API routes: only the EdgeStatus schema is in the document
+ * (docs/openapi.json lists exactly the origin's route table). Data only.
  */
 
 type Schema = Record<string, unknown>;
@@ -152,13 +154,6 @@ const json = (schema: string, description: string, params = false): Schema => ({
 });
 
 export const DASHBOARD_PATHS: Record<string, Schema> = {
-  '/': {
-    get: {
-      tags: ['dashboard'],
-      summary: 'the dashboard page (origin) or the status page (edge); prebuilt by `npm run build`',
-      responses: { '200': { description: 'HTML page', content: { 'text/html': {} } }, '503': { description: 'the front-end is not built', content: { 'text/plain': {} } } },
-    },
-  },
   '/v1/dashboard': { get: { ...(json('DashboardSnapshot', 'everything the dashboard shows, in one document', true)['get'] as Schema), operationId: 'dashboardSnapshot' } },
   '/v1/dashboard/models': { get: { ...(json('DashboardModels', 'models and versions with their size at every delivery stage')['get'] as Schema), operationId: 'dashboardModels' } },
   '/v1/dashboard/edges': { get: { ...(json('DashboardEdges', 'edges: demand, hit ratio over time, cache use, origin egress', true)['get'] as Schema), operationId: 'dashboardEdges' } },
@@ -170,14 +165,6 @@ export const DASHBOARD_PATHS: Record<string, Schema> = {
       operationId: 'events',
       summary: 'live updates (server-sent events): `event: snapshot` with a DashboardSnapshot on connect and on every change',
       responses: { '200': { description: 'event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '503': { description: 'too many open streams' } },
-    },
-  },
-  '/v1/edge/status': {
-    get: {
-      tags: ['edge'],
-      operationId: 'edgeStatus',
-      summary: "an edge's own status (served by edges only)",
-      responses: { '200': { description: 'status', content: { 'application/json': { schema: ref('EdgeStatus') } } } },
     },
   },
   '/metrics': {
