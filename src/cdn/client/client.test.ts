@@ -210,6 +210,35 @@ describe('client pull', () => {
   });
 });
 
+describe('client download engine', () => {
+  test('a server that answers with chunked encoding is handled (falls back from the raw fetcher)', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const http = await import('node:http');
+    const data = randomBlob(300_000, 21);
+    const h = sha256(data);
+    const server = http.createServer((req, res) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(String(req.headers.range));
+      const a = Number(m?.[1] ?? 0);
+      const b = Number(m?.[2] ?? data.length - 1);
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'transfer-encoding': 'chunked' });
+      res.end(data.subarray(a, b + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as import('node:net').AddressInfo).port;
+      const client = new ClientHttp(`http://127.0.0.1:${port}`);
+      const part = join(await tempDir(), 'x.part');
+      const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), segmentSize: 64 << 10 });
+      assert.equal(client.rawOk, false);
+      assert.ok((await readFile(r.path)).equals(data));
+      client.close();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('client through an edge', () => {
   let edge: EdgeServer;
   before(async () => {

@@ -10,13 +10,14 @@
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
-import { backoffMs, cancelled, isRetryable, sleep, type ClientHttp } from './http.ts';
+import { backoffMs, cancelled, isRetryable, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;
+/** Bytes of freshly written chunks kept in memory for the in-order follower. */
+export const RETAIN_MAX_BYTES = 64 << 20;
 /** Read size of the in-order follower. */
 export const FOLLOW_CHUNK = 1 << 20;
 /** How often the sidecar is rewritten while bytes flow. */
@@ -48,7 +49,7 @@ export const MAX_PENDING_WRITE = 16 << 20;
  * bytes are on disk. Resolves when the body ended and everything is written (the caller checks
  * for truncation), rejects on a socket or disk error.
  */
-function writeBody(res: IncomingMessage, fh: FileHandle, pos: number, maxLen: number, skip: number, onWritten: (n: number) => void): Promise<void> {
+function writeBody(res: BodyStream, fh: FileHandle, pos: number, maxLen: number, skip: number, onWritten: (n: number, bufs: Buffer[]) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -79,7 +80,7 @@ function writeBody(res: IncomingMessage, fh: FileHandle, pos: number, maxLen: nu
       writevAll(fh, batch, len, pos).then(() => {
         pos += len;
         writing = false;
-        onWritten(len);
+        onWritten(len, batch);
         flush();
       }, (e: unknown) => fail(fromSystemError(e, 'download part file')));
     };
@@ -241,19 +242,57 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   let failed: unknown;
   let fetchDone = false;
   const hasher = createHash('sha256');
+  // Chunks just written are kept in memory (bounded) so the follower hashes them without reading
+  // the file back; segments that were partly on disk before this call, or whose chunks had to be
+  // let go to respect the bound, are read from the file.
+  const retained: (Buffer[] | null)[] = st.done.map((d) => (d === 0 ? [] : null));
+  let retainedBytes = 0;
+  const retain = (i: number, bufs: Buffer[], n: number) => {
+    const r = retained[i];
+    if (!r) return;
+    r.push(...bufs);
+    retainedBytes += n;
+    // over the bound: stop retaining the segment furthest from the follower
+    for (let j = retained.length - 1; retainedBytes > RETAIN_MAX_BYTES && j >= 0; j--) {
+      const rj = retained[j];
+      if (!rj || j === followSeg) continue;
+      for (const b of rj) retainedBytes -= b.length;
+      retained[j] = null;
+    }
+  };
+  let followSeg = 0;
   let reuse: Buffer | undefined;
   const follow = async () => {
     let pos = 0;
     while (pos < size) {
       const end = prefix();
-      if (end <= pos || (end - pos < FOLLOW_CHUNK && end < size && !fetchDone)) {
-        if (failed) return;
-        await new Promise<void>((r) => (wake = r));
+      const i = Math.floor(pos / st.segmentSize);
+      followSeg = i;
+      const r = retained[i];
+      if (r && r.length > 0 && end > pos) {
+        // from memory: the next chunk of this segment starts exactly at pos
+        const c = r.shift()!;
+        retainedBytes -= c.length;
+        hasher.update(c);
+        if (opts.follower) await opts.follower(c);
+        pos += c.length;
         continue;
       }
-      while (pos < end) {
+      if (end <= pos || (!r && end - pos < FOLLOW_CHUNK && end < size && !fetchDone && !failed)) {
+        if (failed) return;
+        await new Promise<void>((res) => (wake = res));
+        continue;
+      }
+      if (r) {
+        // bytes on disk that never reached `retained` (should not happen): read this segment from the file
+        retained[i] = null;
+      }
+      // from the file, up to the end of this segment's bytes on disk
+      const stop = Math.min(end, (i + 1) * st.segmentSize);
+      while (pos < stop) {
         // the follower callback may keep its chunk (an unpack stream does): then each read gets a new buffer
-        const c = opts.follower ? Buffer.allocUnsafe(Math.min(FOLLOW_CHUNK, end - pos)) : (reuse ??= Buffer.allocUnsafe(FOLLOW_CHUNK)).subarray(0, Math.min(FOLLOW_CHUNK, end - pos));
+        const len = Math.min(FOLLOW_CHUNK, stop - pos);
+        const c = opts.follower ? Buffer.allocUnsafe(len) : (reuse ??= Buffer.allocUnsafe(FOLLOW_CHUNK)).subarray(0, len);
         const { bytesRead } = await fh.read(c, 0, c.length, pos);
         if (bytesRead === 0) throw new McdnError('PART_FILE_SHORT', 'io', `${partPath}: ended at ${pos}, expected ${end} bytes`);
         const got = bytesRead === c.length ? c : c.subarray(0, bytesRead);
@@ -275,7 +314,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
       const release = await sem.acquire();
       let progressed = false;
       try {
-        const res = await http.request(`/v1/blobs/${hash}`, { range: `bytes=${start}-${end - 1}` }, signal);
+        const res = await http.blobGet(`/v1/blobs/${hash}`, { range: `bytes=${start}-${end - 1}` }, signal);
         let skip = 0;
         if (res.statusCode === 200) {
           skip = start; // the server ignored Range
@@ -293,7 +332,8 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
           throw new McdnError('SERVER_STATUS', code >= 500 || code === 429 ? 'network' : 'input', `HTTP ${code} for blob ${hash}`);
         }
         const before = st.done[i]!;
-        await writeBody(res, fh, i * st.segmentSize + st.done[i]!, segLen(i) - st.done[i]!, skip, (n) => {
+        await writeBody(res, fh, i * st.segmentSize + st.done[i]!, segLen(i) - st.done[i]!, skip, (n, bufs) => {
+          retain(i, bufs, n);
           st.done[i]! += n;
           fetched += n;
           opts.onBytes?.(n);
