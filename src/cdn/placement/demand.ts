@@ -13,6 +13,8 @@ export const DAY_MS = 24 * HOUR_MS;
 /** items per report and distinct keys tracked, to bound memory against a misbehaving edge */
 export const MAX_REPORT_ITEMS = 100_000;
 export const MAX_TRACKED_KEYS = 5_000_000;
+/** report times beyond this (year 2286) are rejected as implausible */
+export const MAX_TIME_MS = 1e13;
 
 export interface DemandItem {
   model: string;
@@ -91,7 +93,9 @@ export class DemandAggregator {
   record(r: DemandReport): void {
     if (typeof r !== 'object' || r === null) throw inputError('BAD_DEMAND_REPORT', 'demand report must be an object');
     if (typeof r.region !== 'string' || !NAME_RE.test(r.region)) throw inputError('BAD_DEMAND_REPORT', `demand report: bad region name '${String(r.region).slice(0, 60)}'`);
-    if (!Number.isFinite(r.from) || !Number.isFinite(r.to) || r.to < r.from) throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: 'from' and 'to' must be times with from ≤ to`);
+    if (typeof r.from !== 'number' || typeof r.to !== 'number' || !(r.from >= 0 && r.to <= MAX_TIME_MS && r.from <= r.to)) {
+      throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: 'from' and 'to' must be times in ms since the epoch with from ≤ to`);
+    }
     if (!Array.isArray(r.items)) throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: 'items' must be an array`);
     if (r.items.length > MAX_REPORT_ITEMS) throw inputError('DEMAND_REPORT_TOO_LARGE', `demand report from ${r.region} has ${r.items.length} items, more than ${MAX_REPORT_ITEMS}`);
     r.items.forEach((it, i) => {
@@ -99,9 +103,9 @@ export class DemandAggregator {
         throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: item ${i} needs a model and a version name`);
       }
       for (const f of ['requests', 'bytes'] as const) {
-        if (!Number.isFinite(it[f]) || it[f] < 0) throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: item ${i} (${it.model}@${it.version}) has a bad '${f}'`);
+        if (typeof it[f] !== 'number' || !Number.isFinite(it[f]) || it[f] < 0) throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: item ${i} (${it.model}@${it.version}) has a bad '${f}'`);
       }
-      if (it.hits !== undefined && (!Number.isFinite(it.hits) || it.hits < 0 || it.hits > it.requests)) {
+      if (it.hits !== undefined && (typeof it.hits !== 'number' || !Number.isFinite(it.hits) || it.hits < 0 || it.hits > it.requests)) {
         throw inputError('BAD_DEMAND_REPORT', `demand report from ${r.region}: item ${i} (${it.model}@${it.version}) has hits outside 0..requests`);
       }
     });
@@ -138,10 +142,14 @@ export class DemandAggregator {
     for (let i = 0; i < 24; i++) h.counts[i]! *= d;
     h.at = Math.max(h.at, t);
     const span = Math.max(1, r.to - r.from);
-    const steps = Math.max(1, Math.ceil(span / HOUR_MS));
-    for (let s = 0; s < steps; s++) {
-      const at = r.from + (s + 0.5) * (span / steps);
-      h.counts[new Date(at).getUTCHours()]! += total / steps;
+    if (span >= DAY_MS) {
+      for (let i = 0; i < 24; i++) h.counts[i]! += total / 24; // a day or more: no hour-of-day signal
+    } else {
+      const steps = Math.max(1, Math.ceil(span / HOUR_MS)); // ≤ 24
+      for (let s = 0; s < steps; s++) {
+        const at = r.from + (s + 0.5) * (span / steps);
+        h.counts[new Date(at).getUTCHours()]! += total / steps;
+      }
     }
   }
 

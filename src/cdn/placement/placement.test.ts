@@ -169,3 +169,33 @@ test('predictPrefetch: a version live elsewhere is fetched ahead, with the patch
   assert.equal(releaseCadence([5]).regularity, 0);
   assert.ok(releaseCadence([0, 1, 10, 11, 40]).regularity < 0.5);
 });
+
+test('fuzz: arbitrary demand reports either record or throw McdnError; plans stay within capacity', () => {
+  const anyValue = fc.oneof(fc.string({ maxLength: 8 }), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.constant(-1));
+  const item = fc.record({ model: fc.oneof(fc.constantFrom('m1', 'm2', 'm3'), anyValue), version: fc.oneof(fc.constantFrom('1', '2'), anyValue), requests: fc.oneof(fc.nat(50), anyValue), bytes: fc.oneof(fc.nat(5000), anyValue) });
+  const report = fc.record({
+    region: fc.oneof(fc.constantFrom('eu', 'us', 'ap'), anyValue),
+    from: fc.oneof(fc.integer({ min: 0, max: 1e9 }), anyValue),
+    to: fc.oneof(fc.integer({ min: 0, max: 2e9 }), anyValue),
+    items: fc.oneof(fc.array(item, { maxLength: 5 }), anyValue),
+  });
+  fc.assert(
+    fc.property(fc.array(report, { maxLength: 8 }), fc.integer({ min: 0, max: 20000 }), (reports, cap) => {
+      const agg = new DemandAggregator();
+      for (const r of reports) {
+        try {
+          agg.record(r as never);
+        } catch (e) {
+          if (!(e instanceof McdnError)) throw e;
+        }
+      }
+      const snap = agg.snapshot(2e9);
+      const plan = planPlacement(
+        agg.regions().map((name) => ({ name, capacityBytes: cap })),
+        snap.map((e) => ({ region: e.region, model: e.model, version: e.version, size: e.size, requests: e.decayedRequests })),
+      );
+      for (const r of plan.regions) assert.ok(r.usedBytes <= cap);
+    }),
+    { numRuns: 300 },
+  );
+});
