@@ -80,7 +80,11 @@ test('edge cache counters are read at scrape time', async () => {
   Object.assign(stats, { hits: 7, misses: 3, coalesced: 2, upstreamFetches: 3, usedBytes: 600, entries: 2, evictions: 4 });
   metrics.addEvictions(1);
   metrics.addPrefetchBytes(5000);
+  let prefetched = 100;
+  metrics.attachPrefetch(() => prefetched);
   metrics.observeDeploy(0.3);
+  metrics.observeRequest({ method: 'POST', route: 'deployVersion', status: 200, ms: 40, bytes: 10 });
+  metrics.observeRequest({ method: 'POST', route: 'deployVersion', status: 409, ms: 5, bytes: 10 });
   const text = await scrape();
   assert.equal(sample(text, 'modelcdn_cache_hits_total'), 7);
   assert.equal(sample(text, 'modelcdn_cache_misses_total'), 3);
@@ -89,10 +93,14 @@ test('edge cache counters are read at scrape time', async () => {
   assert.equal(sample(text, 'modelcdn_cache_evictions_total'), 5);
   assert.equal(sample(text, 'modelcdn_cache_used_bytes'), 600);
   assert.equal(sample(text, 'modelcdn_cache_capacity_bytes'), 1000);
-  assert.equal(sample(text, 'modelcdn_prefetch_bytes_total'), 5000);
-  assert.equal(sample(text, 'modelcdn_deploy_latency_seconds_count'), 1);
+  assert.equal(sample(text, 'modelcdn_prefetch_bytes_total'), 5100);
+  assert.equal(sample(text, 'modelcdn_deploy_latency_seconds_count'), 2, 'refused deploys are not counted');
+  assert.equal(sample(text, 'modelcdn_deploy_latency_seconds_bucket', { le: '0.05' }), 1);
   stats.hits = 9;
-  assert.equal(sample(await scrape(), 'modelcdn_cache_hits_total'), 9, 'no double counting across scrapes');
+  prefetched = 300;
+  const again = await scrape();
+  assert.equal(sample(again, 'modelcdn_cache_hits_total'), 9, 'no double counting across scrapes');
+  assert.equal(sample(again, 'modelcdn_prefetch_bytes_total'), 5300);
 });
 
 test('two servers in one process keep separate registries', async () => {

@@ -2,7 +2,8 @@
  * Prometheus metrics for one server (origin or edge) on its own prom-client Registry — two servers
  * in one process never share counters. Request counters, body bytes and latency per route;
  * cache hits/misses/fills/evictions/coalesced waits read from the edge cache's own counters at
- * scrape time (no hot-path cost); prefetch bytes and deploy latency for the prefetch work to feed;
+ * scrape time (no hot-path cost); prefetch bytes read from the prefetcher; deploy latency from the
+ * origin's deploy route;
  * and the `/metrics` handler. Servers call `begin(res)` when a request arrives and
  * `observeRequest(...)` when it ends. Does not route, log or touch the registry database.
  */
@@ -50,6 +51,8 @@ export interface Metrics {
   attachCache(read: () => CacheCounters): void;
   addEvictions(n: number): void;
   addPrefetchBytes(n: number): void;
+  /** read the prefetcher's cumulative byte count at every scrape */
+  attachPrefetch(read: () => number): void;
   observeDeploy(seconds: number): void;
   demandReport(items: number): void;
   /** the Prometheus text exposition */
@@ -58,6 +61,8 @@ export interface Metrics {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
+/** The origin's deploy route id: its successful requests feed the deploy latency histogram. */
+export const DEPLOY_ROUTE = 'deployVersion';
 export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 export const DEPLOY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
 
@@ -74,10 +79,25 @@ export function createMetrics(role: ServerRole, opts: { defaultMetrics?: boolean
   const requests = new Counter({ name: 'modelcdn_http_requests_total', help: 'HTTP requests by route, method and status class', labelNames: ['route', 'method', 'status'], registers: reg });
   const bytes = new Counter({ name: 'modelcdn_http_response_bytes_total', help: 'response body bytes sent, by route', labelNames: ['route'], registers: reg });
   const latency = new Histogram({ name: 'modelcdn_http_request_duration_seconds', help: 'time from request to the end of the response, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS, registers: reg });
-  const prefetch = new Counter({ name: 'modelcdn_prefetch_bytes_total', help: 'bytes fetched ahead of demand (staging, placement, prediction)', registers: reg });
-  const deploy = new Histogram({ name: 'modelcdn_deploy_latency_seconds', help: 'time from a deploy command until the version is served', buckets: DEPLOY_BUCKETS, registers: reg });
   let evictionsAdded = 0;
+  let prefetchAdded = 0;
   let readCache: (() => CacheCounters) | undefined;
+  let readPrefetch: (() => number) | undefined;
+  new Counter({
+    name: 'modelcdn_prefetch_bytes_total',
+    help: 'bytes fetched ahead of demand (staging, placement, prediction)',
+    registers: reg,
+    collect(this: Counter) {
+      this.reset();
+      this.inc(prefetchAdded + (readPrefetch?.() ?? 0));
+    },
+  });
+  const deploy = new Histogram({
+    name: 'modelcdn_deploy_latency_seconds',
+    help: 'deploy commands at the origin: from request to the channel flipped and every connected edge notified',
+    buckets: DEPLOY_BUCKETS,
+    registers: reg,
+  });
   const listeners: ((o: RequestObservation) => void)[] = [];
 
   const fromCache = (name: string, help: string, pick: (c: CacheCounters) => number | undefined, kind: 'counter' | 'gauge') => {
@@ -131,6 +151,7 @@ export function createMetrics(role: ServerRole, opts: { defaultMetrics?: boolean
     },
     observeRequest(o) {
       requests.inc({ route: o.route, method: o.method, status: statusClass(o.status) });
+      if (o.route === DEPLOY_ROUTE && o.status < 300) deploy.observe(o.ms / 1000);
       if (o.bytes > 0) bytes.inc({ route: o.route }, o.bytes);
       latency.observe({ route: o.route }, o.ms / 1000);
       for (const l of listeners) l(o);
@@ -145,7 +166,10 @@ export function createMetrics(role: ServerRole, opts: { defaultMetrics?: boolean
       evictionsAdded += n;
     },
     addPrefetchBytes(n) {
-      if (n > 0) prefetch.inc(n);
+      if (n > 0) prefetchAdded += n;
+    },
+    attachPrefetch(read) {
+      readPrefetch = read;
     },
     observeDeploy(seconds) {
       deploy.observe(seconds);
