@@ -18,6 +18,16 @@ test('JEDI curves: US and EU download peaks are ~9 h apart in UTC and both late-
   assert.ok(lp >= 8 && lp <= 14, `local peak at ${lp}`);
 });
 
+test('parseJedi: malformed curves are input errors (and never hang)', () => {
+  const isBad = (e: unknown) => (e as { code?: string }).code === 'BAD_DIURNAL';
+  assert.throws(() => parseJedi('hour,d-1,d-2\n0,0,0\n1,0,0\n'), isBad);
+  assert.throws(() => parseJedi('hour,d-1,d-2\n0,x,5\n'), isBad);
+  assert.throws(() => parseJedi('hour,w-1\n0,5\n'), isBad);
+  assert.throws(() => parseJedi('hour,d-1,d-2\nnoon,1,1\n'), isBad);
+  const one = parseJedi('hour,d-1,d-2\n3,10,20\n');
+  assert.ok(one.us.every((v) => v === 10) && one.eu.every((v) => v === 20)); // a single hour fills the clock
+});
+
 test('world: bad options are input errors', () => {
   for (const bad of [{ continents: 0 }, { modelSample: 0 }, { hours: 1.5 }, { pinFraction: 2 }, { offPeakHours: 30 }, { regions: -1 }]) {
     assert.throws(() => simulateWorld(bad, jedi, DEFAULT_PRICES), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'BAD_WORLD_OPTION', JSON.stringify(bad));

@@ -137,9 +137,13 @@ export function parseJedi(text: string, column = 'd'): DiurnalInput {
     const f = lines[i]!.split(',');
     const h = Number(f[0]);
     if (!(Number.isInteger(h) && h >= 0)) throw inputError('BAD_DIURNAL', `JEDI csv line ${i + 1}: bad hour '${f[0]}'`, { line: i + 1 });
-    us[h % 24]! += Number(f[ui]);
-    eu[h % 24]! += Number(f[ei]);
+    const u = Number(f[ui]);
+    const e = Number(f[ei]);
+    if (!(u >= 0 && e >= 0)) throw inputError('BAD_DIURNAL', `JEDI csv line ${i + 1}: request counts must be non-negative numbers`, { line: i + 1 });
+    us[h % 24]! += u;
+    eu[h % 24]! += e;
   }
+  if (!us.some((v) => v > 0) || !eu.some((v) => v > 0)) throw inputError('BAD_DIURNAL', `JEDI csv: the ${column}-1 and ${column}-2 columns need some non-zero hours`);
   // the fixture covers hours 0..21; fill missing hours by linear interpolation around the clock
   for (const arr of [us, eu]) {
     for (let h = 0; h < 24; h++) {

@@ -72,10 +72,16 @@ export class PolicyCache {
     if (this.resident.has(key)) return true;
     if (size > this.capacity) return false;
     if (!force && this.policy.admit && !this.policy.admit(key, size, now)) return false;
+    let stale = 0;
     while (this.used + size > this.capacity) {
       const v = this.policy.victim(this.isPinned);
       if (v === undefined) return false;
-      this.remove(v);
+      if (!this.remove(v)) {
+        // the policy named a key the cache does not hold: resynchronize it, and never loop forever
+        this.policy.onRemove(v);
+        if (++stale > 64) return false;
+        continue;
+      }
       this.lastEvicted.push(v);
     }
     this.resident.set(key, size);
