@@ -3,7 +3,7 @@
  * src/cdn/edge/server.ts: parses sizes and options, starts the server, prints its URL, and keeps
  * serving until SIGINT/SIGTERM, then shuts down cleanly (the index is flushed and marked clean).
  */
-import { defineCommand, flagString, flagNumber } from '../command.ts';
+import { defineCommand, flagBool, flagString, flagNumber } from '../command.ts';
 import { formatBytes, parseBytes } from '../output.ts';
 import { McdnError, inputError } from '../../errors.ts';
 
@@ -15,7 +15,10 @@ export default defineCommand({
     'blob share one upstream fetch. Filled blobs are verified by sha256 before they count as cached; a cached file ' +
     'that changed on disk is re-verified before it is served (--verify always re-hashes every block served). ' +
     'Metadata is cached for a few seconds and served stale while the origin is down. Demand (requests, bytes, hits ' +
-    'per model/version/blob) is reported to the origin every --demand-interval seconds. See docs/edge.md.',
+    'per model/version/blob) is reported to the origin every --demand-interval seconds. The edge also subscribes to ' +
+    "the origin's push channel: staged versions, predicted versions and its region's placement plan are prefetched " +
+    'inside the off-peak window under --prefetch-rate and pinned; deploys drop cached channels at once. See ' +
+    'docs/edge.md and docs/prefetch.md.',
   flags: {
     origin: { type: 'string', description: 'origin base URL (default: $MODELCDN_ORIGIN)', placeholder: 'URL' },
     parent: { type: 'string', description: 'parent edge tried before the origin', placeholder: 'URL' },
@@ -29,11 +32,18 @@ export default defineCommand({
     verify: { type: 'string', description: 'serve-time verification: changed (re-hash a file whose fingerprint changed) or always', default: 'changed' },
     'scrub-hours': { type: 'number', description: 're-hash every cached blob this often, in hours (0: never)', default: 24 },
     'demand-interval': { type: 'number', description: 'seconds between demand reports to the origin (0: off)', default: 30 },
+    offpeak: { type: 'string', description: "prefetch window HH:MM-HH:MM (in --tz), 'learn' (from this region's demand history at the origin) or 'always'", default: 'learn', placeholder: 'WINDOW' },
+    tz: { type: 'string', description: 'IANA time zone of --offpeak (default: the system zone)', placeholder: 'ZONE' },
+    'prefetch-rate': { type: 'string', description: 'bandwidth cap of off-peak prefetching, e.g. 50MB/s (default: uncapped)', placeholder: 'RATE' },
+    'pin-share': { type: 'number', description: 'share of the cache the placement plan may pin (0..1)', default: 0.5 },
+    'edge-id': { type: 'string', description: 'name of this edge in readiness reports (default: the region)', placeholder: 'ID' },
+    'no-prefetch': { type: 'boolean', description: 'do not subscribe to the origin for staged/planned prefetch' },
   },
   json: true,
   examples: [
     'modelcdn edge --origin http://127.0.0.1:8080 --region eu-west --cache-dir ./edge-cache --cache-size 20GB',
     'modelcdn edge --origin http://origin:8080 --parent http://edge-eu:8081 --region eu-paris --cache-dir /var/cache/modelcdn --port 8082',
+    'modelcdn edge --origin http://origin:8080 --region eu-paris --cache-dir /var/cache/modelcdn --offpeak 01:00-06:00 --tz Europe/Paris --prefetch-rate 50MB/s',
   ],
   async run(ctx) {
     const origin = flagString(ctx.flags, 'origin') ?? ctx.env['MODELCDN_ORIGIN'];
@@ -52,6 +62,14 @@ export default defineCommand({
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw inputError('BAD_PORT', `edge: --port ${port} is not a TCP port`);
     const interval = flagNumber(ctx.flags, 'demand-interval') ?? 30;
     const region = flagString(ctx.flags, 'region') ?? 'local';
+    const { parseWindowSetting } = await import('../../cdn/prefetch/edge.ts');
+    const { parseRate } = await import('../../cdn/placement/index.ts');
+    const window = parseWindowSetting(flagString(ctx.flags, 'offpeak'), flagString(ctx.flags, 'tz'));
+    const rateText = flagString(ctx.flags, 'prefetch-rate');
+    const rateBytesPerSec = rateText === undefined ? undefined : parseRate(rateText);
+    const pinShare = flagNumber(ctx.flags, 'pin-share') ?? 0.5;
+    if (!(pinShare >= 0 && pinShare <= 1)) throw inputError('BAD_PIN_SHARE', `edge: --pin-share must be within 0..1, got ${pinShare}`);
+    const edgeId = flagString(ctx.flags, 'edge-id');
     const { startEdge } = await import('../../cdn/edge/server.ts');
     const policy = flagString(ctx.flags, 'policy');
     const edge = await startEdge({
@@ -68,6 +86,7 @@ export default defineCommand({
       demandIntervalMs: Math.max(0, interval * 1000),
       scrubIntervalMs: Math.max(0, (flagNumber(ctx.flags, 'scrub-hours') ?? 24) * 3600_000),
       log: (m) => ctx.out.warn(m),
+      ...(flagBool(ctx.flags, 'no-prefetch') ? {} : { prefetch: { window, ...(rateBytesPerSec ? { rateBytesPerSec } : {}), pinCapacityBytes: Math.floor(cacheSizeBytes * pinShare), ...(edgeId ? { edgeId } : {}) } }),
     }).catch((e: unknown) => {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EADDRINUSE') throw new McdnError('PORT_IN_USE', 'config', `edge: port ${port} is already in use`, { remedy: 'pick another --port' });
