@@ -116,13 +116,34 @@ export function fileRegion(path: string, start: number, end: number): NodeJS.Rea
 export const FILE_BUFFERS_PER_RESPONSE = 2;
 /** Idle buffers kept for reuse (bounded: 32 MiB). */
 export const FILE_BUFFER_POOL_MAX = 32;
+/**
+ * Bytes of 1 MiB buffers in flight across all responses; beyond it (hundreds of concurrent
+ * downloads) a response gets small 64 KiB buffers instead, so memory stays bounded.
+ */
+export const FILE_BUFFER_BUDGET = 128 * 1024 * 1024;
+export const SMALL_FILE_BUFFER = 64 * 1024;
 const pool: Buffer[] = [];
+let bigInUse = 0;
 
-function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(FILE_READ_CHUNK);
+function takeBuffers(): Buffer[] {
+  if (bigInUse + FILE_BUFFERS_PER_RESPONSE * FILE_READ_CHUNK > FILE_BUFFER_BUDGET) {
+    return Array.from({ length: FILE_BUFFERS_PER_RESPONSE }, () => Buffer.allocUnsafeSlow(SMALL_FILE_BUFFER));
+  }
+  bigInUse += FILE_BUFFERS_PER_RESPONSE * FILE_READ_CHUNK;
+  return Array.from({ length: FILE_BUFFERS_PER_RESPONSE }, () => pool.pop() ?? Buffer.allocUnsafeSlow(FILE_READ_CHUNK));
 }
-function giveBuffer(b: Buffer): void {
-  if (pool.length < FILE_BUFFER_POOL_MAX) pool.push(b);
+
+function giveBuffers(bufs: Buffer[]): void {
+  for (const b of bufs) {
+    if (b.length !== FILE_READ_CHUNK) continue;
+    bigInUse -= FILE_READ_CHUNK;
+    if (pool.length < FILE_BUFFER_POOL_MAX) pool.push(b);
+  }
+}
+
+/** Bytes of large file buffers currently lent to responses (tests, metrics). */
+export function fileBuffersInUse(): number {
+  return bigInUse;
 }
 
 /**
@@ -159,7 +180,7 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, info: 
  * out shorter than planned destroys the response (the client sees a truncated body, never padding).
  */
 export async function pumpFile(fh: FileHandle, res: ServerResponse, start: number, end: number): Promise<void> {
-  const bufs = Array.from({ length: FILE_BUFFERS_PER_RESPONSE }, takeBuffer);
+  const bufs = takeBuffers();
   const inflight: (Promise<void> | undefined)[] = bufs.map(() => undefined);
   let closed = res.destroyed;
   const closedP = new Promise<void>((r) => {
@@ -192,6 +213,6 @@ export async function pumpFile(fh: FileHandle, res: ServerResponse, start: numbe
     if (!(e instanceof McdnError)) throw e;
   } finally {
     // every write either completed or was cancelled by the close: the buffers are free again
-    for (const b of bufs) giveBuffer(b);
+    giveBuffers(bufs);
   }
 }

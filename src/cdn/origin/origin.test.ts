@@ -17,6 +17,7 @@ import { zstdDecompress } from '../../codec/index.ts';
 import { verifyManifestEnvelope, type Manifest } from '../manifest/index.ts';
 import { sha256Hex } from '../../util/hash.ts';
 import { startOrigin, type OriginServer } from './server.ts';
+import { fileBuffersInUse } from '../http/send.ts';
 import { collectFiles, publish, uploadFile } from './publish-client.ts';
 
 interface RawResponse {
@@ -454,7 +455,9 @@ describe('concurrent blob serving', () => {
       assert.equal(p.status, 206);
       assert.ok(p.body.equals(big.subarray(ranges[i]!.start, ranges[i]!.end)), `range ${i}`);
     });
-    // and the server is still fine afterwards
+    // and the server is still fine afterwards, with every file buffer returned
     assert.equal(sha256Hex((await raw(origin.url, 'GET', `/v1/blobs/${hash}`)).body), hash);
+    for (let i = 0; i < 100 && fileBuffersInUse() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(fileBuffersInUse(), 0);
   });
 });
