@@ -8,10 +8,10 @@
  * result is returned only if the sha256 equals the blob's name; otherwise the part is deleted.
  * No manifest or file-placement logic here.
  */
-import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
+import { createBlobHasher } from './hash-worker.ts';
 import { backoffMs, cancelled, isRetryable, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
@@ -241,7 +241,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   };
   let failed: unknown;
   let fetchDone = false;
-  const hasher = createHash('sha256');
+  const hasher = createBlobHasher(size);
   // Chunks just written are kept in memory (bounded) so the follower hashes them without reading
   // the file back; segments that were partly on disk before this call, or whose chunks had to be
   // let go to respect the bound, are read from the file.
@@ -375,6 +375,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
     failed = e;
     notify();
     await followerDone.catch(() => {});
+    hasher.dispose();
     await save(true).catch(() => {});
     await fh.close().catch(() => {});
     throw e;
@@ -383,12 +384,13 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   try {
     await followerDone;
   } catch (e) {
+    hasher.dispose();
     await save(true).catch(() => {});
     await fh.close().catch(() => {});
     throw e;
   }
   await fh.close();
-  const got = hasher.digest('hex');
+  const got = await hasher.digest();
   if (got !== hash) {
     await rm(partPath, { force: true });
     await rm(sidecarPath, { force: true });
