@@ -308,6 +308,7 @@ export class Prefetcher {
       if (!this.offPeak() || this.closed) abort.abort();
     }, DOWNLOAD_WINDOW_CHECK_MS);
     watch.unref();
+    let lastCheck = Date.now();
     try {
       const r = await fetchBlobResumable({
         upstream: this.opts.upstream,
@@ -319,6 +320,11 @@ export class Prefetcher {
         onBytes: (n) => {
           this.fetchedBytes += n;
           this.current!.done += n;
+          const t = Date.now();
+          if (t - lastCheck >= 50) {
+            lastCheck = t;
+            if (!this.offPeak()) abort.abort();
+          }
           this.scheduleReport();
         },
       });

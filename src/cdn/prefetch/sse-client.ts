@@ -40,7 +40,12 @@ export class SseParser {
   private size = 0;
   retryMs: number | undefined;
 
+  /** the previous chunk ended in CR: a LF starting the next one belongs to it */
+  private afterCR = false;
+
   feed(text: string, emit: (e: SseEvent) => void): void {
+    if (this.afterCR && text.startsWith('\n')) text = text.slice(1);
+    this.afterCR = false;
     this.buf += text;
     this.size += text.length;
     if (this.size > SSE_MAX_EVENT_BYTES) throw new Error(`event larger than ${SSE_MAX_EVENT_BYTES} bytes`);
@@ -48,8 +53,7 @@ export class SseParser {
     while ((nl = this.buf.search(/\r\n|\r|\n/)) >= 0) {
       const line = this.buf.slice(0, nl);
       const sepLen = this.buf.startsWith('\r\n', nl) ? 2 : 1;
-      // a lone CR at the very end may be the first half of CRLF: wait for more
-      if (this.buf[nl] === '\r' && sepLen === 1 && nl === this.buf.length - 1) break;
+      if (this.buf[nl] === '\r' && sepLen === 1 && nl === this.buf.length - 1) this.afterCR = true;
       this.buf = this.buf.slice(nl + sepLen);
       this.line(line, emit);
     }

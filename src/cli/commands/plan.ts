@@ -1,7 +1,9 @@
 /**
  * `modelcdn plan --demand FILE`: run the demand-based placement planner over a file of edge demand
  * reports (the bodies edges POST to /v1/demand) and print, per region, which model versions to pin
- * and why. Thin adapter over src/cdn/placement (pure); the origin serves the same plan to edges.
+ * and why. `modelcdn plan --server URL` prints the plan the origin computed from the reports its
+ * edges sent (the one edges prefetch). Thin adapter over src/cdn/placement (pure) and
+ * src/cdn/prefetch/client.ts.
  */
 import { readFileSync } from 'node:fs';
 import { defineCommand, flagNumber, flagString } from '../command.ts';
@@ -17,18 +19,29 @@ export default defineCommand({
     'spreading globally popular models and leaving the long tail to lazy loading.',
   flags: {
     demand: { type: 'string', description: 'JSON file of demand reports', placeholder: 'FILE' },
+    server: { type: 'string', description: "ask this origin for its live plan instead (default without --demand: $MODELCDN_SERVER)", placeholder: 'URL' },
+    region: { type: 'string', description: 'with --server: only this region', placeholder: 'REGION' },
     capacity: { type: 'string', description: 'pin capacity per region when the file names none (e.g. 500GB)', default: '100GB', placeholder: 'SIZE' },
     spread: { type: 'number', description: 'weight of global popularity in a region\'s expected demand (0..1)', default: 0.3 },
     'min-requests': { type: 'number', description: 'expected requests below which a model stays lazily loaded', default: 1 },
     'half-life': { type: 'number', description: 'demand half-life in hours', default: 24 },
     now: { type: 'string', description: 'plan as of this ISO time (default: the latest report end)', placeholder: 'TIME' },
   },
-  examples: ['modelcdn plan --demand reports.json --capacity 500GB', 'modelcdn plan --demand state.json --json'],
+  examples: ['modelcdn plan --demand reports.json --capacity 500GB', 'modelcdn plan --demand state.json --json', 'modelcdn plan --server http://127.0.0.1:8080'],
   json: true,
   async run(ctx) {
     const { DemandAggregator, planPlacement, HOUR_MS } = await import('../../cdn/placement/index.ts');
     const path = flagString(ctx.flags, 'demand');
-    if (!path) throw inputError('MISSING_DEMAND', 'plan: --demand FILE is required', {}, 'see `modelcdn plan --help`');
+    const serverFlag = flagString(ctx.flags, 'server') ?? (path ? undefined : ctx.env['MODELCDN_SERVER']);
+    if (serverFlag !== undefined) {
+      if (path) throw inputError('BAD_ARGUMENTS', 'plan: give either --demand FILE or --server URL, not both');
+      const { fetchPlan, serverUrl } = await import('../../cdn/prefetch/client.ts');
+      const region = flagString(ctx.flags, 'region');
+      const p = await fetchPlan({ server: serverUrl(serverFlag, 'plan'), signal: ctx.signal }, region);
+      ctx.out.result(p, (v) => [...humanPlan(v), ...Object.entries(v.learnedWindows ?? {}).map(([r, w]) => `${r}: off-peak window ${w ?? 'not learned yet (no demand history)'}`)]);
+      return;
+    }
+    if (!path) throw inputError('MISSING_DEMAND', 'plan: --demand FILE or --server URL is required', {}, 'see `modelcdn plan --help`');
     let doc: unknown;
     try {
       doc = JSON.parse(readFileSync(path, 'utf8'));
@@ -64,14 +77,18 @@ export default defineCommand({
       snap.map((e) => ({ region: e.region, model: e.model, version: e.version, size: e.size, requests: e.decayedRequests })),
       { spread: flagNumber(ctx.flags, 'spread') ?? 0.3, minExpectedRequests: flagNumber(ctx.flags, 'min-requests') ?? 1 },
     );
-    ctx.out.result({ now: new Date(now).toISOString(), ...plan }, (p) => [
-      table(
-        ['region', 'model@version', 'size', 'expected req', 'saved', 'reason'],
-        p.placements.map((x) => [x.region, `${x.model}@${x.version}`, formatBytes(x.size), x.expectedRequests.toFixed(1), formatBytes(x.savedBytes), x.reason]),
-      ),
-      '',
-      ...p.regions.map((r) => `${r.name}: ${r.pins} pinned, ${formatBytes(r.usedBytes)} of ${formatBytes(r.capacityBytes)}, saves ${formatBytes(r.savedBytes)}`),
-      `${p.lazy.length} model versions with demand left to lazy loading; total expected origin bytes saved ${formatBytes(p.totalSavedBytes)}`,
-    ]);
+    ctx.out.result({ now: new Date(now).toISOString(), ...plan }, humanPlan);
   },
 });
+
+function humanPlan(p: import('../../cdn/placement/index.ts').Plan): string[] {
+  return [
+    table(
+      ['region', 'model@version', 'size', 'expected req', 'saved', 'reason'],
+      p.placements.map((x) => [x.region, `${x.model}@${x.version}`, formatBytes(x.size), x.expectedRequests.toFixed(1), formatBytes(x.savedBytes), x.reason]),
+    ),
+    '',
+    ...p.regions.map((r) => `${r.name}: ${r.pins} pinned, ${formatBytes(r.usedBytes)} of ${formatBytes(r.capacityBytes)}, saves ${formatBytes(r.savedBytes)}`),
+    `${p.lazy.length} model versions with demand left to lazy loading; total expected origin bytes saved ${formatBytes(p.totalSavedBytes)}`,
+  ];
+}
