@@ -375,6 +375,18 @@ describe('jobs and demand', () => {
     }
   });
 
+  test('CORS: reads are usable from web pages; preflight allows Range; publishing is not exposed', async () => {
+    const r = await raw(origin.url, 'GET', '/v1/models');
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    const pre = await raw(origin.url, 'OPTIONS', '/v1/models/demo/versions/1.1/files/weights/model.bin', { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' });
+    assert.equal(pre.status, 204);
+    assert.match(String(pre.headers['access-control-allow-headers']), /Range/);
+    assert.match(String(pre.headers['access-control-expose-headers'] ?? ''), /Content-Range/);
+    assert.equal((await raw(origin.url, 'OPTIONS', '/v1/nothing')).status, 404);
+    const pub = await raw(origin.url, 'POST', '/v1/publish/uploads', { 'content-type': 'application/json' }, '{}');
+    assert.equal(pub.headers['access-control-allow-origin'], undefined);
+  });
+
   test('health, openapi and unknown routes', async () => {
     const h = JSON.parse((await raw(origin.url, 'GET', '/healthz')).body.toString());
     assert.equal(h.ok, true);

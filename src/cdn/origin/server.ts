@@ -82,6 +82,17 @@ export interface OriginServer {
   close(): Promise<void>;
 }
 
+/** Reads may be used from any web page (public, immutable content); publishing is not exposed to browsers. */
+const CORS_READ_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'Content-Length, Content-Range, Content-Encoding, Accept-Ranges, ETag, X-Request-Id',
+};
+const CORS_PREFLIGHT_HEADERS = {
+  'access-control-allow-methods': 'GET, HEAD',
+  'access-control-allow-headers': 'Range, If-None-Match, If-Match, If-Range, Authorization, X-Request-Id',
+  'access-control-max-age': '86400',
+};
+
 /** Routes that stay open when reads are private. */
 const PUBLIC_ROUTES = new Set(['health', 'openapi', 'publicKey']);
 
@@ -400,6 +411,14 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     try {
       const rawPath = (req.url ?? '/').split('?')[0]!;
       const segs = splitUrlPath(rawPath);
+      if (method === 'OPTIONS') {
+        // CORS preflight for the read API (browsers loading models straight from the CDN)
+        if (matchRoute(routes, 'GET', segs).kind !== 'match') throw notFound('ROUTE_NOT_FOUND', `no such endpoint: ${rawPath.slice(0, 200)}`);
+        routeId = 'preflight';
+        res.writeHead(204, { ...CORS_READ_HEADERS, ...CORS_PREFLIGHT_HEADERS });
+        res.end();
+        return;
+      }
       const m = matchRoute(routes, method, segs);
       if (m.kind === 'none') throw notFound('ROUTE_NOT_FOUND', `no such endpoint: ${method} ${rawPath.slice(0, 200)}`);
       if (m.kind === 'method') {
@@ -407,6 +426,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
         throw httpError(405, 'METHOD_NOT_ALLOWED', 'input', `${method} is not allowed here (allowed: ${m.allow.join(', ')})`);
       }
       routeId = m.route.id;
+      if (method === 'GET' || method === 'HEAD') for (const [k, v] of Object.entries(CORS_READ_HEADERS)) res.setHeader(k, v);
       if (opts.privateReads && !PUBLIC_ROUTES.has(routeId) && !m.route.id.match(/Upload|publish/)) requireToken(req);
       await m.route.handler(req, res, m.params, new URL(req.url ?? '/', 'http://origin'));
     } catch (e) {
