@@ -381,8 +381,13 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       if (region !== null && !REGION_RE.test(region)) throw inputError('BAD_REGION', 'region must be 1-64 characters from A-Z a-z 0-9 . _ -');
       const a = analyze(url.searchParams.get('fresh') === '1');
       const p = a.plan;
-      const body = region === null ? p : { ...p, placements: p.placements.filter((x) => x.region === region), lazy: p.lazy.filter((x) => x.region === region), regions: p.regions.filter((x) => x.name === region) };
-      sendJson(res, 200, { ...body, learnedWindows: Object.fromEntries([...a.windows].map(([r, w]) => [r, w?.text ?? null])) }, { 'cache-control': 'no-store' }, req.method === 'HEAD');
+      const windows = [...a.windows].filter(([r]) => region === null || r === region);
+      const regions = p.regions.filter((x) => region === null || x.name === region);
+      const body =
+        region === null
+          ? p
+          : { ...p, placements: p.placements.filter((x) => x.region === region), lazy: p.lazy.filter((x) => x.region === region), regions, totalSavedBytes: regions.reduce((n, r) => n + r.savedBytes, 0) };
+      sendJson(res, 200, { ...body, learnedWindows: Object.fromEntries(windows.map(([r, w]) => [r, w?.text ?? null])) }, { 'cache-control': 'no-store' }, req.method === 'HEAD');
     }),
     route(['GET', 'HEAD'], '/v1/prefetch/set', 'getPrefetchSet', (req, res, _p, url) => {
       const { edge, region } = edgeOf(url);

@@ -17,6 +17,8 @@ import { pull } from '../client/index.ts';
 import { startEdge, type EdgeServer } from '../edge/server.ts';
 import { collectFiles, publish } from '../origin/publish-client.ts';
 import { startOrigin, type OriginServer } from '../origin/server.ts';
+import type { StagedVersion } from '../dashboard/api.ts';
+import type { PlacementPins } from '../dashboard/aggregate.ts';
 import { PIN_PREFIX } from './edge.ts';
 import { readyManifest } from './sets.ts';
 import { startLoggingProxy, type LoggingProxy } from './test-proxy.ts';
@@ -234,4 +236,10 @@ test('bad input to deploy and unstage: one clear error each, nothing half-applie
   await until('edges unpin after unstage', () => edges.every((e) => ![...e.cache.pins().values()].includes(`${PIN_PREFIX}stage:demo@1.0`)));
   const list = JSON.parse((await run(['status', '--server', origin.url, '--json'])).out) as { stages: { version: string; status: string }[] };
   assert.deepEqual(list.stages.map((s) => `${s.version}:${s.status}`).sort(), ['1.0:unstaged', '1.1:deployed']);
+  // the dashboard's providers: the same views, typed as the dashboard expects them
+  const staged: StagedVersion[] = origin.prefetch.stages();
+  assert.equal(staged.length, 2);
+  assert.ok(staged.every((s) => s.edges.length === 2 && s.edges.every((e) => e.totalBytes >= e.readyBytes)));
+  const pins: PlacementPins = origin.prefetch.placementPins();
+  assert.ok(Array.isArray(pins));
 });
