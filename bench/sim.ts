@@ -30,7 +30,7 @@ function report(title: string, t: Trace): void {
   console.log('\nobject miss ratio (× Belady)');
   console.log(table(['policy', ...sizes], policies.map((p) => [p + (p === DEFAULT_POLICY ? ' *' : ''), ...sizes.map((s) => `${cell(p, s).objectMissRatio.toFixed(4)} (${cell(p, s).objectMissVsBelady.toFixed(3)}x)`)])));
   console.log('\nexcess byte misses beyond compulsory, × Belady\'s excess');
-  console.log(table(['policy', ...sizes], policies.map((p) => [p, ...sizes.map((s) => (Number.isFinite(cell(p, s).excessVsBelady) ? `${cell(p, s).excessVsBelady.toFixed(2)}x` : 'n/a')])));
+  console.log(table(['policy', ...sizes], policies.map((p) => [p, ...sizes.map((s) => (Number.isFinite(cell(p, s).excessVsBelady) ? `${cell(p, s).excessVsBelady.toFixed(2)}x` : 'n/a'))])));
   console.log('(n/a: Belady has no misses beyond compulsory ones at that size. Belady here minimizes bytes, so a size-aware policy such as gdsf can beat it on objects.)');
 }
 
