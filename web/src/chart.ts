@@ -51,7 +51,8 @@ export function Chart(p: ChartProps) {
       cursor: { drag: { x: false, y: false } },
       scales: {
         // at least a minute wide, so one point does not stretch the axis over years
-        x: { time: true },
+        // a minute at least, so a short history does not zoom into milliseconds
+        x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max] : [min, max]) },
         y: p.yRange ? { range: p.yRange } : { auto: true },
       },
       axes: [
