@@ -27,7 +27,7 @@ export default defineCommand({
     trace: { type: 'string', description: 'trace file', placeholder: 'FILE' },
     format: { type: 'string', description: 'auto | adaptsize | csv | oracle-general', default: 'auto', placeholder: 'FMT' },
     'cache-size': { type: 'string', description: 'per-edge cache size(s): 5%, 1%,5%,10% or 20GB', default: '5%', placeholder: 'SIZE' },
-    policy: { type: 'string', description: `eviction policy, a comma list, or all (default: ${DEFAULT_POLICY})`, default: DEFAULT_POLICY, placeholder: 'NAME' },
+    policy: { type: 'string', description: 'eviction policy (s3fifo, lru, gdsf, lfuda, tinylfu, wtinylfu), a comma list, or all', default: DEFAULT_POLICY, placeholder: 'NAME' },
     regions: { type: 'number', description: 'number of simulated edges (default: regions in the trace, else 1)' },
     placement: { type: 'string', description: 'on | off: demand-based placement (planner pins + prefetch) and tiered fetch from sibling edges', default: 'off', placeholder: 'on|off' },
     world: { type: 'boolean', description: 'simulate the internet-scale world (regions × models, diurnal demand, releases) instead of a trace' },
