@@ -250,9 +250,10 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
     const t = now();
     const id = itemId('stage', s.name, s.version);
     const rows = new Map(state.readiness(s.name, s.version).filter((r) => r.item === id).map((r) => [r.edge, r]));
-    const edges: EdgeReadiness[] = [];
-    const edgesKnown = known();
-    for (const [edgeId, e] of edgesKnown) {
+    let edges: EdgeReadiness[] = [];
+    const frozen = s.status !== 'staged' && s.final ? (JSON.parse(s.final) as EdgeReadiness[]) : undefined;
+    if (frozen) edges = frozen;
+    for (const [edgeId, e] of frozen ? [] : known()) {
       const r = rows.get(edgeId);
       const total = r?.totalBytes ?? (s.status === 'staged' ? (stageItem(registry, e.region, s.name, s.version, t)?.totalBytes ?? 0) : 0);
       const done = r?.doneBytes ?? 0;
@@ -331,7 +332,7 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
         requireReadyVersion(name, version);
         throw new McdnError('NOT_STAGED', 'conflict', `${name}@${version} is not staged${s ? ` (it is ${s.status})` : ''}`);
       }
-      state.setStageStatus(name, version, 'unstaged', now());
+      state.setStageStatus(name, version, 'unstaged', now(), { final: JSON.stringify(view(s).edges) });
       refresh();
       sendJson(res, 200, view(state.getStage(name, version)!), { 'cache-control': 'no-store' });
     }),
@@ -365,7 +366,7 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       // the channel flip and the stage's status change commit together
       registry.db.transaction(() => {
         registry.setChannel(name, channel, version);
-        if (s?.status === 'staged') state.setStageStatus(name, version, 'deployed', t, channel);
+        if (s?.status === 'staged') state.setStageStatus(name, version, 'deployed', t, { channel, final: JSON.stringify(view(s).edges) });
       })();
       events.emit('channel', { name, channel, version });
       if (s) readiness = view(state.getStage(name, version)!);

@@ -58,7 +58,7 @@ let proxy: LoggingProxy;
 let token: string;
 const edges: EdgeServer[] = [];
 let windowOpen = false;
-const v1 = modelBytes(600_000, 1);
+const v1 = modelBytes(200_000, 1);
 const v2 = Buffer.from(v1);
 for (let i = 9000; i < 11000; i++) v2[i] ^= 0x21;
 
@@ -147,37 +147,36 @@ test('stage → off-peak prefetch → status → deploy: instant swap, no byte o
   assert.equal(origin.registry.channels('demo')['latest'], '1.0', 'a refused deploy changes nothing');
   assert.equal(origin.prefetch.state.getStage('demo', '1.1')!.status, 'staged');
 
-  // the window opens: both edges prefetch, pin, and report ready
-  windowOpen = true;
-  for (const e of edges) e.prefetcher!.wake();
-  await until('both edges ready', async () => {
-    const s = JSON.parse((await run(['status', 'demo@1.1', '--server', origin.url, '--json'])).out);
-    return s.readyEdges === 2;
-  });
-  const human = await run(['status', 'demo@1.1', '--server', origin.url]);
-  assert.match(human.out, /2 of 2 edges ready/);
-  assert.match(human.out, /eu-west.*ready/);
-  const euPins = [...eu.cache.pins()].filter(([, r]) => r.startsWith(PIN_PREFIX)).map(([h]) => h);
-  assert.ok(euPins.length >= 2, 'the packed artifact and the patch from 1.0 are pinned in eu');
-  for (const h of euPins) assert.ok(v2Blobs.has(h));
-  const patchPinned = m.files.some((f) => f.patches.some((p) => p.fromVersion === '1.0' && euPins.includes(p.blob)));
-  assert.ok(patchPinned, 'the patch from the version clients use now is prefetched');
-
-  // the channel is cached at the edge (5 s TTL) just before the deploy
+  // the channel is cached at the edges (5 s TTL)
   const chan = async (e: EdgeServer) => ((await (await fetch(`${e.url}/v1/models/demo/channels/latest`)).json()) as { version: string }).version;
   assert.equal(await chan(eu), '1.0');
   assert.equal(await chan(us), '1.0');
 
-  const mark = proxy.log.length;
-  const t0 = Date.now();
-  const dep = await run(['deploy', 'demo@1.1', '--require-ready', '100%', '--wait', '--token', token, '--server', origin.url, '--json']);
+  // deploy --wait waits for the edges; the window opens: both edges prefetch, pin, report ready, and the deploy goes through
+  const deploying = run(['deploy', 'demo@1.1', '--require-ready', '100%', '--wait', '--token', token, '--server', origin.url, '--json']);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(origin.registry.channels('demo')['latest'], '1.0', 'deploy --wait is still waiting');
+  windowOpen = true;
+  for (const e of edges) e.prefetcher!.wake();
+  const dep = await deploying;
+  const tDeployed = Date.now();
   assert.equal(dep.code, 0, dep.err);
   const d = JSON.parse(dep.out);
   assert.equal(d.previous, '1.0');
   assert.equal(d.notifiedEdges, 2);
+  assert.deepEqual(d.readiness, { readyEdges: 2, knownEdges: 2 });
+  const deployedAt = Date.parse(d.deployedAt);
   // every edge learns within 1 s (its cached channel was dropped by the push)
   await until('edges serve the new channel', async () => (await chan(eu)) === '1.1' && (await chan(us)) === '1.1', 1000);
-  assert.ok(Date.now() - t0 < 1500);
+  assert.ok(Date.now() - tDeployed < 1000);
+
+  const human = await run(['status', 'demo@1.1', '--server', origin.url]);
+  assert.match(human.out, /deployed on latest — 2 of 2 edges ready/);
+  assert.match(human.out, /eu-west.*ready/);
+  const euPinned = [...v2Blobs].filter((h) => eu.cache.peek(h));
+  assert.ok(euPinned.length >= 2, 'the packed artifact and the patch from 1.0 are cached in eu');
+  const patchCached = m.files.some((f) => f.patches.some((p) => p.fromVersion === '1.0' && euPinned.includes(p.blob)));
+  assert.ok(patchCached, 'the patch from the version clients use now was prefetched');
 
   // clients pull the new version: eu updates by patch, a new us client gets the packed file
   const r1 = await pull({ ref: 'demo', server: eu.url, outDir: outEu, home: homeEu });
@@ -188,7 +187,7 @@ test('stage → off-peak prefetch → status → deploy: instant swap, no byte o
   assert.equal(r2.version, '1.1');
   assert.ok((await readFile(join(dir, 'client-us', 'model.bin'))).equals(v2));
 
-  const after = proxy.log.slice(mark);
+  const after = proxy.log.filter((r) => r.at >= deployedAt);
   const ofV2 = after.filter((r) => [...v2Blobs].some((h) => r.path.includes(h)) || r.path.includes('/versions/1.1/'));
   assert.deepEqual(ofV2, [], 'no byte of the staged version left the origin from deploy until the clients finished');
   const body = after.filter((r) => !r.path.startsWith('/v1/prefetch/')).reduce((a, r) => a + r.bytes, 0);

@@ -17,6 +17,8 @@ export interface StageRow {
   channel: string | null;
   deployedAt: number | null;
   updatedAt: number;
+  /** per-edge readiness frozen when it was deployed or unstaged (JSON), null while staged */
+  final: string | null;
 }
 
 export interface EdgeRow {
@@ -52,6 +54,7 @@ CREATE TABLE IF NOT EXISTS prefetch_stages (
   channel TEXT,
   deployed_at INTEGER,
   updated_at INTEGER NOT NULL,
+  final TEXT,
   PRIMARY KEY (name, version)
 );
 CREATE TABLE IF NOT EXISTS prefetch_edges (
@@ -88,6 +91,7 @@ const stageFrom = (r: Row): StageRow => ({
   channel: (r['channel'] as string | null) ?? null,
   deployedAt: (r['deployed_at'] as number | null) ?? null,
   updatedAt: r['updated_at'] as number,
+  final: (r['final'] as string | null) ?? null,
 });
 
 const edgeFrom = (r: Row): EdgeRow => ({
@@ -141,16 +145,19 @@ export class PrefetchState {
     this.db
       .prepare(
         `INSERT INTO prefetch_stages (name, version, status, staged_at, updated_at) VALUES (?, ?, 'staged', ?, ?)
-         ON CONFLICT (name, version) DO UPDATE SET status = 'staged', staged_at = excluded.staged_at, channel = NULL, deployed_at = NULL, updated_at = excluded.updated_at`,
+         ON CONFLICT (name, version) DO UPDATE SET status = 'staged', staged_at = excluded.staged_at, channel = NULL, deployed_at = NULL, final = NULL, updated_at = excluded.updated_at`,
       )
       .run(name, version, t, t);
     return true;
   }
 
-  setStageStatus(name: string, version: string, status: 'deployed' | 'unstaged', t: number, channel?: string): void {
+  /** end a stage; `final` is the per-edge readiness at that moment (JSON), kept for the record */
+  setStageStatus(name: string, version: string, status: 'deployed' | 'unstaged', t: number, opts: { channel?: string; final?: string } = {}): void {
     this.db
-      .prepare(`UPDATE prefetch_stages SET status = ?, channel = COALESCE(?, channel), deployed_at = CASE WHEN ? = 'deployed' THEN ? ELSE deployed_at END, updated_at = ? WHERE name = ? AND version = ?`)
-      .run(status, channel ?? null, status, t, t, name, version);
+      .prepare(
+        `UPDATE prefetch_stages SET status = ?, channel = COALESCE(?, channel), deployed_at = CASE WHEN ? = 'deployed' THEN ? ELSE deployed_at END, final = ?, updated_at = ? WHERE name = ? AND version = ?`,
+      )
+      .run(status, opts.channel ?? null, status, t, opts.final ?? null, t, name, version);
   }
 
   touchEdge(e: { edge: string; region: string; window?: string | null; rateBytesPerSec?: number | null; pinCapacityBytes?: number | null }, t: number): void {
