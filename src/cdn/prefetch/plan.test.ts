@@ -168,3 +168,17 @@ test('tiered fetch: an edge with a parent prefetches its set through the parent,
   assert.equal(e.window, 'always');
   assert.equal(e.pinCapacityBytes, 16 << 20);
 });
+
+test('the push channel survives an origin restart: the edge reconnects with backoff and gets its set again', async () => {
+  const pf = child!.prefetcher!;
+  const before = pf.setsReceived;
+  assert.equal(pf.status().connected, true);
+  const port = Number(new URL(origin.url).port);
+  await origin.close();
+  await until('the edge noticed', () => !pf.status().connected, 5000);
+  origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port, encodings: [] });
+  await until('reconnected and the set re-sent', () => pf.status().connected && pf.setsReceived > before, 10_000);
+  assert.equal(origin.prefetch.subscribers(), 1);
+  // the set did not change: nothing was unpinned or fetched again
+  assert.ok(pf.status().items.every((i) => i.ready));
+});
