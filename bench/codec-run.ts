@@ -6,6 +6,7 @@
  * `max` packs with effort max (boost 'max').
  * With REPS > 1 the best time is reported (the first run also pays module loading and JIT warm-up).
  */
+import { readFileSync } from 'node:fs';
 import { packFile, unpackFile } from '../src/codec/index.ts';
 
 const [op, input, output, level, reps, ...flags] = process.argv.slice(2);
@@ -29,4 +30,17 @@ for (let i = 0; i < Math.max(1, Number(reps ?? 1)); i++) {
     cpuMs = (c.user + c.system) / 1000;
   }
 }
-process.stdout.write(JSON.stringify({ ms, cpuMs, maxRssKB: process.resourceUsage().maxRSS, packedSize }) + '\n');
+/**
+ * Peak RSS of this process image. Linux keeps getrusage's maxrss across fork + exec, so a child of
+ * a big parent would report the parent's peak; /proc/self/status VmHWM belongs to this image only.
+ */
+function peakRssKB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    /* not Linux */
+  }
+  return process.resourceUsage().maxRSS;
+}
+process.stdout.write(JSON.stringify({ ms, cpuMs, maxRssKB: peakRssKB(), packedSize }) + '\n');

@@ -124,8 +124,9 @@ export class MczParser {
     }
     if (this.buffered < entry.packedLength) return undefined;
     this.nextChunk++;
-    // copy so the payload owns its buffer (it may be transferred to a worker)
-    const payload = this.take(entry.packedLength).slice();
+    // the payload must own its whole buffer (it may be transferred to a worker): copy only if it is a view
+    const t = this.take(entry.packedLength);
+    const payload = t.byteOffset === 0 && t.byteLength === t.buffer.byteLength ? t : t.slice();
     return { kind: 'chunk', index: i, entry, payload };
   }
 
