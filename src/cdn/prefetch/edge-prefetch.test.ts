@@ -194,3 +194,23 @@ test('window settings: fixed, learn, always; bad windows and zones give one clea
   assert.throws(() => parseWindowSetting('1am-6am', 'UTC'), { code: 'BAD_WINDOW' });
   assert.throws(() => parseWindowSetting('03:00-03:00', 'UTC'), { code: 'BAD_WINDOW' });
 });
+
+test('edge command: a bad window, zone, rate or pin share is one clear error before anything starts', async () => {
+  const { main } = await import('../../cli/main.ts');
+  const { Writable } = await import('node:stream');
+  const cases: [string[], RegExp][] = [
+    [['--offpeak', '25:00-01:00'], /off-peak window '25:00-01:00' is not HH:MM-HH:MM/],
+    [['--offpeak', '01:00-06:00', '--tz', 'Mars/Olympus'], /unknown time zone 'Mars\/Olympus'/],
+    [['--offpeak', '04:00-04:00'], /is empty/],
+    [['--prefetch-rate', 'fast'], /rate 'fast' is not a byte rate/],
+    [['--pin-share', '1.5'], /--pin-share must be within 0..1/],
+  ];
+  for (const [flags, re] of cases) {
+    let err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+    const code = await main(['edge', '--origin', up.url, '--cache-dir', join(dir, 'cli-edge'), '--port', '0', ...flags], { stdout: sink(() => {}), stderr: sink((s) => (err += s)) });
+    assert.equal(code, 2, `${flags.join(' ')}: ${err}`);
+    assert.match(err, re);
+    assert.equal(err.trim().split('\n').length, 1, 'one line');
+  }
+});
