@@ -11,7 +11,7 @@ import { inputError } from '../../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import { route, type Route } from '../origin/router.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { DASHBOARD_EVENTS, DASHBOARD_ROUTES, type DashboardSnapshot, type EdgeCacheReport, type EdgesView, type StagedVersion, type StagingView } from './api.ts';
+import { DASHBOARD_EVENTS, DASHBOARD_ROUTES, type DashboardSnapshot, type EdgeCacheReport, type EdgesView, type ModelsView, type StagedVersion, type StagingView } from './api.ts';
 import { DEFAULT_WINDOW_SECONDS, edgeSummaries, modelsView, placementView, type PlacementPins } from './aggregate.ts';
 import { ByteSeries } from './egress.ts';
 import { SseHub } from './sse.ts';
@@ -100,6 +100,17 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     if (EGRESS_ROUTES.has(o.route)) egress.add(o.bytes, now());
   });
 
+  // the models view changes only with versions, channels, artifacts and patches: recompute then
+  const modelsStampStmt = registry.db.prepare(
+    `SELECT (SELECT COUNT(*) FROM versions) || ':' || (SELECT COUNT(*) FROM versions WHERE status = 'ready') || ':' ||
+            (SELECT COALESCE(MAX(updated_at), 0) FROM channels) || ':' || (SELECT COUNT(*) FROM artifacts) || ':' || (SELECT COUNT(*) FROM patches) AS k`,
+  );
+  let modelsMemo: { key: string; view: ModelsView } | undefined;
+  const models = (): ModelsView => {
+    const key = (modelsStampStmt.get() as { k: string }).k;
+    if (modelsMemo?.key !== key) modelsMemo = { key, view: modelsView(registry) };
+    return modelsMemo.view;
+  };
   const staging = (): StagingView => (opts.staging ? { available: true, staged: opts.staging().map(stagedVersion) } : { available: false, staged: [] });
   const edges = (w: number): EdgesView => {
     const t = now();
@@ -110,7 +121,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
   const snapshot = (w = defaultWindow): DashboardSnapshot => ({
     generatedAt: new Date(now()).toISOString(),
     role: 'origin',
-    models: modelsView(registry),
+    models: models(),
     edges: edges(w),
     staging: staging(),
     placement: placement(w),
@@ -149,7 +160,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
 
   const routes: Route[] = [
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.snapshot, 'dashboardSnapshot', (req, res, _p, url) => sendJson(req, res, snapshot(windowOf(url, defaultWindow)))),
-    route(['GET', 'HEAD'], DASHBOARD_ROUTES.models, 'dashboardModels', (req, res) => sendJson(req, res, modelsView(registry))),
+    route(['GET', 'HEAD'], DASHBOARD_ROUTES.models, 'dashboardModels', (req, res) => sendJson(req, res, models())),
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.edges, 'dashboardEdges', (req, res, _p, url) => sendJson(req, res, edges(windowOf(url, defaultWindow)))),
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.staging, 'dashboardStaging', (req, res) => sendJson(req, res, staging())),
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.placement, 'dashboardPlacement', (req, res, _p, url) => sendJson(req, res, placement(windowOf(url, defaultWindow)))),
