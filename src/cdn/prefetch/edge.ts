@@ -202,11 +202,12 @@ export class Prefetcher {
     this.learned = msg.learnedWindow ?? null;
     this.haveSet = true;
     const wanted = this.wantedBlobs();
-    for (const [hash, reason] of this.opts.cache.pins()) {
+    const pins = this.opts.cache.pins();
+    for (const [hash, reason] of pins) {
       if (reason.startsWith(PIN_PREFIX) && !wanted.has(hash)) this.opts.cache.unpin(hash);
     }
     for (const [hash, id] of wanted) {
-      if (this.opts.cache.peek(hash) && !this.opts.cache.pins().has(hash)) this.opts.cache.pin(hash, PIN_PREFIX + id);
+      if (this.opts.cache.peek(hash) && !pins.has(hash)) this.opts.cache.pin(hash, PIN_PREFIX + id);
     }
     if (this.current && !wanted.has(this.current.hash)) this.current.abort.abort();
     for (const hash of [...this.parts.keys()]) {
