@@ -182,3 +182,26 @@ test('the push channel survives an origin restart: the edge reconnects with back
   // the set did not change: nothing was unpinned or fetched again
   assert.ok(pf.status().items.every((i) => i.ready));
 });
+
+test('malformed bodies and paths on the staging routes are 4xx, never 5xx, and change nothing', async () => {
+  const fc = (await import('fast-check')).default;
+  const token = origin.registry.createToken('fuzz').token;
+  const channelsBefore = JSON.stringify(origin.registry.channels('popular'));
+  const json = fc.oneof(fc.jsonValue(), fc.record({ name: fc.oneof(fc.string(), fc.constant('popular')), version: fc.oneof(fc.string(), fc.constant('9.9')), channel: fc.string(), requireReady: fc.oneof(fc.string(), fc.double()) }, { requiredKeys: [] }));
+  const routes = ['/v1/stages', '/v1/deploy', '/v1/prefetch/readiness'];
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...routes), json, fc.boolean(), async (path, body, auth) => {
+      const r = await fetch(origin.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+      await r.arrayBuffer();
+      assert.ok(r.status >= 400 && r.status < 500, `${path} ${JSON.stringify(body)} → ${r.status}`);
+    }),
+    { numRuns: 150 },
+  );
+  for (const p of ['/v1/stages/popular/..', '/v1/stages/%00/1', '/v1/stages/popular', '/v1/plan?region=%2e%2e', '/v1/prefetch/events?region=', '/v1/prefetch/set?region=a&edge=%20']) {
+    const r = await fetch(origin.url + p);
+    await r.arrayBuffer();
+    assert.ok(r.status >= 400 && r.status < 500, `${p} → ${r.status}`);
+  }
+  assert.equal(JSON.stringify(origin.registry.channels('popular')), channelsBefore);
+  assert.equal(origin.prefetch.state.activeStages().length, 0);
+});
