@@ -214,3 +214,29 @@ test('edge command: a bad window, zone, rate or pin share is one clear error bef
     assert.equal(err.trim().split('\n').length, 1, 'one line');
   }
 });
+
+test('staged manifests are read into the metadata cache at once and renewed before they expire; a channel push marks channels stale', async () => {
+  const calls: string[] = [];
+  const meta = {
+    async get(key: string) {
+      calls.push(`get ${key}`);
+      return { status: 200 };
+    },
+    invalidate(key: string) {
+      calls.push(`invalidate ${key}`);
+    },
+  };
+  const cache = new EdgeBlobCache({ dir: join(dir, 'cache3'), capacityBytes: 8 << 20, upstream, memoryBytes: 0 });
+  await cache.open();
+  const p = new Prefetcher({ cache, upstream, meta, region: 'r1', subscribe: false, isOffPeak: () => false, manifestWarmMs: 40 });
+  await p.start();
+  p.applySet(setOf([{ id: 'stage:m@2', blobs: [] }]));
+  const key = '/v1/models/m/versions/2/manifest';
+  await until('first read', () => calls.includes(`get ${key}`));
+  await until('renewed', () => calls.includes(`invalidate ${key}`) && calls.filter((c) => c === `get ${key}`).length >= 2);
+  p.onChannel({ name: 'm', channel: 'latest', version: '2' });
+  assert.ok(calls.includes('invalidate /v1/models/m/channels/latest'));
+  assert.ok(calls.includes('invalidate /v1/models/m'));
+  await p.close();
+  await cache.close();
+});

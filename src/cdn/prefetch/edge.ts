@@ -29,7 +29,7 @@ export const WINDOW_CHECK_MS = 30_000;
 export const DOWNLOAD_WINDOW_CHECK_MS = 1000;
 /** Shortest gap between two readiness reports. */
 export const REPORT_MIN_INTERVAL_MS = 1000;
-/** Re-read staged manifests this often so they are fresh in the metadata cache at deploy time. */
+/** Re-read staged manifests this often (the cache keeps them 300 s) so they are fresh at deploy time. */
 export const MANIFEST_WARM_MS = 120_000;
 /** Back-off after a failed blob (doubles per failure, capped). */
 export const FAIL_BACKOFF_MS = 5_000;
@@ -81,6 +81,8 @@ export interface PrefetcherOptions {
   /** don't subscribe (tests drive `applySet` directly) */
   subscribe?: boolean;
   sseBackoffMs?: { min: number; max: number };
+  /** how often staged manifests are renewed (default MANIFEST_WARM_MS) */
+  manifestWarmMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -167,7 +169,7 @@ export class Prefetcher {
         },
       });
     }
-    this.manifestTimer = setInterval(() => void this.warmManifests(), MANIFEST_WARM_MS);
+    this.manifestTimer = setInterval(() => void this.warmManifests(true), this.opts.manifestWarmMs ?? MANIFEST_WARM_MS);
     this.manifestTimer.unref();
     this.loop = this.run();
   }
@@ -357,13 +359,16 @@ export class Prefetcher {
     }
   }
 
-  private async warmManifests(): Promise<void> {
+  /** fetch staged versions' manifests into the metadata cache; `renew`: refetch even if fresh (keeps them fresh for a deploy at any moment) */
+  private async warmManifests(renew = false): Promise<void> {
     const meta = this.opts.meta;
     if (!meta || this.closed) return;
     for (const it of this.items) {
       if (it.kind !== 'stage') continue;
+      const key = `/v1/models/${encodeURIComponent(it.name)}/versions/${encodeURIComponent(it.version)}/manifest`;
       try {
-        await meta.get(`/v1/models/${encodeURIComponent(it.name)}/versions/${encodeURIComponent(it.version)}/manifest`);
+        if (renew) meta.invalidate(key);
+        await meta.get(key);
       } catch {
         // the origin is away: the blob downloads report the problem
       }
