@@ -31,7 +31,7 @@ export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 export const SPARSE_TRY_ZERO_FRACTION = 0.3;
 /** A chunk whose best encoding is below this ratio is structured data: worth a zstd-19 retry (boost 'zstd'). */
 export const BOOST_BELOW_RATIO = 0.6;
-/** With boost 'max', chunks below this ratio get zstd-19 and brotli-11 candidates. */
+/** With boost 'max', chunks below this ratio — and every chunk of width 1 — get zstd-19 and brotli-11 candidates. */
 export const MAX_BOOST_BELOW_RATIO = 0.7;
 export const BROTLI_QUALITY = 11;
 /** The level used for such chunks when boosting is on. */
@@ -91,7 +91,9 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
   let best = encodeAtLevel(raw, opts, level);
   const boost = opts.boost ?? 'off';
   const below = boost === 'max' ? MAX_BOOST_BELOW_RATIO : BOOST_BELOW_RATIO;
-  if (boost !== 'off' && opts.force === undefined && best && best.payload.byteLength < raw.byteLength * below) {
+  // with 'max', byte-oriented chunks (no plane grouping: 8-bit weights, text) always get the candidates
+  const byteData = boost === 'max' && best?.width === 1 && (opts.width ?? 1) === 1;
+  if (boost !== 'off' && opts.force === undefined && best && (byteData || best.payload.byteLength < raw.byteLength * below)) {
     const candidates = [level < BOOST_LEVEL ? encodeAtLevel(raw, opts, BOOST_LEVEL) : undefined];
     if (boost === 'max') candidates.push({ method: METHOD_BROTLI, width: 1, payload: brotli(raw) });
     for (const c of candidates) if (c && c.payload.byteLength < best.payload.byteLength) best = c;

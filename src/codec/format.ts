@@ -74,7 +74,7 @@ function fail(code: string, message: string, details?: Record<string, unknown>):
 export function encodeLayout(layout: MczLayout): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(layout));
   if (json.byteLength > MCZ_MAX_LAYOUT_JSON_BYTES) throw fail('MCZ_LAYOUT_TOO_LARGE', `layout JSON of ${json.byteLength} bytes exceeds ${MCZ_MAX_LAYOUT_JSON_BYTES}`);
-  return zstdCompress(json, 9);
+  return zstdCompress(json, 19); // small (tensor names): the strongest level costs milliseconds
 }
 
 export function headerLengthFor(chunkCount: number, layoutBlockLength: number): number {
