@@ -367,33 +367,37 @@ export class EdgeBlobCache {
     }
     await this.deleteFiles(this.index.lastEvicted.slice());
     const tmp = join(this.dir, 'tmp', `${hash}.${randomBytes(6).toString('hex')}.part`);
-    // the temp file exists before any reader can look for it
-    let fh: FileHandle;
-    try {
-      fh = await open(tmp, 'w');
-    } catch (e) {
-      this.index.remove(hash);
-      if (!this.userPins.has(hash)) this.index.unpin(hash);
-      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
-        this.stats.diskFullEvents++;
-        this.diskFullUntil = Date.now() + this.diskFullBackoffMs;
-      }
-      this.log(`edge: cannot create a fill file for ${hash}: ${(e as Error).message}; streaming through`);
-      this.stats.bypasses++;
-      return { kind: 'bypass', reason: 'disk-full', response: resp };
-    }
+    // the temp file is created while the first upstream bytes already flow to readers through the
+    // fill's ring (no file-system round trip on the time-to-first-byte path)
+    const opening = open(tmp, 'w');
+    opening.catch(() => {});
     const fill = new Fill(hash, size, tmp);
+    fill.fileReady = opening.then(
+      () => {},
+      () => {},
+    );
     this.fills.set(hash, fill);
-    void this.runFill(fill, resp, fh);
+    void this.runFill(fill, resp, opening);
     return { kind: 'fill', fill, started: true };
   }
 
   /** Write upstream bytes into the fill's temp file, resuming with Range after upstream errors. */
-  private async runFill(fill: Fill, first: UpstreamResponse, handle: FileHandle): Promise<void> {
+  private async runFill(fill: Fill, first: UpstreamResponse, opening: Promise<FileHandle>): Promise<void> {
     const path = `/v1/blobs/${fill.hash}`;
-    let fh: FileHandle | undefined = handle;
+    let fh: FileHandle | undefined;
     let resp: UpstreamResponse | undefined = first;
     const hasher = new BlockHasher(this.blockSize);
+    const fhP = opening.then(
+      (h) => (fh = h),
+      (e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+          this.stats.diskFullEvents++;
+          this.diskFullUntil = Date.now() + this.diskFullBackoffMs;
+        }
+        throw fromSystemError(e, fill.tmpPath);
+      },
+    );
+    fhP.catch(() => {});
     try {
       let attempts = 0;
       while (fill.written < fill.size || fill.size === 0) {
@@ -403,17 +407,17 @@ export class EdgeBlobCache {
             this.stats.upstreamFetches++;
             if (resp.status === 200) {
               // upstream ignored the range: skip what we have
-              await this.consume(fill, fh, hasher, resp, fill.written);
+              await this.consume(fill, fhP, hasher, resp, fill.written);
             } else if (resp.status === 206) {
               const cr = String(resp.headers['content-range'] ?? '');
               if (!cr.startsWith(`bytes ${fill.written}-`)) throw new McdnError('UPSTREAM_BAD_RANGE', 'network', `upstream sent range '${cr}' for blob ${fill.hash}`);
-              await this.consume(fill, fh, hasher, resp, 0);
+              await this.consume(fill, fhP, hasher, resp, 0);
             } else {
               resp.body.resume();
               throw new McdnError('UPSTREAM_STATUS', 'network', `upstream answered HTTP ${resp.status} resuming blob ${fill.hash}`);
             }
           } else {
-            await this.consume(fill, fh, hasher, resp, 0);
+            await this.consume(fill, fhP, hasher, resp, 0);
           }
           if (fill.written < fill.size) throw new McdnError('UPSTREAM_TRUNCATED', 'network', `upstream closed blob ${fill.hash} at ${fill.written} of ${fill.size} bytes`);
           break;
@@ -428,7 +432,7 @@ export class EdgeBlobCache {
         }
         if (fill.size === 0) break;
       }
-      await fh.close();
+      await (await fhP).close();
       fh = undefined;
       const { hash, blocks } = hasher.finish();
       if (hash !== fill.hash) {
@@ -448,8 +452,9 @@ export class EdgeBlobCache {
       if (!this.userPins.has(fill.hash)) this.index.unpin(fill.hash);
       fill.complete(final);
     } catch (e) {
-      await fh?.close().catch(() => {});
       resp?.body.destroy();
+      if (fh) await fh.close().catch(() => {});
+      else await (await fhP.catch(() => undefined))?.close().catch(() => {});
       await unlink(fill.tmpPath).catch(() => {});
       this.fills.delete(fill.hash);
       if (!this.userPins.has(fill.hash)) this.index.unpin(fill.hash);
@@ -467,7 +472,7 @@ export class EdgeBlobCache {
    * read); the socket is paused when too much is pending. Resolves when the body ended or broke off
    * and everything received is on disk (the caller checks for truncation); rejects on disk errors.
    */
-  private consume(fill: Fill, fh: FileHandle, hasher: BlockHasher, resp: UpstreamResponse, skip: number): Promise<void> {
+  private consume(fill: Fill, fhP: Promise<FileHandle>, hasher: BlockHasher, resp: UpstreamResponse, skip: number): Promise<void> {
     const body = resp.body;
     return new Promise<void>((resolve, reject) => {
       let pending: Buffer[] = [];
@@ -494,7 +499,7 @@ export class EdgeBlobCache {
         pending = [];
         pendingBytes = 0;
         writing = true;
-        this.writeAll(fh, batch, fill.written, fill).then(() => {
+        fhP.then((fh) => this.writeAll(fh, batch, fill.written, fill)).then(() => {
           hasher.update(batch);
           fill.advance(batch.length);
           writing = false;

@@ -32,6 +32,8 @@ export class Fill {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private rejectDone!: (e: McdnError) => void;
+  /** resolves once the temp file exists (readers open it only after that) */
+  fileReady: Promise<void> = Promise.resolve();
   /** number of readers attached (for tests and metrics) */
   readers = 0;
 

@@ -222,6 +222,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
     // the file is opened only when a read misses the ring (the first bytes never touch the disk)
     const file = async (): Promise<FileHandle> => {
       if (fh) return fh;
+      await fill.fileReady;
       try {
         fh = await open(fill.tmpPath, 'r');
       } catch {
