@@ -110,3 +110,22 @@ test('artifacts, patches, uploads, jobs and demand round-trip', () => {
     r.close();
   });
 });
+
+test('migration 2 keeps existing artifacts and accepts new artifact kinds', async () => {
+  const { MIGRATIONS } = await import('./schema.ts');
+  withDb((p) => {
+    const raw = new Database(p);
+    raw.exec(MIGRATIONS[0]!);
+    raw.pragma('user_version = 1');
+    raw.prepare(`INSERT INTO artifacts (source_sha256, kind, blob, size, codec, created_at) VALUES (?, 'zstd', ?, 5, 'zstd', 1)`).run(sha256Hex('s'), sha256Hex('z'));
+    assert.throws(() => raw.prepare(`INSERT INTO artifacts (source_sha256, kind, blob, size, codec, created_at) VALUES (?, 'chunks', ?, 5, NULL, 1)`).run(sha256Hex('s'), sha256Hex('c')));
+    raw.close();
+    const r = new Registry(p);
+    assert.equal(r.schemaVersion(), SCHEMA_VERSION);
+    assert.equal(r.artifacts(sha256Hex('s'))[0]!.blob, sha256Hex('z'));
+    r.db.prepare(`INSERT INTO artifacts (source_sha256, kind, blob, size, codec, created_at) VALUES (?, 'chunks', ?, 5, NULL, 1)`).run(sha256Hex('s'), sha256Hex('c'));
+    assert.equal(r.artifacts(sha256Hex('s')).length, 2);
+    assert.equal(r.blobKnown(sha256Hex('c')), true);
+    r.close();
+  });
+});

@@ -119,6 +119,23 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX demand_region_time ON demand(region, period_to);
   CREATE INDEX demand_model ON demand(model, version);
   `,
+  // 2: artifact kinds are open-ended (chunk manifests, INT8 variants…): the CHECK only bounds the name
+  `
+  CREATE TABLE artifacts_v2 (
+    source_sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 32),
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    codec TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (source_sha256, kind)
+  );
+  INSERT INTO artifacts_v2 (source_sha256, kind, blob, size, codec, created_at)
+    SELECT source_sha256, kind, blob, size, codec, created_at FROM artifacts;
+  DROP TABLE artifacts;
+  ALTER TABLE artifacts_v2 RENAME TO artifacts;
+  CREATE INDEX artifacts_blob ON artifacts(blob);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
