@@ -217,9 +217,9 @@ describe('static front-end', () => {
     }
   });
 
-  test('a missing build answers 503 with the command that makes it', async () => {
+  test('a missing build answers 404 with the command that makes it', async () => {
     const r = await fetch(`${srv.url}/missing/`);
-    assert.equal(r.status, 503);
+    assert.equal(r.status, 404);
     assert.match(await r.text(), /npm run build/);
   });
 });

@@ -2,8 +2,8 @@
  * Serves the prebuilt front-end (web/dist, made by `npm run build`) with correct content types,
  * strong ETags, `no-cache` revalidation, and a Content-Security-Policy that allows this host only
  * (no outside scripts, fonts or connections). Paths: `/` (the page given as `index`) and
- * `/assets/<name>` (one segment, no traversal possible). A missing build answers 503 with the
- * command that makes it. Does not build anything and serves nothing outside the dist folder.
+ * `/assets/<name>` (one segment, no traversal possible). A missing build answers 404 with the
+ * command that makes it (not a 5xx: the API keeps working without the page). Does not build anything and serves nothing outside the dist folder.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -66,7 +66,7 @@ export function staticHandler(opts: StaticOptions): (req: IncomingMessage, res: 
     } catch {
       if (name !== opts.index) return false;
       const msg = `The dashboard is not built. Run \`npm run build\` (writes web/dist) and reload.\n`;
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(msg)) });
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(msg)) });
       res.end(method === 'HEAD' ? undefined : msg);
       return true;
     }
