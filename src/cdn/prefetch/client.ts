@@ -79,4 +79,4 @@ export interface DeployResult {
 export const deploy = (o: ApiOptions, req: { name: string; version: string; channel: string; requireReady: number }) => apiJson<DeployResult>(o, 'POST', '/v1/deploy', req);
 
 export const fetchPlan = (o: ApiOptions, region?: string) =>
-  apiJson<Plan & { now: string; learnedWindows?: Record<string, string | null> }>(o, 'GET', `/v1/plan?fresh=1${region ? `&region=${encodeURIComponent(region)}` : ''}`);
+  apiJson<Plan & { now: string; learnedWindows?: Record<string, string | null>; releases?: Record<string, { releases: number; medianIntervalHours: number | null; nextExpectedAt: string | null; regularity: number }> }>(o, 'GET', `/v1/plan?fresh=1${region ? `&region=${encodeURIComponent(region)}` : ''}`);

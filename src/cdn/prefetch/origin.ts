@@ -14,7 +14,7 @@ import { McdnError, inputError } from '../../errors.ts';
 import { httpError, notFound } from '../http/errors.ts';
 import { readJsonBody, sendJson } from '../http/send.ts';
 import { validateChannel, validateModelName, validateVersion } from '../http/validate.ts';
-import { formatWindow, learnOffPeak, type LearnedWindow, type Plan } from '../placement/index.ts';
+import { formatWindow, learnOffPeak, releaseCadence, type LearnedWindow, type Plan } from '../placement/index.ts';
 import type { Registry } from '../registry/registry.ts';
 import { route, type Route } from '../origin/router.ts';
 import { computePlan, itemId, planItems, predictItems, stageItem, type PrefetchSetItem } from './sets.ts';
@@ -388,7 +388,7 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
         region === null
           ? p
           : { ...p, placements: p.placements.filter((x) => x.region === region), lazy: p.lazy.filter((x) => x.region === region), regions, totalSavedBytes: regions.reduce((n, r) => n + r.savedBytes, 0) };
-      sendJson(res, 200, { ...body, learnedWindows: Object.fromEntries(windows.map(([r, w]) => [r, w?.text ?? null])) }, { 'cache-control': 'no-store' }, req.method === 'HEAD');
+      sendJson(res, 200, { ...body, learnedWindows: Object.fromEntries(windows.map(([r, w]) => [r, w?.text ?? null])), releases: releases() }, { 'cache-control': 'no-store' }, req.method === 'HEAD');
     }),
     route(['GET', 'HEAD'], '/v1/prefetch/set', 'getPrefetchSet', (req, res, _p, url) => {
       const { edge, region } = edgeOf(url);
@@ -447,6 +447,21 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       sendJson(res, 202, { stored: rows.length }, { 'cache-control': 'no-store' });
     }),
   ];
+
+  /** per model: release cadence from its ready versions (median interval, next expected release) */
+  function releases(): Record<string, { releases: number; medianIntervalHours: number | null; nextExpectedAt: string | null; regularity: number }> {
+    const out: Record<string, { releases: number; medianIntervalHours: number | null; nextExpectedAt: string | null; regularity: number }> = {};
+    for (const m of registry.listModels()) {
+      const c = releaseCadence(registry.listVersions(m.name).map((v) => v.readyAt ?? v.createdAt));
+      out[m.name] = {
+        releases: c.releases,
+        medianIntervalHours: c.medianIntervalMs === undefined ? null : Math.round((c.medianIntervalMs / 3_600_000) * 100) / 100,
+        nextExpectedAt: c.nextExpectedAt === undefined ? null : new Date(c.nextExpectedAt).toISOString(),
+        regularity: Math.round(c.regularity * 100) / 100,
+      };
+    }
+    return out;
+  }
 
   function edgeOf(url: URL): { edge: string; region: string } {
     const region = url.searchParams.get('region') ?? '';

@@ -110,6 +110,10 @@ test('the origin plans placements from demand reports, with a reason each, and l
   }
   assert.match(p.placements.find((x) => x.region === 'eu-paris' && x.version === '1.0')!.reason, /local demand/);
   assert.equal(p.learnedWindows['eu-paris'], '02:00-07:00 UTC');
+  const rel = (JSON.parse(r.out) as { releases: Record<string, { releases: number; nextExpectedAt: string | null }> }).releases;
+  assert.equal(rel['popular']!.releases, 2);
+  assert.ok(rel['popular']!.nextExpectedAt, 'two releases give a cadence');
+  assert.equal(rel['other']!.nextExpectedAt, null);
   const human = await run(['plan', '--server', origin.url, '--region', 'eu-paris']);
   assert.equal(human.code, 0, human.err);
   assert.match(human.out, /eu-paris: off-peak window 02:00-07:00 UTC/);

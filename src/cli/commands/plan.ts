@@ -38,7 +38,13 @@ export default defineCommand({
       const { fetchPlan, serverUrl } = await import('../../cdn/prefetch/client.ts');
       const region = flagString(ctx.flags, 'region');
       const p = await fetchPlan({ server: serverUrl(serverFlag, 'plan'), signal: ctx.signal }, region);
-      ctx.out.result(p, (v) => [...humanPlan(v), ...Object.entries(v.learnedWindows ?? {}).map(([r, w]) => `${r}: off-peak window ${w ?? 'not learned yet (no demand history)'}`)]);
+      ctx.out.result(p, (v) => [
+        ...humanPlan(v),
+        ...Object.entries(v.learnedWindows ?? {}).map(([r, w]) => `${r}: off-peak window ${w ?? 'not learned yet (no demand history)'}`),
+        ...Object.entries(v.releases ?? {})
+          .filter(([, c]) => c.nextExpectedAt)
+          .map(([m, c]) => `${m}: ${c.releases} releases, every ${c.medianIntervalHours} h (regularity ${c.regularity}); next expected ${c.nextExpectedAt}`),
+      ]);
       return;
     }
     if (!path) throw inputError('MISSING_DEMAND', 'plan: --demand FILE or --server URL is required', {}, 'see `modelcdn plan --help`');
