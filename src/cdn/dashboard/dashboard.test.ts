@@ -57,6 +57,8 @@ before(async () => {
   // other@1: no patch possible, one file
   const o1 = publishVersion(reg, 'other', '1', [{ path: 'w.safetensors', size: 5000, sha256: h('e') }]);
   reg.putArtifact({ sourceSha256: h('e'), kind: 'packed', blob: h('5'), size: 3000, codec: 'mcz' });
+  // an INT8 variant the origin produced beside the file (registry migration 2 allows such kinds)
+  reg.putArtifact({ sourceSha256: h('e'), kind: 'int8' as never, blob: h('7'), size: 1250, codec: null });
   reg.finalizeVersion(o1, SIG);
   // q8@1: published with --optimize int8 (the 4000 B original was replaced by a 1000 B INT8 file)
   const q1 = publishVersion(reg, 'q8', '1', [{ path: 'm.onnx', size: 1000, sha256: h('f') }, { path: 'cfg.json', size: 10, sha256: h('9') }], {
@@ -76,6 +78,7 @@ describe('aggregation', () => {
   test('sizes at every stage and bytes saved', () => {
     const v = modelsView(reg);
     assert.deepEqual(v.models.map((m) => m.name), ['demo', 'other', 'q8']);
+    assert.deepEqual(v.models[1]!.versions[0]!.sizes, { original: 5000, int8: 1250, packed: 3000, patch: null });
     const q = v.models[2]!.versions[0]!;
     assert.deepEqual(q.sizes, { original: 4010, int8: 1010, packed: 710, patch: null });
     assert.equal(q.savedBytes, 4010 - 710);
