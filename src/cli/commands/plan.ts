@@ -43,7 +43,7 @@ export default defineCommand({
         ...Object.entries(v.learnedWindows ?? {}).map(([r, w]) => `${r}: off-peak window ${w ?? 'not learned yet (no demand history)'}`),
         ...Object.entries(v.releases ?? {})
           .filter(([, c]) => c.nextExpectedAt)
-          .map(([m, c]) => `${m}: ${c.releases} releases, every ${c.medianIntervalHours} h (regularity ${c.regularity}); next expected ${c.nextExpectedAt}`),
+          .map(([m, c]) => `${m}: ${c.releases} releases, about every ${interval(c.medianIntervalHours ?? 0)} (regularity ${c.regularity}); next expected ${c.nextExpectedAt}`),
       ]);
       return;
     }
@@ -86,6 +86,12 @@ export default defineCommand({
     ctx.out.result({ now: new Date(now).toISOString(), ...plan }, humanPlan);
   },
 });
+
+function interval(hours: number): string {
+  if (hours < 1) return `${Math.max(1, Math.round(hours * 60))} min`;
+  if (hours < 48) return `${Math.round(hours * 10) / 10} h`;
+  return `${Math.round((hours / 24) * 10) / 10} days`;
+}
 
 function humanPlan(p: import('../../cdn/placement/index.ts').Plan): string[] {
   return [
