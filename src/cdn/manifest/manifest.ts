@@ -32,6 +32,8 @@ export interface ManifestFile {
   format: string;
   packed?: { blob: string; size: number; codec: 'mcz' };
   encodings?: Partial<Record<Encoding, { blob: string; size: number }>>;
+  /** the file as content-addressed chunks: blob of its chunk manifest (docs/spec/chunk-manifest.md) */
+  chunks?: { blob: string; size: number };
   patches: ManifestPatch[];
 }
 
@@ -114,6 +116,11 @@ export function parseManifest(bytes: Uint8Array): Manifest {
       const p = f['packed'];
       if (!isObj(p) || p['codec'] !== 'mcz') throw bad('MANIFEST_BAD_PACKED', `${where}.packed must be {blob, size, codec:'mcz'}`);
       file.packed = { blob: hash(p['blob'], `${where}.packed`), size: size(p['size'], `${where}.packed`), codec: 'mcz' };
+    }
+    if (f['chunks'] !== undefined) {
+      const c = f['chunks'];
+      if (!isObj(c)) throw bad('MANIFEST_BAD_CHUNKS', `${where}.chunks must be {blob, size}`);
+      file.chunks = { blob: hash(c['blob'], `${where}.chunks`), size: size(c['size'], `${where}.chunks`) };
     }
     if (f['encodings'] !== undefined) {
       const e = f['encodings'];

@@ -18,6 +18,8 @@ import { signManifest, type KeyPair } from '../manifest/sign.ts';
 import { encodeManifest, type Manifest, type ManifestFile } from '../manifest/manifest.ts';
 import type { FileRow, Registry, VersionRow } from '../registry/registry.ts';
 import { looksCompressible, type Processors } from './processors.ts';
+import type { ChunkStore } from '../../store/chunks/chunk-store.ts';
+import { serializeChunkManifest } from '../../store/chunks/manifest.ts';
 
 export interface PublishJobContext {
   registry: Registry;
@@ -29,6 +31,8 @@ export interface PublishJobContext {
   patchHistory: number;
   /** which precompressed variants to produce (default all three) */
   encodings: readonly ContentCoding[];
+  /** chunk-level dedup store (issue 10): every version's files also become chunk manifests */
+  chunks?: ChunkStore;
   /** called after a version became ready (for push channels later) */
   onReady?: (v: VersionRow) => void;
 }
@@ -164,6 +168,12 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
       }
     }
 
+    if (ctx.chunks) {
+      check();
+      progress('chunks', 0, true);
+      await chunkVersion(ctx, ctx.chunks, v, files);
+    }
+
     if (ctx.processors.makePatch) {
       for (const pair of patchPairs) {
         check();
@@ -212,6 +222,37 @@ export async function runPublishJob(ctx: PublishJobContext, versionId: number, s
   }
 }
 
+/**
+ * Store the version's files as content-addressed chunks (root `name@version`) and each file's chunk
+ * manifest as a blob. The files are laid out under their own names (symlinks to the blobs) so that
+ * files of one model — tfjs weight shards and their manifest — are chunked as one logical stream.
+ */
+async function chunkVersion(ctx: PublishJobContext, chunks: ChunkStore, v: VersionRow, files: FileRow[]): Promise<void> {
+  const { mkdir, symlink } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const dir = tempPath(ctx, 'chunks');
+  const held: { release: () => Promise<void> }[] = [];
+  try {
+    const paths: string[] = [];
+    for (const f of files) {
+      const lb = await localBlob(ctx, f.sha256);
+      held.push(lb);
+      const p = join(dir, ...f.path.split('/'));
+      await mkdir(dirname(p), { recursive: true });
+      await symlink(lb.path, p);
+      paths.push(p);
+    }
+    const r = await chunks.ingest(`${v.name}@${v.version}`, paths);
+    for (const [i, f] of files.entries()) {
+      const put = await ctx.store.put(new TextEncoder().encode(serializeChunkManifest(r.files[i]!.manifest)));
+      ctx.registry.putArtifact({ sourceSha256: f.sha256, kind: 'chunks', blob: put.hash, size: put.size, codec: 'chunks' });
+    }
+  } finally {
+    for (const h of held) await h.release();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The manifest of a version from the registry (files, artifacts, patches from earlier versions). */
 export function buildManifest(registry: Registry, v: VersionRow, prev: { v: VersionRow; files: FileRow[] }[]): Manifest {
   const files = registry.files(v.id);
@@ -220,6 +261,8 @@ export function buildManifest(registry: Registry, v: VersionRow, prev: { v: Vers
     const arts = registry.artifacts(f.sha256);
     const packed = arts.find((a) => a.kind === 'packed');
     if (packed) mf.packed = { blob: packed.blob, size: packed.size, codec: 'mcz' };
+    const chunks = arts.find((a) => a.kind === 'chunks');
+    if (chunks) mf.chunks = { blob: chunks.blob, size: chunks.size };
     const encs = arts.filter((a) => a.kind === 'zstd' || a.kind === 'br' || a.kind === 'gzip');
     if (encs.length) {
       mf.encodings = {};

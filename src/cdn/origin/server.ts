@@ -134,7 +134,10 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
   const worker = opts.processors ? undefined : await startProcessorWorker();
   const processors = opts.processors ?? worker!;
   const events = new EventEmitter();
+  const { ChunkStore } = await import('../../store/chunks/chunk-store.ts');
+  const chunkStore = new ChunkStore(store, `${paths.root}/chunks.db`);
   const jobs = new JobQueue({
+    chunks: chunkStore,
     registry,
     store,
     keys,
@@ -366,6 +369,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
           total: j.total,
           progress: j.total > 0 ? j.done / j.total : 0,
           error: j.error ? { code: j.errorCode, message: j.error } : null,
+          ...(j.model && j.version && chunkStore.rootStats(`${j.model}@${j.version}`) ? { dedup: chunkStore.rootStats(`${j.model}@${j.version}`) } : {}),
           createdAt: new Date(j.createdAt).toISOString(),
           updatedAt: new Date(j.updatedAt).toISOString(),
         },
@@ -478,6 +482,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
         server.closeAllConnections();
       });
       registry.close();
+      chunkStore.close();
     },
   };
 }

@@ -72,7 +72,7 @@ export class ChunkStore {
         packed_length INTEGER NOT NULL, method INTEGER NOT NULL, width INTEGER NOT NULL,
         created INTEGER NOT NULL, released INTEGER);
       CREATE INDEX IF NOT EXISTS chunks_xorb ON chunks(xorb);
-      CREATE TABLE IF NOT EXISTS roots (label TEXT PRIMARY KEY, created INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS roots (label TEXT PRIMARY KEY, created INTEGER NOT NULL, new_bytes INTEGER, known_bytes INTEGER, new_packed_bytes INTEGER, total_bytes INTEGER);
       CREATE TABLE IF NOT EXISTS root_chunks (label TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (label, hash)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS root_chunks_hash ON root_chunks(hash);
     `);
@@ -183,6 +183,9 @@ export class ChunkStore {
 
       // 4. manifests from the index (the authoritative location of every chunk)
       const totalBytes = files.reduce((s, f) => s + f.size, 0);
+      this.db
+        .prepare('UPDATE roots SET new_bytes = ?, known_bytes = ?, new_packed_bytes = ?, total_bytes = ? WHERE label = ?')
+        .run(newBytes, totalBytes - newBytes, newPackedBytes, totalBytes, root);
       const out = files.map((f, fi) => ({ path: f.path, manifest: this.buildManifest(fi, f.size, fileHashes[fi]!.digest('hex'), streams, planned) }));
       return { root, files: out, newBytes, knownBytes: totalBytes - newBytes, newPackedBytes, totalBytes };
     } finally {
@@ -220,6 +223,15 @@ export class ChunkStore {
       }
     });
     return { schema: CHUNK_MANIFEST_SCHEMA, size, sha256, chunks, refs };
+  }
+
+  /** What an ingest under `root` stored new vs. found already known (undefined if no such root). */
+  rootStats(root: string): { newBytes: number; knownBytes: number; newPackedBytes: number; totalBytes: number } | undefined {
+    const r = this.db.prepare('SELECT new_bytes, known_bytes, new_packed_bytes, total_bytes FROM roots WHERE label = ?').get(root) as
+      | { new_bytes: number | null; known_bytes: number | null; new_packed_bytes: number | null; total_bytes: number | null }
+      | undefined;
+    if (!r || r.total_bytes === null) return undefined;
+    return { newBytes: r.new_bytes ?? 0, knownBytes: r.known_bytes ?? 0, newPackedBytes: r.new_packed_bytes ?? 0, totalBytes: r.total_bytes };
   }
 
   /** Drop a root's references; its chunks become collectable after the grace period. */
