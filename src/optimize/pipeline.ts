@@ -17,7 +17,7 @@ import { pruneFile, type PrunePattern, type PruneScope } from './prune/index.ts'
 
 export interface OptimizeOptions {
   quantize: Scheme | 'none';
-  granularity: 'per-channel' | 'per-tensor';
+  granularity: 'per-channel' | 'per-tensor' | 'per-block';
   prune?: { sparsity: number; scope: PruneScope; pattern: PrunePattern };
   exclude?: RegExp;
   minElements: number;

@@ -13,7 +13,7 @@ export default defineCommand({
   flags: {
     output: { type: 'string', short: 'o', description: 'packed output (.mcz)', placeholder: 'OUT.mcz' },
     quantize: { type: 'string', description: 'int8 | fp16 | bf16 | none', default: 'int8' },
-    granularity: { type: 'string', description: 'per-channel | per-tensor (int8)', default: 'per-channel' },
+    granularity: { type: 'string', description: 'per-channel | per-tensor | per-block (int8)', default: 'per-channel' },
     prune: { type: 'string', description: 'prune this fraction of weights first (e.g. 0.5)', placeholder: 'S' },
     scope: { type: 'string', description: 'pruning scope: global | per-tensor', default: 'global' },
     pattern: { type: 'string', description: 'pruning pattern: unstructured | 2:4', default: 'unstructured' },
@@ -33,7 +33,7 @@ export default defineCommand({
     const q = flagString(ctx.flags, 'quantize')!;
     if (!['int8', 'fp16', 'bf16', 'none'].includes(q)) throw inputError('BAD_SCHEME', `--quantize must be int8, fp16, bf16 or none, got '${q}'`);
     const granularity = flagString(ctx.flags, 'granularity')!;
-    if (granularity !== 'per-channel' && granularity !== 'per-tensor') throw inputError('BAD_GRANULARITY', `--granularity must be per-channel or per-tensor, got '${granularity}'`);
+    if (!['per-channel', 'per-tensor', 'per-block'].includes(granularity)) throw inputError('BAD_GRANULARITY', `--granularity must be per-channel, per-tensor or per-block, got '${granularity}'`);
     const scope = flagString(ctx.flags, 'scope')!;
     const pattern = flagString(ctx.flags, 'pattern')!;
     if (scope !== 'global' && scope !== 'per-tensor') throw inputError('BAD_SCOPE', `--scope must be global or per-tensor, got '${scope}'`);
@@ -45,7 +45,7 @@ export default defineCommand({
     const modelOut = flagString(ctx.flags, 'model-out');
     const r = await optimizeFile(ctx.args['in'] as string, out, {
       quantize: q as 'int8',
-      granularity,
+      granularity: granularity as 'per-channel',
       ...(sparsity !== undefined ? { prune: { sparsity, scope, pattern } } : {}),
       ...(exclude ? { exclude } : {}),
       minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),

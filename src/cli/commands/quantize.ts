@@ -19,7 +19,8 @@ export default defineCommand({
   flags: {
     output: { type: 'string', short: 'o', description: 'output file (TF.js: directory or model.json path)', placeholder: 'OUT' },
     scheme: { type: 'string', description: 'int8 | fp16 | bf16', default: 'int8' },
-    granularity: { type: 'string', description: 'per-channel | per-tensor (int8)', default: 'per-channel' },
+    granularity: { type: 'string', description: 'per-channel | per-tensor | per-block (int8; per-block: ONNX, one scale per channel and --block-size inputs)', default: 'per-channel' },
+    'block-size': { type: 'number', description: 'per-block: values per scale along the input axis', default: 64 },
     exclude: { type: 'string', description: 'keep tensors whose name matches this regular expression', placeholder: 'REGEX' },
     'min-elements': { type: 'number', description: 'keep tensors with fewer elements', default: 1024 },
     report: { type: 'string', description: 'write the per-tensor report as JSON', placeholder: 'FILE.json' },
@@ -43,7 +44,9 @@ export default defineCommand({
     const scheme = flagString(ctx.flags, 'scheme')!;
     if (!['int8', 'fp16', 'bf16'].includes(scheme)) throw inputError('BAD_SCHEME', `--scheme must be int8, fp16 or bf16, got '${scheme}'`);
     const granularity = flagString(ctx.flags, 'granularity')!;
-    if (!['per-channel', 'per-tensor'].includes(granularity)) throw inputError('BAD_GRANULARITY', `--granularity must be per-channel or per-tensor, got '${granularity}'`);
+    if (!['per-channel', 'per-tensor', 'per-block'].includes(granularity)) throw inputError('BAD_GRANULARITY', `--granularity must be per-channel, per-tensor or per-block, got '${granularity}'`);
+    const blockSize = flagNumber(ctx.flags, 'block-size')!;
+    if (!Number.isInteger(blockSize) || blockSize < 2) throw inputError('BAD_BLOCK_SIZE', `--block-size must be an integer ≥ 2, got ${blockSize}`);
     const exclude = parseExclude(flagString(ctx.flags, 'exclude'));
     const calPath = flagString(ctx.flags, 'calibrate');
     let cal;
@@ -59,6 +62,7 @@ export default defineCommand({
       scheme: scheme as 'int8',
       granularity: granularity as 'per-channel',
       minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),
+      blockSize,
       ...(exclude ? { exclude } : {}),
     }, cal);
     const reportPath = flagString(ctx.flags, 'report');

@@ -11,6 +11,7 @@ import type { ConstantTensor } from './weights.ts';
 
 export const ONNX_FLOAT = 1;
 export const ONNX_INT8 = 3;
+export const ONNX_INT64 = 7;
 export const ONNX_FLOAT16 = 10;
 export const ONNX_DOUBLE = 11;
 export const ONNX_BFLOAT16 = 16;

@@ -6,7 +6,7 @@
  * the report with the measured reason. Runs models in memory; writes nothing.
  */
 import { decodeOnnxModel, encodeOnnxModel } from '../../formats/onnx/model.ts';
-import { compareOutputs } from '../eval/metrics.ts';
+import { argmax, compareOutputs } from '../eval/metrics.ts';
 import { findStatePairs, loadModel, runBatched, runSequential, sliceBatchInputs, type LoadedModel } from '../eval/runner.ts';
 import { toNumbers, type HostTensor } from '../eval/tensors.ts';
 import { quantizeOnnxModel } from './onnx.ts';
@@ -15,7 +15,7 @@ import { constantKey, type QuantizeOptions, type QuantizeReport } from './types.
 export interface CalibrationOptions {
   inputs: Record<string, HostTensor>;
   sequential: boolean;
-  /** required agreement (argmax along the last axis; decisions at 0.5 for single-score outputs) */
+  /** required share of samples (first-axis rows) whose decisions all agree: argmax along the last axis at every position, or the decision at 0.5 for single-score outputs */
   target: number;
   /** rows used in batched mode (all steps are used in sequential mode) */
   maxRows?: number;
@@ -41,6 +41,28 @@ async function runOn(model: LoadedModel, inputs: Record<string, HostTensor>, seq
   return r.outputs;
 }
 
+/**
+ * Fraction of samples (first-axis rows) whose decisions agree at every position: argmax along the
+ * last axis (e.g. all time steps of a sequence), or the decision at 0.5 for single-score outputs.
+ */
+export function sampleAgreement(a: HostTensor, b: HostTensor): number {
+  const x = toNumbers(a);
+  const y = toNumbers(b);
+  const last = a.dims[a.dims.length - 1] ?? 1;
+  const samples = a.dims.length >= 2 ? a.dims[0]! : 1;
+  const perSample = samples ? x.length / samples : 0;
+  let agree = 0;
+  for (let s = 0; s < samples; s++) {
+    let ok = true;
+    for (let r = s * perSample; r < (s + 1) * perSample && ok; r += last) {
+      if (last > 1) ok = argmax(x, r, last) === argmax(y, r, last);
+      else ok = x[r]! > 0.5 === y[r]! > 0.5;
+    }
+    if (ok) agree++;
+  }
+  return samples ? agree / samples : 1;
+}
+
 function agreement(ref: Outputs, out: Outputs): { agreement: number; error: number } {
   let agree = 1;
   let err = 0;
@@ -49,8 +71,12 @@ function agreement(ref: Outputs, out: Outputs): { agreement: number; error: numb
     const b = out[name];
     if (!b) continue;
     const m = compareOutputs(name, { dims: a.dims, data: toNumbers(a) }, { dims: b.dims, data: toNumbers(b) });
-    agree = Math.min(agree, m.argmaxAgreement ?? m.thresholdAgreement ?? 1);
-    err += m.meanAbsError;
+    agree = Math.min(agree, sampleAgreement(a, b));
+    // relative error: mean abs error over the reference's mean magnitude
+    const ra = toNumbers(a);
+    let mag = 0;
+    for (let i = 0; i < ra.length; i++) mag += Math.abs(ra[i]!);
+    err += m.meanAbsError / Math.max(mag / Math.max(1, ra.length), 1e-12);
     n++;
   }
   return { agreement: agree, error: n ? err / n : 0 };

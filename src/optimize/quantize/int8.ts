@@ -59,6 +59,77 @@ export function quantizeInt8(data: Float32Array, shape: readonly number[], axis:
   return { q, scales, maxAbsError: maxErr };
 }
 
+export interface Int8BlockResult extends Int8Result {
+  /** the weight's shape with the reduction axis split into [R / g, g] */
+  blockShape: number[];
+  /** scale tensor shape: blockShape with 1 everywhere but the channel axis and the block-index axis */
+  scaleShape: number[];
+}
+
+/**
+ * Symmetric INT8 with one scale per (output channel, block of g consecutive positions along the
+ * reduction axis). Requires shape[redAxis] % g === 0. Values keep their row-major order; the result
+ * is described in `blockShape` (reduction axis split in two) so a broadcast Mul applies the scales.
+ */
+export function quantizeInt8Blocks(
+  data: Float32Array,
+  shape: readonly number[],
+  chAxis: number,
+  redAxis: number,
+  g: number,
+  /** round the scales to their storage precision before quantizing (so q·scale is exact on load) */
+  roundScales?: (s: Float32Array) => Float32Array,
+): Int8BlockResult {
+  const R = shape[redAxis]!;
+  const blocks = R / g;
+  const blockShape = [...shape.slice(0, redAxis), blocks, g, ...shape.slice(redAxis + 1)];
+  const chB = chAxis < redAxis ? chAxis : chAxis + 1;
+  const scaleShape = blockShape.map((d, i) => (i === chB || i === redAxis ? d : 1));
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const C = shape[chAxis]!;
+  const sIndex = (i: number) => {
+    const c = Math.floor(i / strides[chAxis]!) % C;
+    const b = Math.floor(Math.floor(i / strides[redAxis]!) % R / g);
+    return chB < redAxis ? c * blocks + b : b * C + c;
+  };
+  const amax = new Float32Array(C * blocks);
+  for (let i = 0; i < data.length; i++) {
+    const k = sIndex(i);
+    const v = Math.abs(data[i]!);
+    if (v > amax[k]!) amax[k] = v;
+  }
+  const scales = new Float32Array(C * blocks);
+  for (let k = 0; k < scales.length; k++) scales[k] = amax[k]! > 0 && Number.isFinite(amax[k]!) ? Math.fround(amax[k]! / 127) : 1;
+  if (roundScales) scales.set(roundScales(scales));
+  const q = new Int8Array(data.length);
+  let maxErr = 0;
+  for (let i = 0; i < data.length; i++) {
+    const s = scales[sIndex(i)]!;
+    const w = data[i]!;
+    const v = Math.max(-127, Math.min(127, roundHalfEven(w / s)));
+    q[i] = v;
+    const err = Math.abs(Math.fround(v * s) - w);
+    if (err > maxErr) maxErr = err;
+  }
+  return { q, scales, maxAbsError: maxErr, blockShape, scaleShape };
+}
+
+/**
+ * FP16 copies of scales when every one survives the cast within 0.1 % (no underflow, no overflow),
+ * else null (keep them in float32). Values slightly below max|w|/127 after rounding are fine: q is
+ * clamped to ±127.
+ */
+export function scalesAsF16(scales: Float32Array): { bits: Uint16Array; values: Float32Array } | null {
+  const { bits } = castF16(scales);
+  const values = new Float32Array(scales.length);
+  for (let i = 0; i < scales.length; i++) {
+    const v = f16BitsToF32(bits[i]!);
+    if (!(v > 0) || !Number.isFinite(v) || Math.abs(v - scales[i]!) > 1e-3 * scales[i]!) return null;
+    values[i] = v;
+  }
+  return { bits, values };
+}
+
 export function dequantizeInt8(q: Int8Array, scales: Float32Array, shape: readonly number[], axis: number | null): Float32Array {
   const { outer, channels, inner } = axis === null ? { outer: 1, channels: 1, inner: q.length } : axisSplit(shape, axis);
   const out = new Float32Array(q.length);

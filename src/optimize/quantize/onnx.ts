@@ -10,12 +10,12 @@
 import { McdnError } from '../../errors.ts';
 import { onnxRawByteLength } from '../../formats/onnx/dtypes.ts';
 import { makeOnnxTensor, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../formats/onnx/model.ts';
-import { castBf16, castF16, quantizeInt8 } from './int8.ts';
+import { castBf16, castF16, quantizeInt8, quantizeInt8Blocks, scalesAsF16 } from './int8.ts';
 import {
-  ONNX_BFLOAT16, ONNX_FLOAT, onnxDTypeName, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
+  ONNX_BFLOAT16, ONNX_FLOAT, ONNX_INT64, onnxDTypeName, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
 } from '../onnx/rewrite.ts';
 import { buildConsumerIndex, commonRole, constantShape, defaultOpset, findConstants, isNormalizationUse, nameAllocator, type ConstantTensor } from '../onnx/weights.ts';
-import { constantKey, type QuantizeOptions, type QuantizeReport, type TensorReport } from './types.ts';
+import { DEFAULT_BLOCK_SIZE, constantKey, type QuantizeOptions, type QuantizeReport, type TensorReport } from './types.ts';
 
 const dtName = onnxDTypeName;
 
@@ -26,7 +26,8 @@ export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { mo
       remedy: 'use --scheme fp16 or int8',
     });
   }
-  const method = opts.scheme === 'int8' ? (opset >= 13 ? 'DequantizeLinear' : 'Cast+Mul') : 'Cast';
+  const method =
+    opts.scheme !== 'int8' ? 'Cast' : opts.granularity === 'per-block' ? 'Cast+Mul+Reshape (per-block; per-channel where blocks do not fit)' : opset >= 13 ? 'DequantizeLinear' : 'Cast+Mul';
   const alloc = nameAllocator(model);
   const constants = findConstants(model);
   const consumers = buildConsumerIndex(model);
@@ -87,7 +88,14 @@ export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { mo
         tensors.push(h.action === 'fp16' ? { ...h, reason: halfReason } : h);
         continue;
       }
-      tensors.push(rewriteInt8(model, c, shape, r.role.channelAxis, opts.granularity === 'per-channel', opset, alloc, r.via ? { ...base, via: r.via } : base));
+      const b = r.via ? { ...base, via: r.via } : base;
+      const red = r.role.reduceAxis;
+      const g = red === null ? 0 : blockLength(shape[red]!, opts.blockSize ?? DEFAULT_BLOCK_SIZE);
+      if (opts.granularity === 'per-block' && red !== null && g > 0) {
+        tensors.push(rewriteInt8Blocks(model, c, shape, r.role.channelAxis, red, g, alloc, b));
+      } else {
+        tensors.push(rewriteInt8(model, c, shape, r.role.channelAxis, opts.granularity !== 'per-tensor', opset, alloc, b));
+      }
     } else {
       const norm = c.uses.find(isNormalizationUse);
       if (norm) {
@@ -164,6 +172,68 @@ function rewriteInt8(
     ...base,
     action: 'int8',
     axis: perChannel ? axis : null,
+    scaleMin: smin,
+    scaleMax: smax,
+    maxAbsError: res.maxAbsError,
+    bytesAfter: stored.reduce((a, t) => a + (t.raw_data?.length ?? 0), 0),
+  };
+}
+
+/**
+ * Block length for a reduction axis of length R: the largest divisor of R that is ≤ `want` and
+ * ≥ want/2 (blocks must tile the axis exactly); 0 when none exists or R ≤ want (one block = per-channel).
+ */
+export function blockLength(R: number, want: number): number {
+  if (R <= want) return 0;
+  for (let g = want; g >= Math.ceil(want / 2); g--) if (R % g === 0) return g;
+  return 0;
+}
+
+/** INT8 with one scale per (channel, block along the reduction axis): Cast + Mul + Reshape, any opset ≥ 7. */
+function rewriteInt8Blocks(model: OnnxModel, c: ConstantTensor, shape: number[], axis: number, red: number, g: number, alloc: (b: string) => string, base: TensorReport): TensorReport {
+  const dt = c.tensor.data_type!;
+  const data = readConstantF32(c.tensor);
+  // block scales are many: store them as FP16 (+ a Cast) when that loses nothing measurable
+  let half: Uint16Array | null = null;
+  const res = quantizeInt8Blocks(data, shape, axis, red, g, dt === ONNX_FLOAT ? (s) => {
+    const h = scalesAsF16(s);
+    half = h?.bits ?? null;
+    return h?.values ?? s;
+  } : undefined);
+  const qName = alloc(`${c.name}_quantized`);
+  const sName = alloc(`${c.name}_scale`);
+  const shName = alloc(`${c.name}_shape`);
+  const shapeBytes = new Uint8Array(new BigInt64Array(shape.map((d) => BigInt(d))).buffer);
+  const halfBits = half as Uint16Array | null;
+  const stored = [
+    makeOnnxTensor(qName, ONNX_INT8, res.blockShape, bytesView(res.q).slice()),
+    halfBits
+      ? makeOnnxTensor(sName, ONNX_FLOAT16, res.scaleShape, bytesView(halfBits).slice())
+      : makeOnnxTensor(sName, dt, res.scaleShape, encodeLike(dt, res.scales, (v) => castF16(v).bits, (v) => castBf16(v).bits)),
+    makeOnnxTensor(shName, ONNX_INT64, [shape.length], shapeBytes),
+  ];
+  const t1 = alloc(`${c.name}_cast`);
+  const t2 = alloc(`${c.name}_scaled`);
+  const nodes = [makeNode('Cast', [qName], [t1], alloc(`${c.name}_Cast`), [intAttr('to', dt)])];
+  let scaleIn = sName;
+  if (halfBits) {
+    scaleIn = alloc(`${c.name}_scale_f32`);
+    nodes.push(makeNode('Cast', [sName], [scaleIn], alloc(`${c.name}_ScaleCast`), [intAttr('to', dt)]));
+  }
+  nodes.push(makeNode('Mul', [t1, scaleIn], [t2], alloc(`${c.name}_Mul`)), makeNode('Reshape', [t2, shName], [c.name], alloc(`${c.name}_Reshape`)));
+  replaceConstant(model, c, stored, nodes, alloc);
+  let smin = Infinity;
+  let smax = -Infinity;
+  for (const s of res.scales) {
+    smin = Math.min(smin, s);
+    smax = Math.max(smax, s);
+  }
+  return {
+    ...base,
+    action: 'int8',
+    axis,
+    blockSize: g,
+    blockAxis: red,
     scaleMin: smin,
     scaleMax: smax,
     maxAbsError: res.maxAbsError,

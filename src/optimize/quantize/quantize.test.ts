@@ -99,6 +99,26 @@ for (const [opset, ir, method] of [[7, 3, 'Cast+Mul'], [11, 6, 'Cast+Mul'], [13,
   });
 }
 
+test('onnx int8 per-block: one scale per channel and block of the reduction axis (Cast+Mul+Reshape), runs at opset 9', async () => {
+  const dir = tmp();
+  try {
+    const src = join(dir, 'tiny.onnx');
+    writeFileSync(src, tinyOnnxBytes(9, 4));
+    const out = join(dir, 'tiny.blk.onnx');
+    const r = await quantizeFile(src, out, { scheme: 'int8', ...base, granularity: 'per-block', blockSize: 8 });
+    const by = new Map(r.report.tensors.map((t) => [t.name, t]));
+    assert.equal(by.get('W1')!.blockSize, 8, 'MatMul B [16,64]: blocks of 8 along K');
+    assert.equal(by.get('W1')!.blockAxis, 0);
+    assert.equal(by.get('W2')!.blockAxis, 1, 'Gemm transB: K is axis 1');
+    assert.equal(by.get('K')!.blockSize, undefined, 'Conv with 3 input channels: per-channel fallback');
+    assert.ok(opsOf(out).includes('Reshape'));
+    const ev = await evaluatePair(src, out, { randomBatch: 1 });
+    for (const o of ev.outputs) assert.ok(o.cosine > 0.999, `${o.name} ${o.cosine}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('onnx int8 on real fixtures: PaddleOCR cls (opset 9, Constant nodes) and Silero v5 (opset 16, If subgraphs)', async () => {
   const dir = tmp();
   try {

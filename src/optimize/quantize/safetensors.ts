@@ -46,7 +46,7 @@ export function quantizeSafetensors(
     }
     const data = readTensorAsF32(t, t.data);
     if (opts.scheme === 'int8') {
-      const perChannel = opts.granularity === 'per-channel';
+      const perChannel = opts.granularity !== 'per-tensor'; // per-block: per-channel here (not in this layout yet)
       const r = quantizeInt8(data, t.shape, perChannel ? 0 : null);
       const sShape = perChannel ? [t.shape[0]!, ...t.shape.slice(1).map(() => 1)] : [1];
       out.push({ name: t.name, dtype: 'I8', shape: t.shape, data: u8(r.q) });
@@ -79,7 +79,7 @@ export function quantizeSafetensors(
       format: 'int-quantized',
       config_groups: {
         group_0: {
-          weights: { num_bits: 8, type: 'int', symmetric: true, strategy: opts.granularity === 'per-channel' ? 'channel' : 'tensor', dynamic: false },
+          weights: { num_bits: 8, type: 'int', symmetric: true, strategy: opts.granularity !== 'per-tensor' ? 'channel' : 'tensor', dynamic: false },
           input_activations: null,
           targets,
         },

@@ -3,7 +3,10 @@
  * Types only.
  */
 export type Scheme = 'int8' | 'fp16' | 'bf16';
-export type Granularity = 'per-channel' | 'per-tensor';
+export type Granularity = 'per-channel' | 'per-tensor' | 'per-block';
+
+/** values per scale along the reduction axis with --granularity per-block */
+export const DEFAULT_BLOCK_SIZE = 64;
 
 export interface QuantizeOptions {
   scheme: Scheme;
@@ -12,6 +15,8 @@ export interface QuantizeOptions {
   exclude?: RegExp;
   /** tensors with fewer elements stay as they are */
   minElements: number;
+  /** per-block: values per scale along the reduction axis (default 64) */
+  blockSize?: number;
   /** ONNX: constants to leave as they are, by key (`graph|name`), with the reason to report */
   skip?: Map<string, string>;
   /** ONNX int8: store these constants (by key) as FP16 instead (mixed precision), with the reason */
@@ -40,6 +45,9 @@ export interface TensorReport {
   reason?: string;
   /** channel axis of per-channel scales (null = one scale) */
   axis?: number | null;
+  /** per-block: block length along `blockAxis` (the reduction axis) */
+  blockSize?: number;
+  blockAxis?: number;
   scaleMin?: number;
   scaleMax?: number;
   maxAbsError?: number;
