@@ -50,6 +50,7 @@ function setOf(items: { id: string; blobs: { hash: string; size: number }[] }[])
     edge: 'e1',
     region: 'r1',
     learnedWindow: null,
+    peers: [],
     items: items.map((it) => ({
       id: it.id,
       kind: 'stage',

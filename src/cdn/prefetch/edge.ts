@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { McdnError } from '../../errors.ts';
 import { formatWindow, inWindow, parseWindow, TokenBucket, type OffPeakWindow } from '../placement/index.ts';
 import type { EdgeBlobCache } from '../edge/blob-cache.ts';
-import type { Upstream } from '../edge/upstream.ts';
+import { Upstream } from '../edge/upstream.ts';
 import { fetchBlobResumable, partPath, partSize } from './fetcher.ts';
 import type { EdgeSetMessage, WindowInfo } from './origin.ts';
 import type { PrefetchSetItem } from './sets.ts';
@@ -81,6 +81,8 @@ export interface PrefetcherOptions {
   /** don't subscribe (tests drive `applySet` directly) */
   subscribe?: boolean;
   sseBackoffMs?: { min: number; max: number };
+  /** the URL sibling edges can reach this edge at (default: the listen URL unless it is a wildcard address) */
+  publicUrl?: string;
   /** how often staged manifests are renewed (default MANIFEST_WARM_MS) */
   manifestWarmMs?: number;
   log?: (msg: string) => void;
@@ -132,6 +134,11 @@ export class Prefetcher {
   private manifestTimer: NodeJS.Timeout | undefined;
   /** bytes downloaded by the prefetcher since start */
   fetchedBytes = 0;
+  /** of which from sibling edges */
+  fetchedFromPeers = 0;
+  private peers: string[] = [];
+  private readonly peerUpstreams = new Map<string, Upstream>();
+  private url: string | undefined;
   /** channel moves received (tests) */
   channelEvents = 0;
   /** state messages received (tests) */
@@ -149,7 +156,9 @@ export class Prefetcher {
     this.opts.log?.(`prefetch: ${m}`);
   }
 
-  async start(): Promise<void> {
+  /** `listenUrl`: where this edge listens (advertised to siblings unless a wildcard address) */
+  async start(listenUrl?: string): Promise<void> {
+    this.url = this.opts.publicUrl ?? (listenUrl && !/\/\/(0\.0\.0\.0|\[::\])(:|\/|$)/.test(listenUrl) ? listenUrl : undefined);
     await mkdir(this.dir, { recursive: true });
     for (const n of await readdir(this.dir)) {
       const m = /^([0-9a-f]{64})\.part$/.exec(n);
@@ -160,6 +169,7 @@ export class Prefetcher {
       const u = new URL(this.opts.upstream.origin + '/v1/prefetch/events');
       u.searchParams.set('edge', this.edgeId);
       u.searchParams.set('region', this.opts.region);
+      if (this.url) u.searchParams.set('url', this.url);
       this.sub = subscribeSse({
         url: u.toString(),
         ...(this.opts.sseBackoffMs ? { minBackoffMs: this.opts.sseBackoffMs.min, maxBackoffMs: this.opts.sseBackoffMs.max } : {}),
@@ -202,6 +212,7 @@ export class Prefetcher {
     this.setsReceived++;
     this.items = msg.items.filter((it) => it && typeof it.id === 'string' && Array.isArray(it.blobs));
     this.learned = msg.learnedWindow ?? null;
+    this.peers = (Array.isArray(msg.peers) ? msg.peers : []).filter((p) => typeof p === 'string' && /^https?:\/\//.test(p) && p !== this.url).slice(0, 8);
     this.haveSet = true;
     const wanted = this.wantedBlobs();
     const pins = this.opts.cache.pins();
@@ -313,24 +324,41 @@ export class Prefetcher {
     watch.unref();
     let lastCheck = Date.now();
     try {
-      const r = await fetchBlobResumable({
-        upstream: this.opts.upstream,
-        dir: this.dir,
-        hash: b.hash,
-        size: b.size,
-        ...(this.bucket ? { bucket: this.bucket } : {}),
-        signal: abort.signal,
-        onBytes: (n) => {
-          this.fetchedBytes += n;
-          this.current!.done += n;
-          const t = Date.now();
-          if (t - lastCheck >= 50) {
-            lastCheck = t;
-            if (!this.offPeak()) abort.abort();
-          }
-          this.scheduleReport();
-        },
-      });
+      const fetchFrom = (upstream: Upstream, peer: boolean) =>
+        fetchBlobResumable({
+          upstream,
+          dir: this.dir,
+          hash: b.hash,
+          size: b.size,
+          ...(this.bucket ? { bucket: this.bucket } : {}),
+          ...(peer ? { headers: { 'cache-control': 'only-if-cached' } } : {}),
+          signal: abort.signal,
+          onBytes: (n) => {
+            this.fetchedBytes += n;
+            if (peer) this.fetchedFromPeers += n;
+            this.current!.done += n;
+            const t = Date.now();
+            if (t - lastCheck >= 50) {
+              lastCheck = t;
+              if (!this.offPeak()) abort.abort();
+            }
+            this.scheduleReport();
+          },
+        });
+      // sibling edges that have the blob first (tiered fetch), then the parent/origin
+      let r: Awaited<ReturnType<typeof fetchBlobResumable>> | undefined;
+      for (const peer of this.peers) {
+        let up = this.peerUpstreams.get(peer);
+        if (!up) this.peerUpstreams.set(peer, (up = new Upstream({ origin: peer, headersTimeoutMs: 3000 })));
+        try {
+          r = await fetchFrom(up, true);
+          break;
+        } catch {
+          if (abort.signal.aborted) break;
+          // not there, or unreachable: the next source
+        }
+      }
+      r ??= await fetchFrom(this.opts.upstream, false);
       this.parts.set(b.hash, r.have);
       if (r.path && !this.closed) {
         const wanted = this.wantedBlobs();
@@ -447,6 +475,7 @@ export class Prefetcher {
     if (this.closed) return;
     this.closed = true;
     this.sub?.close();
+    for (const u of this.peerUpstreams.values()) u.close();
     if (this.reportTimer) clearTimeout(this.reportTimer);
     if (this.manifestTimer) clearInterval(this.manifestTimer);
     this.current?.abort.abort();

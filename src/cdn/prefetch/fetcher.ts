@@ -57,6 +57,8 @@ export async function fetchBlobResumable(opts: {
   bucket?: TokenBucket;
   signal?: AbortSignal;
   onBytes?: (n: number) => void;
+  /** extra request headers (siblings are asked `cache-control: only-if-cached`) */
+  headers?: Record<string, string>;
 }): Promise<FetchResult> {
   const { upstream, dir, hash, size } = opts;
   const path = partPath(dir, hash);
@@ -69,7 +71,7 @@ export async function fetchBlobResumable(opts: {
   if (opts.signal?.aborted) return { path: undefined, fetched: 0, have };
   let resp;
   try {
-    resp = await upstream.request(`/v1/blobs/${hash}`, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, ...(opts.signal ? { signal: opts.signal } : {}) });
+    resp = await upstream.request(`/v1/blobs/${hash}`, { headers: { ...(opts.headers ?? {}), ...(have > 0 ? { range: `bytes=${have}-` } : {}) }, ...(opts.signal ? { signal: opts.signal } : {}) });
   } catch (e) {
     if (opts.signal?.aborted) return { path: undefined, fetched: 0, have };
     throw e;
@@ -93,6 +95,7 @@ export async function fetchBlobResumable(opts: {
   } else {
     body.resume();
     if (resp.status === 404) throw new McdnError('BLOB_NOT_FOUND', 'not_found', `blob ${hash} is not upstream`);
+    if (resp.status === 504) throw new McdnError('NOT_CACHED_UPSTREAM', 'not_found', `blob ${hash} is not cached at ${resp.source}`);
     throw new McdnError('UPSTREAM_STATUS', 'network', `upstream answered HTTP ${resp.status} for blob ${hash}`);
   }
   let fh;

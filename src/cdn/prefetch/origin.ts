@@ -77,6 +77,8 @@ export interface EdgeSetMessage {
   region: string;
   /** an off-peak window learned from this region's demand history (used when the edge has none configured) */
   learnedWindow: WindowInfo | null;
+  /** sibling edges (same region, connected, with a reachable URL) to ask before the upstream */
+  peers: string[];
   items: PrefetchSetItem[];
 }
 
@@ -110,6 +112,7 @@ export interface PrefetchOrigin {
 interface Subscriber {
   edge: string;
   region: string;
+  url: string | undefined;
   res: ServerResponse;
   last: string;
 }
@@ -182,7 +185,8 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       have.add(`${it.name}@${it.version}`);
       items.push(it);
     }
-    return { edge, region, learnedWindow: a.windows.get(region) ?? null, items };
+    const peers = [...new Set([...subs].filter((s) => s.region === region && s.edge !== edge && s.url).map((s) => s.url!))].sort();
+    return { edge, region, learnedWindow: a.windows.get(region) ?? null, peers, items };
   };
 
   const write = (s: Subscriber, event: string, data: unknown) => {
@@ -400,13 +404,14 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.flushHeaders();
       res.write('retry: 1000\n\n');
-      const s: Subscriber = { edge, region, res, last: '' };
+      const s: Subscriber = { edge, region, url: peerUrlOf(url), res, last: '' };
       subs.add(s);
       analysis = undefined; // a new region may change the plan
-      pushState(s);
+      refresh(); // this edge's set, and its siblings' peer lists
       const bye = () => {
-        subs.delete(s);
+        if (!subs.delete(s)) return;
         state.touchEdge({ edge, region }, now());
+        refresh();
       };
       req.on('close', bye);
       res.on('error', bye);
@@ -461,6 +466,18 @@ export function createPrefetchOrigin(opts: PrefetchOriginOptions): PrefetchOrigi
       };
     }
     return out;
+  }
+
+  /** the URL siblings can reach this edge at (`url` query parameter), if it gave a usable one */
+  function peerUrlOf(url: URL): string | undefined {
+    const u = url.searchParams.get('url');
+    if (!u || u.length > 300) return undefined;
+    try {
+      const p = new URL(u);
+      return p.protocol === 'http:' || p.protocol === 'https:' ? p.origin : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   function edgeOf(url: URL): { edge: string; region: string } {

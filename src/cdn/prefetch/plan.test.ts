@@ -3,8 +3,9 @@
  * real origin: edges' demand reports (POST /v1/demand) become a plan with a reason per placement
  * (`modelcdn plan --server`), a region whose clients still run an old version while another region
  * already pulls the new one gets the new version and the patch predicted, the quiet hours of a
- * region's history become its window, and an edge with a parent fetches its prefetch set through the
- * parent (which keeps a copy) instead of the origin.
+ * region's history become its window, an edge with a parent fetches its prefetch set through the
+ * parent (which keeps a copy) instead of the origin, and a second edge in the region takes it from
+ * its sibling.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -48,6 +49,7 @@ let dir: string;
 let origin: OriginServer;
 let parent: EdgeServer | undefined;
 let child: EdgeServer | undefined;
+let sibling: EdgeServer | undefined;
 const HOUR = 3_600_000;
 
 before(async () => {
@@ -90,6 +92,7 @@ before(async () => {
 });
 
 after(async () => {
+  await sibling?.close();
   await child?.close();
   await parent?.close();
   await origin?.close();
@@ -208,4 +211,28 @@ test('malformed bodies and paths on the staging routes are 4xx, never 5xx, and c
   }
   assert.equal(JSON.stringify(origin.registry.channels('popular')), channelsBefore);
   assert.equal(origin.prefetch.state.activeStages().length, 0);
+});
+
+test('tiered fetch: a second edge in the region takes its prefetch set from its sibling (only-if-cached), not from upstream', async () => {
+  const hitsBefore = child!.cache.getStats().hits;
+  sibling = await startEdge({
+    origin: origin.url,
+    region: 'eu-paris',
+    cacheDir: join(dir, 'sibling'),
+    cacheSizeBytes: 32 << 20,
+    port: 0,
+    demandIntervalMs: 0,
+    memoryBytes: 0,
+    prefetch: { window: { kind: 'always' }, edgeId: 'eu-paris-b' },
+  });
+  const pf = sibling.prefetcher!;
+  await until('sibling prefetched its set', () => pf.setsReceived > 0 && pf.status().items.length >= 3 && pf.status().items.every((i) => i.ready));
+  assert.ok(pf.fetchedFromPeers > 0);
+  assert.equal(pf.fetchedFromPeers, pf.fetchedBytes, 'every byte came from the sibling');
+  assert.equal(sibling.upstream.requestCount.get(origin.url) ?? 0, 0, 'no blob request to the origin');
+  assert.ok(child!.cache.getStats().hits > hitsBefore, 'served as hits at the sibling');
+  // a sibling never fills on behalf of another: only-if-cached misses are 504
+  const r = await fetch(`${child!.url}/v1/blobs/${'0'.repeat(64)}`, { headers: { 'cache-control': 'only-if-cached' } });
+  assert.equal(r.status, 504);
+  assert.equal((await r.json() as { error: { code: string } }).error.code, 'NOT_CACHED');
 });
