@@ -279,7 +279,13 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     if (!read) throw httpError(405, 'METHOD_NOT_ALLOWED', 'input', `${method} is not served by an edge (it is read-only)`, 'send writes to the origin');
     const s1 = segs[1];
     if (s1 === 'blobs' && segs.length === 3) {
-      return serveBlob(req, res, validateHash(segs[2]!), {});
+      const hash = validateHash(segs[2]!);
+      // RFC 9111 §5.2.1.7: a sibling edge asks only for what is here (no fill from upstream)
+      if (/(^|,)\s*only-if-cached\s*(,|$)/i.test(String(req.headers['cache-control'] ?? '')) && !cache.peek(hash)) {
+        sendJson(res, 504, { error: { code: 'NOT_CACHED', category: 'not_found', message: `blob ${hash} is not cached at this edge` } }, { 'cache-control': 'no-store' });
+        return;
+      }
+      return serveBlob(req, res, hash, {});
     }
     if (s1 === 'models') {
       if (segs.length === 2) return serveMeta(req, res, '/v1/models');
@@ -313,7 +319,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     server.listen(opts.port ?? 8081, opts.host ?? '127.0.0.1', () => resolve());
   });
   reporter.start();
-  await prefetcher?.start();
+  const listenHost = opts.host ?? '127.0.0.1';
+  await prefetcher?.start(`http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${(server.address() as AddressInfo).port}`);
   let scrubbing: Promise<unknown> | undefined;
   const scrubTimer =
     opts.scrubIntervalMs && opts.scrubIntervalMs > 0

@@ -37,6 +37,7 @@ export default defineCommand({
     'prefetch-rate': { type: 'string', description: 'bandwidth cap of off-peak prefetching, e.g. 50MB/s (default: uncapped)', placeholder: 'RATE' },
     'pin-share': { type: 'number', description: 'share of the cache the placement plan may pin (0..1)', default: 0.5 },
     'edge-id': { type: 'string', description: 'name of this edge in readiness reports (default: the region)', placeholder: 'ID' },
+    'public-url': { type: 'string', description: 'URL sibling edges of the region reach this edge at, to prefetch from it (default: the listen address unless 0.0.0.0/::)', placeholder: 'URL' },
     'no-prefetch': { type: 'boolean', description: 'do not subscribe to the origin for staged/planned prefetch' },
   },
   json: true,
@@ -70,6 +71,8 @@ export default defineCommand({
     const pinShare = flagNumber(ctx.flags, 'pin-share') ?? 0.5;
     if (!(pinShare >= 0 && pinShare <= 1)) throw inputError('BAD_PIN_SHARE', `edge: --pin-share must be within 0..1, got ${pinShare}`);
     const edgeId = flagString(ctx.flags, 'edge-id');
+    const publicUrl = flagString(ctx.flags, 'public-url');
+    if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(publicUrl)) throw inputError('BAD_PUBLIC_URL', `edge: --public-url '${publicUrl}' is not an http(s) URL`);
     const { startEdge } = await import('../../cdn/edge/server.ts');
     const policy = flagString(ctx.flags, 'policy');
     const edge = await startEdge({
@@ -86,7 +89,7 @@ export default defineCommand({
       demandIntervalMs: Math.max(0, interval * 1000),
       scrubIntervalMs: Math.max(0, (flagNumber(ctx.flags, 'scrub-hours') ?? 24) * 3600_000),
       log: (m) => ctx.out.warn(m),
-      ...(flagBool(ctx.flags, 'no-prefetch') ? {} : { prefetch: { window, ...(rateBytesPerSec ? { rateBytesPerSec } : {}), pinCapacityBytes: Math.floor(cacheSizeBytes * pinShare), ...(edgeId ? { edgeId } : {}) } }),
+      ...(flagBool(ctx.flags, 'no-prefetch') ? {} : { prefetch: { window, ...(rateBytesPerSec ? { rateBytesPerSec } : {}), pinCapacityBytes: Math.floor(cacheSizeBytes * pinShare), ...(edgeId ? { edgeId } : {}), ...(publicUrl ? { publicUrl } : {}) } }),
     }).catch((e: unknown) => {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EADDRINUSE') throw new McdnError('PORT_IN_USE', 'config', `edge: port ${port} is already in use`, { remedy: 'pick another --port' });
