@@ -3,7 +3,8 @@
  * bytes. Resolves NAME@VERSION|@CHANNEL, fetches and verifies the signed manifest (pinned key),
  * refuses a downgrade, then per file picks: already present → keep; in the local content cache →
  * copy; an older version present with patches → the cheapest route from the delta planner (patch or
- * chain, applied with applyPatch); else the packed artifact, unpacked while it streams in; else the
+ * chain, applied with applyPatch); the chunks it lacks when it already holds some of the file's
+ * content-addressed chunks and that is cheaper (issue 10); else the packed artifact, unpacked while it streams in; else the
  * raw file. Downloads are parallel, ranged and resumable (see download.ts); every file's sha256 is
  * checked before the atomic rename into place. Writes nothing outside `outDir` and the client home.
  */
@@ -19,8 +20,10 @@ import { downloadBlob, Semaphore } from './download.ts';
 import { ClientHttp, cancelled } from './http.ts';
 import { clientHome, ContentCache, destPath, fileMatches, placeFile, readInstalled, stateDir, writeInstalled, type InstalledFile, type InstalledState } from './local-state.ts';
 import { resolveTrust, type TrustedKey } from './trust.ts';
+import { ClientChunkCache, fetchChunkManifest, httpRangeReader, planChunkRoute } from './chunks.ts';
+import { assembleFile, fetchMissingChunks, type ChunkManifest } from '../../store/chunks/index.ts';
 
-export type FileRouteKind = 'present' | 'cache' | 'patch' | 'chain' | 'packed' | 'raw';
+export type FileRouteKind = 'present' | 'cache' | 'patch' | 'chain' | 'chunks' | 'packed' | 'raw';
 
 export interface PullOptions {
   /** NAME, NAME@VERSION or NAME@CHANNEL */
@@ -127,6 +130,8 @@ interface PlannedFile {
   /** for patch/chain: base file path and steps with the patch blob of each */
   base?: string;
   steps?: { from: string; to: string; blob: string; size: number; sha256: string }[];
+  /** for chunks: the verified chunk manifest */
+  chunkManifest?: ChunkManifest;
 }
 
 export async function pull(opts: PullOptions): Promise<PullResult> {
@@ -179,6 +184,20 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     const manifests = new Map<string, Manifest>([[manifest.version, manifest]]);
     const installedByPath = new Map((installed?.files ?? []).map((f) => [f.path, f]));
     const installedBySha = new Map((installed?.files ?? []).map((f) => [f.sha256, f]));
+    // chunk-level route (issue 10): priced only when the client already holds some chunks
+    const chunkCache = new ClientChunkCache(home, (sha) => cas.store.pathOf(sha));
+    const chunkCacheEmpty = await chunkCache.isEmpty();
+    const chunkManifests = new Map<string, ChunkManifest>();
+    const chunkManifestOf = async (file: ManifestFile): Promise<ChunkManifest | undefined> => {
+      if (!file.chunks) return undefined;
+      let m = chunkManifests.get(file.sha256);
+      if (!m) {
+        m = await fetchChunkManifest(http.base, file.chunks.blob, file.chunks.size, signal);
+        if (m.sha256 !== file.sha256 || m.size !== file.size) throw new McdnError('CHUNK_MANIFEST_WRONG_FILE', 'integrity', `${file.path}: its chunk manifest describes another file`);
+        chunkManifests.set(file.sha256, m);
+      }
+      return m;
+    };
     for (const file of manifest.files) {
       const dest = destPath(outDir, file.path);
       if (await fileMatches(dest, file.sha256, file.size)) {
@@ -192,8 +211,15 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       const fullKind: FileRouteKind = file.packed && unpacker && file.packed.size < file.size ? 'packed' : 'raw';
       const fullBytes = fullKind === 'packed' ? file.packed!.size : file.size;
       const patchPlan = installed ? await planPatch(file, installed, installedByPath, installedBySha, outDir, fullBytes, manifests, manifestOf, http, name, signal) : undefined;
-      if (patchPlan) planned.push({ file, dest, ...patchPlan });
-      else planned.push({ file, dest, kind: fullKind, bytes: fullBytes });
+      const best: Omit<PlannedFile, 'file' | 'dest'> = patchPlan ?? { kind: fullKind, bytes: fullBytes };
+      if (file.chunks && !chunkCacheEmpty) {
+        const cp = await planChunkRoute((await chunkManifestOf(file))!, file.chunks.size, chunkCache);
+        if (cp.bytes < best.bytes) {
+          planned.push({ file, dest, kind: 'chunks', bytes: cp.bytes, chunkManifest: cp.manifest });
+          continue;
+        }
+      }
+      planned.push({ file, dest, ...best });
     }
 
     // files with the same content download once: duplicates are copied from the content cache after
@@ -240,6 +266,16 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       return r;
     };
 
+    // index the chunks of every placed file, so later pulls (of any model) can reuse them
+    const rememberChunks = async (f: ManifestFile) => {
+      if (!f.chunks) return;
+      try {
+        const m = await chunkManifestOf(f);
+        if (m) await chunkCache.rememberFile(f.sha256, m);
+      } catch (e) {
+        note(`${f.path}: chunk index not updated (${(e as Error).message})`);
+      }
+    };
     const runOne = async (p: PlannedFile): Promise<void> => {
       if (signal?.aborted) throw cancelled();
       const f = p.file;
@@ -258,6 +294,13 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         if (p.kind === 'raw') {
           const r = await dl(f.sha256, f.size);
           await placeFile(r.path, p.dest);
+        } else if (p.kind === 'chunks') {
+          const m = p.chunkManifest!;
+          const st = await fetchMissingChunks(m, chunkCache, httpRangeReader(http.base, signal), { parallel });
+          fetched += st.bytesTransferred + f.chunks!.size;
+          progress(st.bytesTransferred + f.chunks!.size);
+          await assembleFile(m, chunkCache, tmp);
+          await placeFile(tmp, p.dest);
         } else if (p.kind === 'packed') {
           await downloadPacked(f, tmp, unpacker!, dl);
           await placeFile(tmp, p.dest);
@@ -280,6 +323,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           for (const t of temps) if (t !== base) await rm(t, { force: true });
         }
         await cas.remember(p.dest, f.sha256);
+        await rememberChunks(f);
       } finally {
         await rm(tmp, { force: true });
       }
@@ -304,7 +348,11 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     await runAll(first);
     await runAll(dups);
     // every placed file re-checked against the manifest size (hashes were checked before rename)
-    for (const p of planned) if (p.kind === 'cache' || p.kind === 'present') await cas.remember(p.dest, p.file.sha256);
+    for (const p of planned) {
+      if (p.kind !== 'cache' && p.kind !== 'present') continue;
+      await cas.remember(p.dest, p.file.sha256);
+      await rememberChunks(p.file);
+    }
 
     // 5. record, and drop files of the previous version that the new one no longer has
     const files: InstalledFile[] = manifest.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size }));

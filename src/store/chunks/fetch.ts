@@ -13,6 +13,9 @@ import { McdnError } from '../../errors.ts';
 import { decodeChunkPayload } from './xorb.ts';
 import { missingChunks, type ChunkLocation, type ChunkManifest } from './manifest.ts';
 
+/** What the client needs of a chunk cache (any BlobStore fits; so does the client's file-backed index). */
+export type ChunkCache = Pick<BlobStore, 'has' | 'stat' | 'get' | 'put'>;
+
 /** Read bytes [start, end) of a xorb blob. */
 export type RangeReader = (xorb: string, start: number, end: number) => Promise<Uint8Array>;
 
@@ -62,7 +65,7 @@ export interface FetchStats {
 }
 
 /** Fetch every chunk of `m` that `cache` lacks; each is verified before it enters the cache. */
-export async function fetchMissingChunks(m: ChunkManifest, cache: BlobStore, read: RangeReader, opts: { parallel?: number } = {}): Promise<FetchStats> {
+export async function fetchMissingChunks(m: ChunkManifest, cache: ChunkCache, read: RangeReader, opts: { parallel?: number } = {}): Promise<FetchStats> {
   const present = new Set<string>();
   for (const c of m.chunks) if (await cache.has(c.hash)) present.add(c.hash);
   const missing = missingChunks(m, (h) => present.has(h));
@@ -88,7 +91,7 @@ export async function fetchMissingChunks(m: ChunkManifest, cache: BlobStore, rea
 }
 
 /** Rebuild the file from cached chunks: temp file, sha256 check, rename. Nothing is left on failure. */
-export async function assembleFile(m: ChunkManifest, cache: BlobStore, outPath: string): Promise<{ sha256: string; size: number }> {
+export async function assembleFile(m: ChunkManifest, cache: ChunkCache, outPath: string): Promise<{ sha256: string; size: number }> {
   const tmp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.part`);
   const h = createHash('sha256');
   const fh = await open(tmp, 'wx');

@@ -4,4 +4,4 @@ export { planSpans, fileSetStreams, TENSOR_CHUNK_BYTES, type ChunkSpan, type Log
 export { encodeXorb, decodeXorb, decodeXorbIndex, encodeChunkPayload, decodeChunkPayload, type XorbEntry } from './xorb.ts';
 export { parseChunkManifest, serializeChunkManifest, missingChunks, CHUNK_MANIFEST_SCHEMA, type ChunkManifest, type ChunkLocation, type ChunkRef } from './manifest.ts';
 export { ChunkStore, type IngestResult, type GcResult } from './chunk-store.ts';
-export { fetchMissingChunks, assembleFile, coalesceRanges, type RangeReader, type FetchStats } from './fetch.ts';
+export { fetchMissingChunks, assembleFile, coalesceRanges, type RangeReader, type FetchStats, type ChunkCache } from './fetch.ts';
