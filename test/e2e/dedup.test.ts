@@ -35,7 +35,7 @@ describe('chunk-level dedup through origin and client', () => {
     const single = await collectFiles([fixture('models', 'tfjs', 'ssd-mobilenetv1-u8')]);
     const a = await publish({ server: origin.url, token, name: 'face-ssd-old', version: '0.8.9', files: sharded });
     const b = await publish({ server: origin.url, token, name: 'face-ssd', version: '1.7.15', files: single });
-    const jb = (await getJob(origin.url, b.jobId)) as unknown as { dedup?: { newBytes: number; knownBytes: number; totalBytes: number } };
+    const jb = await getJob(origin.url, b.jobId);
     assert.ok(jb.dedup, 'job status reports dedup figures');
     assert.ok(jb.dedup.newBytes <= jb.dedup.totalBytes * 0.01, `second publish: ${jb.dedup.newBytes} new of ${jb.dedup.totalBytes}`);
     void a;

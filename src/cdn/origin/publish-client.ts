@@ -49,6 +49,8 @@ export interface JobStatus {
   total: number;
   progress: number;
   error: { code: string; message: string } | null;
+  /** chunk-level dedup of the version's files (raw bytes new vs. already stored) */
+  dedup?: { newBytes: number; knownBytes: number; newPackedBytes: number; totalBytes: number };
 }
 
 /** An original file that was replaced by its INT8 version before upload (recorded in the version). */

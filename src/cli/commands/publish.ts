@@ -84,6 +84,7 @@ export default defineCommand({
         ...(v.optimized ?? []).map((o) => `int8: ${o.path} ${formatBytes(o.size)} → ${formatBytes(o.int8Size)}`),
         `published ${v.name}@${v.version}: ${v.files.length} file(s), ${formatBytes(v.totalBytes)} (${formatBytes(v.uploadedBytes)} uploaded, ${formatBytes(v.skippedBytes)} already on the origin)`,
         v.job ? `job ${v.jobId}: ${v.job.status}` : `job ${v.jobId} queued; follow it at ${server.replace(/\/+$/, '')}/v1/jobs/${v.jobId}`,
+        ...(v.job?.dedup ? [`chunks: ${formatBytes(v.job.dedup.newBytes)} new, ${formatBytes(v.job.dedup.knownBytes)} already known (${formatBytes(v.job.dedup.newPackedBytes)} stored)`] : []),
       ],
     );
   },
