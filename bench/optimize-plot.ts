@@ -63,8 +63,8 @@ function panelDraw(p: Panel, ox: number, xs: number[]): string[] {
       cmd(`circle ${x},${y} ${x! + 3.5},${y}`);
     }
     // legend
-    const lx = ox + M.l + (i % 2) * 220;
-    const ly = H - 30 + Math.floor(i / 2) * 16;
+    const lx = ox + 12 + (i % 3) * 168;
+    const ly = H - 30 + Math.floor(i / 3) * 16;
     a.push('-stroke', s.color, '-strokewidth', '3');
     cmd(`line ${lx},${ly - 4} ${lx + 18},${ly - 4}`);
     a.push('-stroke', 'none', '-fill', '#222222');

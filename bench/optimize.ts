@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   const body = rows.map((r) => {
     const f = fp32.get(r.model)!;
     const ok = r.target === null || r.agreement === null ? '' : r.agreement >= r.target ? 'yes' : 'NO';
-    return [r.model, r.variant, formatBytes(r.size), (f.size / r.size).toFixed(2), formatBytes(r.packed), (f.size / r.packed).toFixed(2), pct(r.agreement), r.target === null ? '' : `≥ ${(r.target * 100).toFixed(1)} %`, ok];
+    return [r.model, r.variant, formatBytes(r.size), (f.size / r.size).toFixed(2), formatBytes(r.packed), (f.size / r.packed).toFixed(2), pct(r.agreement), r.target === null || r.agreement === null ? '' : `≥ ${(r.target * 100).toFixed(1)} %`, ok];
   });
   const text = table(header, body);
   console.log('\n' + text);
