@@ -11,7 +11,7 @@ import { sha256Hex } from '../../util/hash.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 
 export type VersionStatus = 'pending' | 'ready' | 'failed';
-export type ArtifactKind = 'raw' | 'packed' | 'zstd' | 'br' | 'gzip';
+export type ArtifactKind = 'raw' | 'packed' | 'zstd' | 'br' | 'gzip' | 'chunks' | 'int8';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface VersionRow {
