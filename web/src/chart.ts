@@ -53,7 +53,8 @@ export function Chart(p: ChartProps) {
         // at least a minute wide, so one point does not stretch the axis over years
         // a minute at least, so a short history does not zoom into milliseconds
         x: { time: true, range: (_u, min, max) => (max - min < 60 ? [max - 60, max] : [min, max]) },
-        y: p.yRange ? { range: p.yRange } : { auto: true },
+        // counts start at zero so a small change does not look like a cliff
+        y: p.yRange ? { range: p.yRange } : { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
       axes: [
         { stroke: '#333' },
