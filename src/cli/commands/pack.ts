@@ -9,7 +9,7 @@ import { formatBytes } from '../output.ts';
 const CODECS = ['mcz', 'zstd', 'gzip', 'br'] as const;
 
 export default defineCommand({
-  summary: 'Pack a model file losslessly (.mcz: tensor-aware chunks; or plain zstd/gzip/br)',
+  summary: 'pack a model file losslessly (.mcz: tensor-aware chunks; or plain zstd/gzip/br)',
   description:
     'The .mcz container splits tensor data into chunks of at most 4 MiB aligned to tensors, groups the bytes of ' +
     'each element into planes (FP32 → 4, FP16/BF16 → 2) and keeps, per chunk, the smallest of byte planes + zstd, ' +

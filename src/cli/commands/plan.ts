@@ -11,7 +11,7 @@ import { formatBytes, parseBytes, table } from '../output.ts';
 import { fromSystemError, inputError } from '../../errors.ts';
 
 export default defineCommand({
-  summary: 'Plan which model versions each region should pin, from demand reports',
+  summary: 'plan which model versions each region should pin, from demand reports',
   description:
     'Reads demand reports ({region, from, to, items: [{model, version, requests, bytes, hits?}]}) as a JSON array, ' +
     'or an object {regions: [{name, capacityBytes}], reports: [...]}. Aggregates them (sliding window + decay), ' +

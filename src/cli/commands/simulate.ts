@@ -13,7 +13,7 @@ import { fromSystemError, inputError } from '../../errors.ts';
 import { DEFAULT_POLICY } from '../../cdn/eviction/index.ts';
 
 export default defineCommand({
-  summary: 'Replay a request trace through simulated edge caches and compare eviction policies',
+  summary: 'replay a request trace through simulated edge caches and compare eviction policies',
   description:
     'Replays a trace in-process through N simulated edges using the real eviction code, next to ' +
     "Belady's offline optimum (furthest next request, with bypass) and LRU. --cache-size is per edge, " +

@@ -7,7 +7,7 @@ import { defineCommand, flagString } from '../command.ts';
 import { formatBytes } from '../output.ts';
 
 export default defineCommand({
-  summary: 'Unpack a .mcz (or .zst/.gz/.br) file back to the original bytes, verified',
+  summary: 'unpack a .mcz (or .zst/.gz/.br) file back to the original bytes, verified',
   description:
     'Decodes chunk by chunk, checks every chunk\'s sha256 and the original file\'s sha256, and only then renames ' +
     'the output into place. A corrupted or truncated input gives one error naming the file and the chunk.',
