@@ -6,17 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readModelLayout } from '../formats/index.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { gaussian, mulberry32 } from '../util/random.ts';
 
 export async function makeFineTune(model: string, outDir: string, seed = 7, fraction = 0.1, sigma = 1e-3): Promise<string> {
   const bytes = new Uint8Array(await readFile(model));
@@ -25,8 +15,7 @@ export async function makeFineTune(model: string, outDir: string, seed = 7, frac
     .filter((t) => t.dtype === 'F32' && t.file === undefined && t.length >= 64 && t.length % 4 === 0 && (t.extra?.['encoding'] ?? 'raw') === 'raw')
     .sort((a, b) => a.offset - b.offset);
   const total = weights.reduce((s, t) => s + t.length, 0);
-  const rnd = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const gauss = gaussian(mulberry32(seed));
   let changed = 0;
   for (let i = weights.length - 1; i >= 0; i--) {
     const t = weights[i]!;

@@ -3,17 +3,9 @@
  * shuffles and seeded train/validation splits. Pure; no tfjs (tfjs initializers get derived seeds).
  */
 
-/** A deterministic uniform [0, 1) generator from a 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/random.ts';
+
+export { mulberry32 };
 
 /** Shuffle `a` in place with `rand` (Fisher–Yates). */
 export function shuffleInPlace<T>(a: T[] | Int32Array | Uint32Array, rand: () => number): void {

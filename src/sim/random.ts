@@ -5,16 +5,9 @@
  */
 export type Rng = () => number;
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/random.ts';
+
+export { mulberry32 };
 
 /** Sampler of ranks 0..n-1 with P(k) ∝ 1/(k+1)^alpha (binary search over the CDF). */
 export function zipfSampler(n: number, alpha: number, rng: Rng): () => number {
