@@ -201,3 +201,35 @@ test('cancelling pack or unpack rejects with a cancelled McdnError and leaves no
   assert.equal(existsSync(join(dir, 'cancel.out')), false);
   assert.deepEqual(leftovers(), []);
 });
+
+test('a forged payload (CRC fixed up) fails unpackFile on the file sha256 and a streaming decode on the chunk sha256', async () => {
+  const { packBytes } = await import('./pack.ts');
+  const { decodeHeader, MCZ_FIXED_HEADER_BYTES, MCZ_HEADER_HASH_BYTES } = await import('./format.ts');
+  const { createUnpackStream } = await import('./unpack.ts');
+  const { crc32 } = await import('node:zlib');
+  const { Readable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const raw = new Uint8Array((await import('node:crypto')).randomBytes(200_000)); // incompressible: STORED
+  const mcz = packBytes(raw);
+  const h = decodeHeader(mcz);
+  assert.equal(h.chunks.length, 1);
+  assert.equal(h.chunks[0]!.method, 0);
+  const forged = mcz.slice();
+  forged[h.headerLength + 1000] ^= 0x55; // a different but well-formed payload
+  const dv = new DataView(forged.buffer);
+  dv.setUint32(MCZ_FIXED_HEADER_BYTES + 20, crc32(forged.subarray(h.headerLength)) >>> 0, true);
+  const end = h.headerLength - MCZ_HEADER_HASH_BYTES;
+  forged.set(createHash('sha256').update(forged.subarray(0, end)).digest(), end);
+  const path = join(dir, 'forged.mcz');
+  writeFileSync(path, forged);
+  const out = join(dir, 'forged.out');
+  await assert.rejects(unpackFile(path, out), (e: unknown) => e instanceof McdnError && e.code === 'MCZ_FILE_HASH_MISMATCH');
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(leftovers(), []);
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  await assert.rejects(pipeline(Readable.from([forged]), createUnpackStream({ pool: false }), sink), (e: unknown) => e instanceof McdnError && e.code === 'MCZ_CHUNK_HASH_MISMATCH');
+  // the untouched container still unpacks
+  writeFileSync(path, mcz);
+  assert.equal((await unpackFile(path, out)).sha256, createHash('sha256').update(raw).digest('hex'));
+  assert.deepEqual(new Uint8Array(readFileSync(out)), raw);
+});

@@ -2,7 +2,8 @@
  * Decoding .mcz: `unpackBytes` is the slow reference decoder in spec order (the oracle for tests);
  * `MczParser` is the incremental parser (bytes in, header and chunk payloads out, in any piece
  * sizes); `createUnpackStream` decodes while bytes arrive, verifying every chunk's sha256 and, at
- * the end, the whole file's; `unpackFile` writes a verified temp file and renames it;
+ * the end, the whole file's; `unpackFile` writes a temp file and renames it only after the whole
+ * file's sha256 matched (it checks each chunk's CRC but not its sha256: the file hash covers it);
  * `extractTensor` reads only the chunks a tensor lives in. Writes nothing but the one output path.
  */
 import { createHash } from 'node:crypto';
@@ -25,9 +26,9 @@ function truncated(msg: string, details: Record<string, unknown> = {}): McdnErro
   return new McdnError('MCZ_TRUNCATED', 'input', msg, { details });
 }
 
-function decodeJob(h: MczHeader, i: number, payload: Uint8Array): DecodeJob {
+function decodeJob(h: MczHeader, i: number, payload: Uint8Array, verifyHash = true): DecodeJob {
   const c = h.chunks[i]!;
-  return { op: 'decode', payload, method: c.method, width: c.width, rawLength: c.rawLength, sha256: c.sha256, crc32: c.crc32, index: i };
+  return { op: 'decode', payload, method: c.method, width: c.width, rawLength: c.rawLength, sha256: c.sha256, crc32: c.crc32, index: i, verifyHash };
 }
 
 /** Reference decoder: whole container in memory, every check in spec order. */
@@ -143,6 +144,13 @@ export class MczParser {
 export interface UnpackStreamOptions {
   /** false = decode on this thread; a pool = use it; default: shared pool for files ≥ 16 MiB */
   pool?: ChunkPool | false;
+  /**
+   * false skips each chunk's sha256 (CRC-32 and lengths are still checked per chunk) and relies on
+   * the whole-file sha256 checked at the end: for callers that expose the output only after the
+   * stream finished without error (unpackFile renames its temp file then). Default true: every
+   * chunk is verified before it is emitted, for consumers that use bytes as they arrive.
+   */
+  chunkHashes?: boolean;
 }
 
 /** A Transform: .mcz bytes in, original bytes out in order; emits 'header' (MczHeader) first. */
@@ -198,7 +206,7 @@ export class UnpackStream extends Transform {
         p = this.retained.get(target)!;
         if (this.lastUse.get(target) === i) this.retained.delete(target);
       } else {
-        const job = decodeJob(this.header!, i, item.payload);
+        const job = decodeJob(this.header!, i, item.payload, this.opts.chunkHashes !== false);
         p = this.pool ? this.pool.decode(job) : Promise.resolve().then(() => runDecode(job));
         if (this.lastUse.has(i)) this.retained.set(i, p);
       }
@@ -260,7 +268,9 @@ export async function unpackFile(inPath: string, outPath: string, opts: UnpackSt
       await out.commit(opts.durable ?? true);
       return { sha256: tap.hash.digest('hex'), size: tap.bytes, codec: generic };
     }
-    const dec = createUnpackStream(opts);
+    // the temp file is renamed only after the whole-file sha256 matched the header, so hashing each
+    // chunk as well would check the same bytes twice (the slowest part of decoding after zstd)
+    const dec = createUnpackStream({ chunkHashes: false, ...opts });
     let read = 0;
     const src = createReadStream(inPath, { highWaterMark: 1 << 20 });
     src.on('data', (b) => {
