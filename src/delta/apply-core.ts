@@ -29,7 +29,8 @@ export function patchHeaderOf(patch: Uint8Array, what = 'patch'): PatchHeader {
 }
 
 /**
- * Decode `patch` (the whole patch file) against OLD; NEW's bytes go to `sink` in order. Verifies NEW's
+ * Decode `patch` (the whole patch file) against OLD; NEW's bytes go to `sink` in order (a chunk is
+ * valid only until the sink's promise resolves: copy what you keep). Verifies NEW's
  * size and (when recorded) sha256 at the end and throws PATCH_OUTPUT_MISMATCH otherwise — the caller
  * must discard what the sink received in that case. OLD's identity is the caller's to check first.
  */

@@ -38,8 +38,8 @@ export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
 export const AUTO_BINARY_ALWAYS_BYTES = 16 << 20;
 /** applyPatch reads an OLD up to this size into memory once (hash + decode) instead of twice by range. */
 export const IN_MEMORY_OLD_MAX_BYTES = 512 << 20;
-/** Output is handed to the file in writes of about this size. */
-const WRITE_BUFFER_BYTES = 1 << 20;
+/** Output is handed to the file in writes of this size (two such buffers, one write in flight). */
+const WRITE_BUFFER_BYTES = 4 << 20;
 
 export interface MakePatchOptions {
   method?: MakeMethod;
@@ -245,27 +245,46 @@ async function sha256OfFile(path: string): Promise<{ sha256: string; size: numbe
   return { sha256: h.digest('hex'), size };
 }
 
-/** Buffers small chunks into large writes. */
-class BufferedWriter {
-  private buf = new Uint8Array(WRITE_BUFFER_BYTES);
+/**
+ * Copies NEW's chunks into large buffers and writes them with one write in flight: while the file
+ * system takes buffer A, decoding fills buffer B (double buffering), so write latency overlaps
+ * decode time. Chunks are copied, so the producer may reuse them as soon as `write` resolves.
+ */
+class PipelinedWriter {
+  private bufs = [new Uint8Array(WRITE_BUFFER_BYTES), new Uint8Array(WRITE_BUFFER_BYTES)];
+  private cur = 0;
   private len = 0;
+  private pending: Promise<void> | undefined;
   constructor(private readonly w: SeqWriter) {}
   async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length >= WRITE_BUFFER_BYTES) {
-      await this.flush();
-      await this.w.write(chunk);
-      return;
+    for (let off = 0; off < chunk.length; ) {
+      const buf = this.bufs[this.cur];
+      const n = Math.min(chunk.length - off, buf.length - this.len);
+      buf.set(chunk.subarray(off, off + n), this.len);
+      this.len += n;
+      off += n;
+      if (this.len === buf.length) await this.flush();
     }
-    if (this.len + chunk.length > this.buf.length) await this.flush();
-    this.buf.set(chunk, this.len);
-    this.len += chunk.length;
   }
+  /** Hand the filled part of the current buffer to the file; waits only for the previous write. */
   async flush(): Promise<void> {
     if (this.len === 0) return;
-    const out = this.buf.subarray(0, this.len);
-    this.buf = new Uint8Array(WRITE_BUFFER_BYTES);
+    await this.settle();
+    const p = this.w.write(this.bufs[this.cur].subarray(0, this.len));
+    p.catch(() => {}); // observed by settle(); avoid an unhandled rejection meanwhile
+    this.pending = p;
+    this.cur ^= 1;
     this.len = 0;
-    await this.w.write(out);
+  }
+  /** Wait for the write in flight (rethrowing its error). */
+  async settle(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    await p;
+  }
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.settle();
   }
 }
 
@@ -284,23 +303,27 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
   // OLD up to IN_MEMORY_OLD_MAX_BYTES is read once: hashed from memory, decoded without per-segment
-  // file reads; larger files are hashed in a streaming pass and read by range while decoding
+  // file reads; larger files are hashed in a streaming pass and read by range while decoding. The
+  // patch is read at the same time (both reads run in the I/O pool while nothing else waits).
+  const patchRead = readWhole(patchPath);
+  patchRead.catch(() => {}); // awaited below, after OLD's check
   const oldBytes = oldStat.size <= IN_MEMORY_OLD_MAX_BYTES ? await readWhole(oldPath) : undefined;
   if (header.oldSha256) {
     const got = oldBytes ? createHash('sha256').update(oldBytes).digest('hex') : (await sha256OfFile(oldPath)).sha256;
     if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
   }
-  const patch = await readWhole(patchPath);
+  const patch = await patchRead;
   let result = { sha256: '', size: 0 };
   await writeFileAtomic(outPath, async (w) => {
-    const out = new BufferedWriter(w);
+    const out = new PipelinedWriter(w);
     const src = oldBytes ? bytesSource(oldBytes, oldPath) : await openSource(oldPath);
     try {
       result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath);
+      await out.finish();
     } finally {
+      await out.settle().catch(() => {}); // never leave a write in flight when the file is closed
       await src.close();
     }
-    await out.flush();
   });
   return { ...result, method: header.method };
 }

@@ -19,7 +19,8 @@ export function opAllowed(op: string, w: number): op is ResidualOp {
 }
 
 function aligned(b: Uint8Array, w: number): Uint8Array {
-  return b.byteOffset % w === 0 ? b : b.slice();
+  // Uint8Array.prototype.slice copies even for a Buffer (whose own slice() is a view)
+  return b.byteOffset % w === 0 ? b : Uint8Array.prototype.slice.call(b);
 }
 
 function words(b: Uint8Array, w: number): Uint8Array | Uint16Array | Uint32Array {
@@ -184,17 +185,26 @@ export interface PlaneRun {
   count: number;
 }
 
-/** Interleave a run of plane bytes back into elements (the inverse of byte-plane grouping). */
-export function joinRun(w: number, r: PlaneRun): Uint8Array {
+/** `count * w` bytes to write into: `dst` (aligned for w) when given and large enough, else a fresh array. */
+function target(dst: Uint8Array | undefined, bytes: number, w: number): Uint8Array {
+  if (dst && dst.length >= bytes && dst.byteOffset % w === 0) return dst.subarray(0, bytes);
+  return new Uint8Array(bytes);
+}
+
+/**
+ * Interleave a run of plane bytes back into elements (the inverse of byte-plane grouping). Writes
+ * into `dst` when it is given, large enough and aligned to w (the result is then a view of it).
+ */
+export function joinRun(w: number, r: PlaneRun, dst?: Uint8Array): Uint8Array {
   const { planes, start, count } = r;
-  const out = new Uint8Array(count * w);
+  const out = target(dst, count * w, w);
   if (w === 1) {
     out.set(planes[0].subarray(start, start + count));
     return out;
   }
   if (w === 4 && LITTLE_ENDIAN) {
     const [p0, p1, p2, p3] = planes;
-    const o = new Uint32Array(out.buffer);
+    const o = new Uint32Array(out.buffer, out.byteOffset, count);
     for (let i = 0, j = start; i < count; i++, j++) o[i] = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
     return out;
   }
@@ -205,36 +215,90 @@ export function joinRun(w: number, r: PlaneRun): Uint8Array {
   return out;
 }
 
-/** new = inverse(op)(old, residual) where the residual is a plane run: join and invert in one pass. */
-export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun): Uint8Array {
+/**
+ * new = inverse(op)(old, residual) where the residual is a plane run: join and invert in one pass over
+ * w-byte words. OLD is first copied into the (aligned) output, so an OLD at any byte offset needs no
+ * separate aligned copy; then each word is updated in place. Writes into `dst` when it is given,
+ * large enough and aligned (the result is then a view of it).
+ */
+export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun, dst?: Uint8Array): Uint8Array {
   assertLE();
   if (w !== 4 && w !== 2) return inverseResidual(op, w, old, joinRun(w, r));
   const { planes, start, count } = r;
-  const out = new Uint8Array(count * w);
+  const out = target(dst, count * w, w);
+  out.set(old.subarray(0, count * w));
   if (w === 4) {
     const [p0, p1, p2, p3] = planes;
-    const o = words(old, 4) as Uint32Array;
-    const q = new Uint32Array(out.buffer);
+    const q = new Uint32Array(out.buffer, out.byteOffset, count);
+    if (p0.byteOffset % 4 === 0 && p1.byteOffset % 4 === 0 && p2.byteOffset % 4 === 0 && p3.byteOffset % 4 === 0) {
+      invert4Words(op === 'x', q, p0, p1, p2, p3, start, count);
+      return out;
+    }
     if (op === 'x') {
-      for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24));
+      for (let i = 0, j = start; i < count; i++, j++) q[i] ^= p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
     } else {
       for (let i = 0, j = start; i < count; i++, j++) {
         const z = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
-        q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+        q[i] += (z >>> 1) ^ -(z & 1);
       }
     }
     return out;
   }
   const [p0, p1] = planes;
-  const o = words(old, 2) as Uint16Array;
-  const q = new Uint16Array(out.buffer);
+  const q = new Uint16Array(out.buffer, out.byteOffset, count);
   if (op === 'x') {
-    for (let i = 0, j = start; i < count; i++, j++) q[i] = o[i] ^ (p0[j] | (p1[j] << 8));
+    for (let i = 0, j = start; i < count; i++, j++) q[i] ^= p0[j] | (p1[j] << 8);
   } else {
     for (let i = 0, j = start; i < count; i++, j++) {
       const z = p0[j] | (p1[j] << 8);
-      q[i] = o[i] + ((z >>> 1) ^ -(z & 1));
+      q[i] += (z >>> 1) ^ -(z & 1);
     }
   }
   return out;
+}
+
+/** Fix up elements [from, to) of q (plane index j = start + i) one at a time. */
+function invert4Scalar(xor: boolean, q: Uint32Array, p0: Uint8Array, p1: Uint8Array, p2: Uint8Array, p3: Uint8Array, start: number, from: number, to: number): void {
+  for (let i = from, j = start + from; i < to; i++, j++) {
+    const z = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
+    q[i] = xor ? q[i] ^ z : q[i] + ((z >>> 1) ^ -(z & 1));
+  }
+}
+
+/**
+ * The w = 4 inverse over 4-byte-aligned planes: reads four plane bytes at once as a 32-bit word per
+ * plane and transposes the 4x4 bytes in registers (4 loads per 4 elements instead of 16). Unaligned
+ * head and tail elements go through invert4Scalar.
+ */
+function invert4Words(xor: boolean, q: Uint32Array, p0: Uint8Array, p1: Uint8Array, p2: Uint8Array, p3: Uint8Array, start: number, count: number): void {
+  const head = Math.min(count, (4 - (start % 4)) % 4);
+  invert4Scalar(xor, q, p0, p1, p2, p3, start, 0, head);
+  const words = (count - head) >> 2;
+  const w0 = (start + head) >> 2;
+  const a0 = new Uint32Array(p0.buffer, p0.byteOffset + w0 * 4, words);
+  const a1 = new Uint32Array(p1.buffer, p1.byteOffset + w0 * 4, words);
+  const a2 = new Uint32Array(p2.buffer, p2.byteOffset + w0 * 4, words);
+  const a3 = new Uint32Array(p3.buffer, p3.byteOffset + w0 * 4, words);
+  if (xor) {
+    for (let k = 0, i = head; k < words; k++, i += 4) {
+      const x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+      q[i] ^= (x0 & 0xff) | ((x1 & 0xff) << 8) | ((x2 & 0xff) << 16) | (x3 << 24);
+      q[i + 1] ^= ((x0 >>> 8) & 0xff) | (x1 & 0xff00) | ((x2 & 0xff00) << 8) | ((x3 & 0xff00) << 16);
+      q[i + 2] ^= ((x0 >>> 16) & 0xff) | ((x1 >>> 8) & 0xff00) | (x2 & 0xff0000) | ((x3 & 0xff0000) << 8);
+      q[i + 3] ^= (x0 >>> 24) | ((x1 >>> 16) & 0xff00) | ((x2 >>> 8) & 0xff0000) | (x3 & 0xff000000);
+    }
+  } else {
+    for (let k = 0, i = head; k < words; k++, i += 4) {
+      const x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+      const t0 = (x0 & 0xff) | ((x1 & 0xff) << 8) | ((x2 & 0xff) << 16) | (x3 << 24);
+      const t1 = ((x0 >>> 8) & 0xff) | (x1 & 0xff00) | ((x2 & 0xff00) << 8) | ((x3 & 0xff00) << 16);
+      const t2 = ((x0 >>> 16) & 0xff) | ((x1 >>> 8) & 0xff00) | (x2 & 0xff0000) | ((x3 & 0xff0000) << 8);
+      const t3 = (x0 >>> 24) | ((x1 >>> 16) & 0xff00) | ((x2 >>> 8) & 0xff0000) | (x3 & 0xff000000);
+      q[i] += (t0 >>> 1) ^ -(t0 & 1);
+      q[i + 1] += (t1 >>> 1) ^ -(t1 & 1);
+      q[i + 2] += (t2 >>> 1) ^ -(t2 & 1);
+      q[i + 3] += (t3 >>> 1) ^ -(t3 & 1);
+    }
+  }
+  invert4Scalar(xor, q, p0, p1, p2, p3, start, head + words * 4, count);
 }

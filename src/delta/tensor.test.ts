@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
 import { decodeTensorPayload, encodeTensorPayload } from './tensor.ts';
-import { forwardResidual, inverseResidual } from './residual.ts';
+import { forwardResidual, inverseResidual, inverseResidualRun, joinRun } from './residual.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
 
 async function decode(payload: Uint8Array, old: Uint8Array, size: number): Promise<Uint8Array> {
@@ -30,6 +30,37 @@ test('residual ops invert for every width', () => {
   const o = buf.subarray(1, 17);
   const nw = new Uint8Array(16).fill(200);
   assert.deepEqual(inverseResidual('s', 4, o, forwardResidual('s', 4, o, nw)), nw);
+});
+
+test('plane-run inversion (word-wise fast path, unaligned planes/OLD, scratch dst) matches the plain inverse', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(2, 4),
+      fc.constantFrom('x' as const, 's' as const),
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.uint8Array({ minLength: 200, maxLength: 200 }),
+      (w, op, start, count, planeShift, oldShift, noise) => {
+        const n = start + count;
+        // planes as views at an offset of planeShift bytes (0: aligned fast path), OLD at oldShift
+        const planes = Array.from({ length: w }, (_, k) => {
+          const p = new Uint8Array(n + planeShift).subarray(planeShift);
+          for (let i = 0; i < n; i++) p[i] = noise[(i * w + k) % noise.length] ^ (i * 31 + k);
+          return p;
+        });
+        const oldBuf = Buffer.alloc(count * w + oldShift);
+        for (let i = 0; i < count * w; i++) oldBuf[oldShift + i] = noise[(i * 7) % noise.length];
+        const old = oldBuf.subarray(oldShift);
+        const res = joinRun(w, { planes, start, count });
+        const want = inverseResidual(op, w, Uint8Array.from(old), res);
+        assert.deepEqual(inverseResidualRun(op, w, old, { planes, start, count }), want);
+        const dst = new Uint8Array(count * w + 8);
+        assert.deepEqual(Uint8Array.from(inverseResidualRun(op, w, old, { planes, start, count }, dst)), want);
+      },
+    ),
+  );
 });
 
 test('tensor payload reproduces NEW and classifies tensors (copy, rename, delta, new)', async () => {

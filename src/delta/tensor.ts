@@ -403,11 +403,18 @@ class StreamReader {
     const b = this.blocks[this.next++];
     if (!b) throw bad(this.what, 'residual stream ended early');
     const n = b.raw / this.w;
-    // zstd planes decode into their own buffers; stored planes are read in place
+    // zstd planes decode into their own buffers; stored planes are read in place unless they sit at
+    // an offset that is not a multiple of 4 (then copied once, so the decoder can read 4 bytes at a time).
+    // All planes are plain Uint8Array views (one element kind keeps the hot loops monomorphic).
     this.planes = b.planes.map(({ coding, data }) => {
-      if (coding[0] === 'r') return data;
-      checkFrameSize(data, n, this.what);
-      return zstdDecompress(data, n);
+      let p = data;
+      if (coding[0] === 'r') {
+        if (p.byteOffset % 4 !== 0) p = Uint8Array.prototype.slice.call(p);
+      } else {
+        checkFrameSize(data, n, this.what);
+        p = zstdDecompress(data, n);
+      }
+      return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
     });
     this.n = n;
     this.pos = 0;
@@ -443,8 +450,10 @@ export function readTensorPlan(payload: Uint8Array, oldSize: number, newSize: nu
 }
 
 /**
- * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`.
- * Throws McdnError PATCH_CORRUPT (or a zstd error) on any inconsistency.
+ * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`. A chunk is
+ * only valid until the sink's promise resolves (reconstructed tensors reuse one scratch buffer), so a
+ * sink that keeps bytes must copy them. Throws McdnError PATCH_CORRUPT (or a zstd error) on any
+ * inconsistency.
  */
 export async function decodeTensorPayload(
   payload: Uint8Array,
@@ -480,6 +489,8 @@ export async function decodeTensorPayload(
     lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
   }
   let litPos = 0;
+  // D, P and N pieces (at most PIECE_BYTES each) are rebuilt into this one buffer: no allocation per piece
+  const scratch = new Uint8Array(PIECE_BYTES);
   const readers = new Map<string, StreamReader>();
   const reader = (key: string, w: number) => {
     let r = readers.get(key);
@@ -505,7 +516,7 @@ export async function decodeTensorPayload(
         for (let done = 0; done < len; ) {
           const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
           const n = run.count * w;
-          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run));
+          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run, scratch));
           done += n;
         }
         break;
@@ -517,7 +528,7 @@ export async function decodeTensorPayload(
         for (let done = 0; done < newLen; ) {
           const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
           const pred = k.convert(await old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
-          await sink(inverseResidualRun(op, k.toWidth, pred, run));
+          await sink(inverseResidualRun(op, k.toWidth, pred, run, scratch));
           done += run.count * k.toWidth;
         }
         break;
@@ -527,7 +538,7 @@ export async function decodeTensorPayload(
         const r = reader(`n${w}`, w);
         for (let done = 0; done < len; ) {
           const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
-          await sink(joinRun(w, run));
+          await sink(joinRun(w, run, scratch));
           done += run.count * w;
         }
         break;
