@@ -2,7 +2,8 @@
  * `npm run bench:optimize`: what quantization and pruning do to the fixture ONNX models, measured
  * with onnxruntime on real inputs built by the committed recipes in scripts/inputs/ (espeak-ng +
  * sox speech for Silero VAD; ImageMagick-rendered text lines for PaddleOCR rec/cls).
- * Rows: FP32 (with the zstd -19 baseline), INT8 (per-channel weight-only; per-block), INT8 calibrated (only
+ * Rows: FP32 (with the zstd -19 baseline), INT8 (plain per-channel weight-only; the default = per-channel + data-free
+ * sensitivity rules; per-block), INT8 calibrated (only
  * where plain INT8 misses its target), FP16, and the pruning curve (30/50/70/90 % global magnitude)
  * → file size, packed .mcz size, agreement with FP32 on the task's own decision. Writes
  * bench/out/optimize.json, docs/optimize-pruning.png and docs/optimize-bench.md.
@@ -93,6 +94,15 @@ function decisions(kind: Kind, outs: Record<string, HostTensor>, charset: string
   return Array.from({ length: d.length / c }, (_, i) => argmax(d, i * c, c));
 }
 
+/** "N per-block, M FP16 (reaches Log …)" from the default rules' report reasons */
+function sensitiveNote(tensors: { reason?: string; action: string; name: string }[]): string {
+  const sens = tensors.filter((t) => t.reason?.startsWith('sensitive'));
+  if (!sens.length) return 'none';
+  const blk = sens.filter((t) => t.action === 'int8').length;
+  const half = sens.filter((t) => t.action === 'fp16');
+  return [blk ? `${blk} per-block (per-channel error > 1 %)` : '', half.length ? `${half.length} FP16 (${[...new Set(half.map((t) => t.reason!.replace('sensitive: output reaches ', 'feeds ')))].join(', ')})` : ''].filter(Boolean).join(', ');
+}
+
 function agree(a: unknown[], b: unknown[]): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) s++;
@@ -139,15 +149,19 @@ async function main(): Promise<void> {
       const labels = (JSON.parse((await readSafetensorsFile(join(INPUTS_DIR, `${mc.inputs}.safetensors`))).metadata!['labels']!) as string[]).map((l) => (l === '180' ? 1 : 0));
       rows[rows.length - 1]!.note = `FP32 orientation accuracy ${(agree(ref, labels) * 100).toFixed(1)} %`;
     }
-    // INT8
+    // INT8 plain per-channel (--plain: no sensitivity rule) — the scheme before the default rules
+    const qp = join(OUT, `${name}.int8plain.onnx`);
+    const rp0 = await quantizeFile(src, qp, { scheme: 'int8', granularity: 'per-channel', minElements: 1024, plain: true });
+    rows.push({ model: name, variant: 'INT8 per-channel --plain', size: rp0.sizeAfter, packed: await packedSize(qp), agreement: await measure(qp), metric, target: mc.target ?? null });
+    // INT8 default: per-channel + data-free sensitivity rules (src/optimize/quantize/sensitivity.ts)
     const q8 = join(OUT, `${name}.int8.onnx`);
     const rq = await quantizeFile(src, q8, { scheme: 'int8', granularity: 'per-channel', minElements: 1024 });
     const a8 = await measure(q8);
     const weightsBefore = rq.report.tensors.filter((t) => t.action !== 'kept').reduce((a, t) => a + t.bytesBefore, 0);
     const weightsAfter = rq.report.tensors.filter((t) => t.action !== 'kept').reduce((a, t) => a + t.bytesAfter, 0);
     rows.push({
-      model: name, variant: 'INT8 per-channel', size: rq.sizeAfter, packed: await packedSize(q8), agreement: a8, metric, target: mc.target ?? null,
-      note: `${rq.quantized} tensors via ${rq.report.method}; quantized weights ${(weightsBefore / weightsAfter).toFixed(2)}x smaller`,
+      model: name, variant: 'INT8 default', size: rq.sizeAfter, packed: await packedSize(q8), agreement: a8, metric, target: mc.target ?? null,
+      note: `${rq.quantized} tensors via ${rq.report.method}; quantized weights ${(weightsBefore / weightsAfter).toFixed(2)}x smaller; sensitive: ${sensitiveNote(rq.report.tensors)}`,
     });
     // INT8 per-block (one scale per output channel and block of ≤ 64 inputs)
     const qb = join(OUT, `${name}.int8blk.onnx`);
@@ -198,7 +212,7 @@ async function main(): Promise<void> {
   const notes = rows.filter((r) => r.note).map((r) => `- ${r.model} ${r.variant}: ${r.note}`);
   console.log('\n' + notes.join('\n'));
   // size target on the weight-dominated recognizer
-  for (const v of ['INT8 per-channel', 'INT8 per-block (64)']) {
+  for (const v of ['INT8 per-channel --plain', 'INT8 default', 'INT8 per-block (64)']) {
     const rec = rows.find((r) => r.model === 'ppocr_v4_rec' && r.variant === v);
     if (rec) console.log(`ppocr_v4_rec ${v}: ${fp32.get('ppocr_v4_rec')!.size} → ${rec.size} bytes (${(fp32.get('ppocr_v4_rec')!.size / rec.size).toFixed(2)}x file; ≤ 3.0 MB: ${rec.size <= 3_000_000 ? 'yes' : 'NO'})`);
   }

@@ -21,6 +21,8 @@ export interface OptimizeOptions {
   prune?: { sparsity: number; scope: PruneScope; pattern: PrunePattern };
   exclude?: RegExp;
   minElements: number;
+  /** int8 per-channel: turn off the default sensitivity rules (see quantize/sensitivity.ts) */
+  plain?: boolean;
   level?: number;
   /** also keep the optimized (unpacked) model here */
   modelOut?: string;
@@ -71,7 +73,7 @@ export async function optimizeFile(inPath: string, outPath: string, opts: Optimi
     opts.signal?.throwIfAborted();
     let report: QuantizeReport | null = null;
     if (opts.quantize !== 'none') {
-      const r = await quantizeFile(current, tmpQuant, { scheme: opts.quantize, granularity: opts.granularity, minElements: opts.minElements, ...(opts.exclude ? { exclude: opts.exclude } : {}) });
+      const r = await quantizeFile(current, tmpQuant, { scheme: opts.quantize, granularity: opts.granularity, minElements: opts.minElements, ...(opts.plain ? { plain: true } : {}), ...(opts.exclude ? { exclude: opts.exclude } : {}) });
       report = r.report;
       current = tmpQuant;
     }

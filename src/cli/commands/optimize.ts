@@ -3,7 +3,7 @@
  * step, ending with one line such as `FP32 10.8 MB → INT8 2.8 MB → packed 2.4 MB`. Thin layer over
  * src/optimize/pipeline.
  */
-import { defineCommand, flagNumber, flagString } from '../command.ts';
+import { defineCommand, flagBool, flagNumber, flagString } from '../command.ts';
 import { formatBytes } from '../output.ts';
 import { inputError } from '../../errors.ts';
 
@@ -14,6 +14,7 @@ export default defineCommand({
     output: { type: 'string', short: 'o', description: 'packed output (.mcz)', placeholder: 'OUT.mcz' },
     quantize: { type: 'string', description: 'int8 | fp16 | bf16 | none', default: 'int8' },
     granularity: { type: 'string', description: 'per-channel | per-tensor | per-block (int8)', default: 'per-channel' },
+    plain: { type: 'boolean', description: 'int8 per-channel: no default sensitivity rules (FP16 for weights feeding Log/Reciprocal/Div denominators, per-block where the per-channel error > 1 %)' },
     prune: { type: 'string', description: 'prune this fraction of weights first (e.g. 0.5)', placeholder: 'S' },
     scope: { type: 'string', description: 'pruning scope: global | per-tensor', default: 'global' },
     pattern: { type: 'string', description: 'pruning pattern: unstructured | 2:4', default: 'unstructured' },
@@ -46,6 +47,7 @@ export default defineCommand({
     const r = await optimizeFile(ctx.args['in'] as string, out, {
       quantize: q as 'int8',
       granularity: granularity as 'per-channel',
+      ...(flagBool(ctx.flags, 'plain') ? { plain: true } : {}),
       ...(sparsity !== undefined ? { prune: { sparsity, scope, pattern } } : {}),
       ...(exclude ? { exclude } : {}),
       minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),

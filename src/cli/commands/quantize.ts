@@ -14,12 +14,15 @@ export default defineCommand({
     'fp16/bf16 constants with in-graph Casts; the result runs unchanged in onnxruntime (checked before writing). ' +
     'safetensors: compressed-tensors int-quantized layout (weight I8 + weight_scale). GGUF: Q8_0. ' +
     'TF.js: uint8 affine / float16 in the weights manifest. Biases, normalization parameters, integer and small ' +
-    'tensors stay; --report lists every tensor with what was done or why not.',
+    'tensors stay; --report lists every tensor with what was done or why not. ONNX int8 per-channel (the default) ' +
+    'applies data-free sensitivity rules unless --plain: FP16 for weights whose output reaches Log/Reciprocal/a Div ' +
+    'denominator, per-block scales for weights whose per-channel error exceeds 1 % (reported as "sensitive: …").',
   positionals: [{ name: 'in', description: 'model file (.onnx, .safetensors, .gguf, TF.js model.json or its directory)', required: true }],
   flags: {
     output: { type: 'string', short: 'o', description: 'output file (TF.js: directory or model.json path)', placeholder: 'OUT' },
     scheme: { type: 'string', description: 'int8 | fp16 | bf16', default: 'int8' },
     granularity: { type: 'string', description: 'per-channel | per-tensor | per-block (int8; per-block: ONNX, one scale per channel and --block-size inputs)', default: 'per-channel' },
+    plain: { type: 'boolean', description: 'int8 per-channel: no default sensitivity rules (FP16 for weights feeding Log/Reciprocal/Div denominators, per-block where the per-channel error > 1 %)' },
     'block-size': { type: 'number', description: 'per-block: values per scale along the input axis', default: 64 },
     exclude: { type: 'string', description: 'keep tensors whose name matches this regular expression', placeholder: 'REGEX' },
     'min-elements': { type: 'number', description: 'keep tensors with fewer elements', default: 1024 },
@@ -61,6 +64,7 @@ export default defineCommand({
     const res = await quantizeFile(ctx.args['in'] as string, out, {
       scheme: scheme as 'int8',
       granularity: granularity as 'per-channel',
+      ...(flagBool(ctx.flags, 'plain') ? { plain: true } : {}),
       minElements: checkMinElements(flagNumber(ctx.flags, 'min-elements')),
       blockSize,
       ...(exclude ? { exclude } : {}),

@@ -15,6 +15,7 @@ import {
   ONNX_BFLOAT16, ONNX_FLOAT, ONNX_INT64, onnxDTypeName, ONNX_FLOAT16, ONNX_INT8, bytesView, encodeLike, intAttr, isFloatDataType, makeNode, readConstantF32, replaceConstant,
 } from '../onnx/rewrite.ts';
 import { buildConsumerIndex, commonRole, constantShape, defaultOpset, findConstants, isNormalizationUse, nameAllocator, type ConstantTensor } from '../onnx/weights.ts';
+import { findAmplifier, REL_ERROR_LIMIT, relativeRmsError } from './sensitivity.ts';
 import { DEFAULT_BLOCK_SIZE, constantKey, type QuantizeOptions, type QuantizeReport, type TensorReport } from './types.ts';
 
 const dtName = onnxDTypeName;
@@ -91,6 +92,23 @@ export function quantizeOnnxModel(model: OnnxModel, opts: QuantizeOptions): { mo
       const b = r.via ? { ...base, via: r.via } : base;
       const red = r.role.reduceAxis;
       const g = red === null ? 0 : blockLength(shape[red]!, opts.blockSize ?? DEFAULT_BLOCK_SIZE);
+      // default rules (per-channel without --plain): see sensitivity.ts
+      const auto = opts.granularity === 'per-channel' && !opts.plain;
+      const amp = auto && dt === ONNX_FLOAT ? findAmplifier(c.uses, consumers) : null;
+      if (amp) {
+        const h = rewriteHalf(model, c, 'fp16', alloc, b);
+        tensors.push(h.action === 'fp16' ? { ...h, reason: `sensitive: output reaches ${amp}` } : h);
+        continue;
+      }
+      if (auto && red !== null && g > 0) {
+        const data = readConstantF32(c.tensor);
+        const rel = relativeRmsError(data, shape, r.role.channelAxis, quantizeInt8(data, shape, r.role.channelAxis));
+        if (rel > REL_ERROR_LIMIT) {
+          const t = rewriteInt8Blocks(model, c, shape, r.role.channelAxis, red, g, alloc, b);
+          tensors.push({ ...t, reason: `sensitive: per-channel error ${(rel * 100).toFixed(2)} % > ${REL_ERROR_LIMIT * 100} % → per-block` });
+          continue;
+        }
+      }
       if (opts.granularity === 'per-block' && red !== null && g > 0) {
         tensors.push(rewriteInt8Blocks(model, c, shape, r.role.channelAxis, red, g, alloc, b));
       } else {

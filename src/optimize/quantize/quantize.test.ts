@@ -9,7 +9,9 @@ import { quantizeInt8, dequantizeInt8, castF16 } from './int8.ts';
 import { quantizeFile, dequantizeFile, quantizeOnnxModel } from './index.ts';
 import { tinyOnnxBytes } from '../test-models.ts';
 import { evaluatePair } from '../eval/index.ts';
-import { decodeOnnxModel } from '../../formats/onnx/model.ts';
+import { decodeOnnxModel, encodeOnnxModel, makeOnnxTensor, type OnnxModel } from '../../formats/onnx/model.ts';
+import { makeNode } from '../onnx/rewrite.ts';
+import { REL_ERROR_LIMIT, relativeRmsError } from './sensitivity.ts';
 import { readSafetensorsFile, writeSafetensors } from '../../formats/safetensors.ts';
 import { writeGguf, GgufType } from '../../formats/gguf.ts';
 import { dequantQ8_0 } from '../../formats/numeric.ts';
@@ -333,6 +335,66 @@ test('fuzz: corrupted ONNX / safetensors inputs either quantize or fail with Mcd
         }
       }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sensitivity rule: relative error flags outlier-heavy channels; Log/Div-denominator feeders stay FP16; --plain turns it off', async () => {
+  // synthetic weights: per channel, small values plus one large outlier → per-channel step is coarse
+  const K = 128;
+  const N = 16;
+  let s = 99;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const smooth = new Float32Array(K * N).map(() => rnd());
+  const outl = new Float32Array(K * N).map(() => 0.01 * rnd());
+  for (let n = 0; n < N; n++) outl[(n * 7) % K * N + n] = 1; // one outlier per output channel (axis 1)
+  assert.ok(relativeRmsError(smooth, [K, N], 1, quantizeInt8(smooth, [K, N], 1)) < REL_ERROR_LIMIT);
+  assert.ok(relativeRmsError(outl, [K, N], 1, quantizeInt8(outl, [K, N], 1)) > REL_ERROR_LIMIT);
+  // model: x → MatMul(W_out) → y; x → MatMul(W_smooth) → y2; x → MatMul(B) → Mul(self) → Add(eps) → Log → y3; x → MatMul(D) → Abs → Div(1, ·) → y4
+  const vi = (name: string, dims: number[]) => ({ name, type: { tensor_type: { elem_type: 1, shape: { dim: dims.map((d) => ({ dim_value: d })) } } }, metadata_props: [] });
+  const t = (name: string, v: Float32Array) => makeOnnxTensor(name, 'F32', [K, N], new Uint8Array(v.buffer.slice(0)));
+  const model: OnnxModel = {
+    ir_version: 7, opset_import: [{ domain: '', version: 13 }], producer_name: 'test', metadata_props: [], training_info: [], functions: [],
+    graph: {
+      name: 'g',
+      node: [
+        makeNode('MatMul', ['x', 'W_out'], ['y'], 'm1'),
+        makeNode('MatMul', ['x', 'W_smooth'], ['y2'], 'm2'),
+        makeNode('MatMul', ['x', 'B'], ['b'], 'm3'), makeNode('Mul', ['b', 'b'], ['b2'], 'sq'), makeNode('Add', ['b2', 'eps'], ['b3'], 'ad'), makeNode('Log', ['b3'], ['y3'], 'lg'),
+        makeNode('MatMul', ['x', 'D'], ['d'], 'm4'), makeNode('Abs', ['d'], ['da'], 'ab'), makeNode('Div', ['one', 'da'], ['y4'], 'dv'),
+      ],
+      initializer: [t('W_out', outl), t('W_smooth', smooth), t('B', smooth.slice()), t('D', smooth.slice()),
+        makeOnnxTensor('eps', 'F32', [], new Uint8Array(new Float32Array([1e-6]).buffer)), makeOnnxTensor('one', 'F32', [], new Uint8Array(new Float32Array([1]).buffer))],
+      sparse_initializer: [], input: [vi('x', [1, K])], output: [vi('y', [1, N]), vi('y2', [1, N]), vi('y3', [1, N]), vi('y4', [1, N])], value_info: [], quantization_annotation: [], metadata_props: [],
+    },
+  };
+  const bytes = encodeOnnxModel(model);
+  const by = (plain: boolean) => new Map(quantizeOnnxModel(decodeOnnxModel(bytes), { scheme: 'int8', ...base, ...(plain ? { plain } : {}) }).report.tensors.map((x) => [x.name, x]));
+  const d = by(false);
+  assert.equal(d.get('W_out')!.action, 'int8');
+  assert.equal(d.get('W_out')!.blockSize, 64, 'outlier channels → per-block');
+  assert.match(d.get('W_out')!.reason!, /sensitive: per-channel error/);
+  assert.equal(d.get('W_smooth')!.blockSize, undefined, 'smooth weights stay per-channel');
+  assert.equal(d.get('W_smooth')!.axis, 1);
+  assert.equal(d.get('B')!.action, 'fp16');
+  assert.match(d.get('B')!.reason!, /reaches Log/);
+  assert.equal(d.get('D')!.action, 'fp16');
+  assert.match(d.get('D')!.reason!, /Div denominator/);
+  const p = by(true);
+  for (const n of ['W_out', 'W_smooth', 'B', 'D']) {
+    assert.equal(p.get(n)!.action, 'int8', n);
+    assert.equal(p.get(n)!.blockSize, undefined, n);
+  }
+  // the default result runs in onnxruntime and stays close
+  const dir = tmp();
+  try {
+    const src = join(dir, 'sens.onnx');
+    writeFileSync(src, bytes);
+    const out = join(dir, 'sens.int8.onnx');
+    await quantizeFile(src, out, { scheme: 'int8', ...base });
+    const ev = await evaluatePair(src, out, { randomBatch: 1 });
+    for (const o of ev.outputs) assert.ok(o.cosine > 0.999, `${o.name} ${o.cosine}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

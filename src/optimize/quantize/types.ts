@@ -21,6 +21,11 @@ export interface QuantizeOptions {
   skip?: Map<string, string>;
   /** ONNX int8: store these constants (by key) as FP16 instead (mixed precision), with the reason */
   half?: Map<string, string>;
+  /**
+   * ONNX int8 per-channel: turn off the default data-free sensitivity rules (FP16 for weights feeding
+   * Log/Reciprocal/Div denominators; per-block for weights with a large per-channel error)
+   */
+  plain?: boolean;
   /** ONNX: quantize only these constants (by key) — used to measure one tensor's sensitivity */
   only?: Set<string>;
 }
