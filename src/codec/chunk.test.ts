@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { encodeChunk, decodeChunk, METHOD_BROTLI, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
+import { encodeChunk, decodeChunk, SMALL_BROTLI_MAX_BYTES, METHOD_BROTLI, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
 import { McdnError } from '../errors.ts';
 import { syntheticWeights } from './synth.ts';
 
@@ -93,4 +93,19 @@ test('boost max adds a brotli candidate for compressible chunks and keeps the sm
   assert.equal(max.method, METHOD_BROTLI);
   assert.deepEqual(decodeChunk(max.payload, max.method, max.width, text.length), text);
   assert.throws(() => decodeChunk(max.payload, max.method, max.width, text.length - 1), McdnError);
+});
+
+test('default boost tries brotli only on small chunks without tensors (text), never on tensor or large chunks', () => {
+  const text = new TextEncoder().encode(JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ name: `layer_${i}/weights`, shape: [3, 3, i % 64, 32], dtype: 'float32' }))));
+  const nonTensor = { boost: 'zstd' as const, probeWidths: [4, 2] };
+  const small = encodeChunk(text, nonTensor);
+  assert.equal(small.method, METHOD_BROTLI);
+  assert.ok(small.payload.length < encodeChunk(text, { boost: 'off', probeWidths: [4, 2] }).payload.length);
+  assert.deepEqual(decodeChunk(small.payload, small.method, small.width, text.length), text);
+  // a width-1 tensor chunk (no probe) keeps zstd at default effort
+  assert.notEqual(encodeChunk(text, { boost: 'zstd', width: 1 }).method, METHOD_BROTLI);
+  // above SMALL_BROTLI_MAX_BYTES: zstd only
+  const big = new Uint8Array(SMALL_BROTLI_MAX_BYTES + 1);
+  for (let o = 0; o < big.length; o += text.length) big.set(text.subarray(0, Math.min(text.length, big.length - o)), o);
+  assert.notEqual(encodeChunk(big, nonTensor).method, METHOD_BROTLI);
 });

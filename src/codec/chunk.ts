@@ -34,6 +34,12 @@ export const BOOST_BELOW_RATIO = 0.6;
 /** With boost 'max', chunks below this ratio — and every chunk of width 1 — get zstd-19 and brotli-11 candidates. */
 export const MAX_BOOST_BELOW_RATIO = 0.7;
 export const BROTLI_QUALITY = 11;
+/**
+ * With boost 'zstd' (the default for files ≤ 256 MiB), chunks holding no tensor (manifests, graph
+ * protobufs, JSON) up to this size also get a BROTLI candidate: brotli's dictionary and context
+ * modelling win on text, and at ~1 MB/s a chunk this small costs well under a second.
+ */
+export const SMALL_BROTLI_MAX_BYTES = 256 * 1024;
 /** The level used for such chunks when boosting is on. */
 export const BOOST_LEVEL = 19;
 /**
@@ -95,7 +101,9 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
   const byteData = boost === 'max' && best?.width === 1 && (opts.width ?? 1) === 1;
   if (boost !== 'off' && opts.force === undefined && best && (byteData || best.payload.byteLength < raw.byteLength * below)) {
     const candidates = [level < BOOST_LEVEL ? encodeAtLevel(raw, opts, BOOST_LEVEL) : undefined];
-    if (boost === 'max') candidates.push({ method: METHOD_BROTLI, width: 1, payload: brotli(raw) });
+    // a small chunk with no tensor in it (the planner asks to probe plane widths for those)
+    const smallText = !!opts.probeWidths?.length && raw.byteLength <= SMALL_BROTLI_MAX_BYTES;
+    if (boost === 'max' || smallText) candidates.push({ method: METHOD_BROTLI, width: 1, payload: brotli(raw) });
     for (const c of candidates) if (c && c.payload.byteLength < best.payload.byteLength) best = c;
   }
   if (opts.force === METHOD_BROTLI) best = { method: METHOD_BROTLI, width: 1, payload: brotli(raw) };
