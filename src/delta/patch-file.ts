@@ -245,6 +245,49 @@ async function sha256OfFile(path: string): Promise<{ sha256: string; size: numbe
   return { sha256: h.digest('hex'), size };
 }
 
+/** Bytes per read when OLD is read and hashed in one pass. */
+const READ_CHUNK_BYTES = 8 << 20;
+
+/**
+ * Read a whole file of known size and hash it in the same pass: the read of chunk k+1 runs in the I/O
+ * pool while chunk k is hashed, so hashing costs almost no extra wall time. Fails if the file is
+ * shorter than `size` (it changed since it was stat'ed).
+ */
+async function readAndHash(path: string, size: number): Promise<{ bytes: Uint8Array; sha256: string }> {
+  const h = createHash('sha256');
+  const b = Buffer.allocUnsafe(size); // fully overwritten below (a short file is an error)
+  const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const file = fh;
+    const readAt = async (at: number): Promise<number> => {
+      const n = Math.min(READ_CHUNK_BYTES, size - at);
+      for (let done = 0; done < n; ) {
+        const { bytesRead } = await file.read(bytes, at + done, n - done, at + done);
+        if (bytesRead === 0) throw new McdnError('FILE_CHANGED', 'io', `${path}: file shrank while being read`, { remedy: 'retry when nothing else writes the file' });
+        done += bytesRead;
+      }
+      return n;
+    };
+    let at = 0;
+    let next = size > 0 ? readAt(0) : undefined;
+    while (next) {
+      const n = await next;
+      const from = at;
+      at += n;
+      next = at < size ? readAt(at) : undefined;
+      next?.catch(() => {}); // awaited on the next turn
+      h.update(bytes.subarray(from, at));
+    }
+  } catch (e) {
+    throw e instanceof McdnError ? e : fromSystemError(e, path);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+  return { bytes, sha256: h.digest('hex') };
+}
+
 /**
  * Copies NEW's chunks into large buffers and writes them with one write in flight: while the file
  * system takes buffer A, decoding fills buffer B (double buffering), so write latency overlaps
@@ -307,11 +350,11 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
   // patch is read at the same time (both reads run in the I/O pool while nothing else waits).
   const patchRead = readWhole(patchPath);
   patchRead.catch(() => {}); // awaited below, after OLD's check
-  const oldBytes = oldStat.size <= IN_MEMORY_OLD_MAX_BYTES ? await readWhole(oldPath) : undefined;
-  if (header.oldSha256) {
-    const got = oldBytes ? createHash('sha256').update(oldBytes).digest('hex') : (await sha256OfFile(oldPath)).sha256;
-    if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
-  }
+  let oldBytes: Uint8Array | undefined;
+  let got = '';
+  if (oldStat.size <= IN_MEMORY_OLD_MAX_BYTES) ({ bytes: oldBytes, sha256: got } = await readAndHash(oldPath, oldStat.size));
+  else if (header.oldSha256) got = (await sha256OfFile(oldPath)).sha256;
+  if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
   const patch = await patchRead;
   let result = { sha256: '', size: 0 };
   await writeFileAtomic(outPath, async (w) => {
