@@ -10,7 +10,7 @@ import type { RandomAccessSource } from '../formats/types.ts';
 import { bytesSource } from '../formats/source.ts';
 import { bspatch } from './bsdiff/bsdiff.ts';
 import { decodeBinaryPayload } from './binary.ts';
-import { decodeTensorPayload } from './tensor.ts';
+import { decodeTensorPayload, type Reserve } from './tensor.ts';
 import { BSDIFF_TRAILER_BYTES, PATCH_HEADER_BYTES, detectPatch, type PatchHeader } from './container.ts';
 
 /** Largest piece handed to the sink at once for the in-memory methods. */
@@ -32,7 +32,8 @@ export function patchHeaderOf(patch: Uint8Array, what = 'patch'): PatchHeader {
  * Decode `patch` (the whole patch file) against OLD; NEW's bytes go to `sink` in order (a chunk is
  * valid only until the sink's promise resolves: copy what you keep). Verifies NEW's
  * size and (when recorded) sha256 at the end and throws PATCH_OUTPUT_MISMATCH otherwise — the caller
- * must discard what the sink received in that case. OLD's identity is the caller's to check first.
+ * must discard what the sink received in that case. OLD's identity is the caller's to check first. `reserve`
+ * (optional) lets the tensor decoder build NEW's bytes directly in the sink's buffer.
  */
 export async function decodePatch(
   header: PatchHeader,
@@ -40,6 +41,7 @@ export async function decodePatch(
   old: RandomAccessSource,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   what = 'patch',
+  reserve?: Reserve,
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
@@ -50,7 +52,7 @@ export async function decodePatch(
   };
   const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
   if (header.method === 'tensor') {
-    await decodeTensorPayload(payload, old, header.newSize, out, what);
+    await decodeTensorPayload(payload, old, header.newSize, out, what, reserve);
   } else {
     const oldBytes = await old.read(0, old.size);
     const nw = header.method === 'binary' ? decodeBinaryPayload(payload, oldBytes, header.newSize, what) : bspatch(oldBytes, patch, header.payloadEnd, what);

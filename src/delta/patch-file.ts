@@ -299,7 +299,23 @@ class PipelinedWriter {
   private len = 0;
   private pending: Promise<void> | undefined;
   constructor(private readonly w: SeqWriter) {}
+  /**
+   * A view of the next `n` bytes of the current buffer (flushing first if they do not fit), for the
+   * decoder to fill in place; passing that same view to `write` then costs no copy.
+   */
+  async reserve(n: number): Promise<Uint8Array | undefined> {
+    if (n > WRITE_BUFFER_BYTES) return undefined;
+    if (this.len + n > WRITE_BUFFER_BYTES) await this.flush();
+    return this.bufs[this.cur].subarray(this.len, this.len + n);
+  }
   async write(chunk: Uint8Array): Promise<void> {
+    const buf = this.bufs[this.cur];
+    if (chunk.buffer === buf.buffer && chunk.byteOffset === buf.byteOffset + this.len && this.len + chunk.length <= buf.length) {
+      // built in place after reserve(): already where it belongs
+      this.len += chunk.length;
+      if (this.len === buf.length) await this.flush();
+      return;
+    }
     for (let off = 0; off < chunk.length; ) {
       const buf = this.bufs[this.cur];
       const n = Math.min(chunk.length - off, buf.length - this.len);
@@ -361,7 +377,7 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     const out = new PipelinedWriter(w);
     const src = oldBytes ? bytesSource(oldBytes, oldPath) : await openSource(oldPath);
     try {
-      result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath);
+      result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, (n) => out.reserve(n));
       await out.finish();
     } finally {
       await out.settle().catch(() => {}); // never leave a write in flight when the file is closed

@@ -450,6 +450,12 @@ export function readTensorPlan(payload: Uint8Array, oldSize: number, newSize: nu
 }
 
 /**
+ * Space in the sink's own buffer for the next `n` bytes of NEW (or undefined): the decoder may build
+ * those bytes there and then hand exactly that view to the sink, which then need not copy it.
+ */
+export type Reserve = (n: number) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
+
+/**
  * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`. A chunk is
  * only valid until the sink's promise resolves (reconstructed tensors reuse one scratch buffer), so a
  * sink that keeps bytes must copy them. Throws McdnError PATCH_CORRUPT (or a zstd error) on any
@@ -461,6 +467,7 @@ export async function decodeTensorPayload(
   newSize: number,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   what = 'patch',
+  reserve?: Reserve,
 ): Promise<void> {
   const { plan, dataOffset } = readTensorPlan(payload, old.size, newSize, what);
   let at = dataOffset;
@@ -491,6 +498,11 @@ export async function decodeTensorPayload(
   let litPos = 0;
   // D, P and N pieces (at most PIECE_BYTES each) are rebuilt into this one buffer: no allocation per piece
   const scratch = new Uint8Array(PIECE_BYTES);
+  // or straight into the sink's own buffer when it offers one aligned for the element width
+  const dest = async (n: number, w: number): Promise<Uint8Array> => {
+    const r = reserve ? await reserve(n) : undefined;
+    return r && r.length >= n && r.byteOffset % w === 0 ? r : scratch;
+  };
   const readers = new Map<string, StreamReader>();
   const reader = (key: string, w: number) => {
     let r = readers.get(key);
@@ -516,7 +528,7 @@ export async function decodeTensorPayload(
         for (let done = 0; done < len; ) {
           const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
           const n = run.count * w;
-          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run, scratch));
+          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run, await dest(n, w)));
           done += n;
         }
         break;
@@ -528,7 +540,7 @@ export async function decodeTensorPayload(
         for (let done = 0; done < newLen; ) {
           const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
           const pred = k.convert(await old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
-          await sink(inverseResidualRun(op, k.toWidth, pred, run, scratch));
+          await sink(inverseResidualRun(op, k.toWidth, pred, run, await dest(run.count * k.toWidth, k.toWidth)));
           done += run.count * k.toWidth;
         }
         break;
@@ -538,7 +550,7 @@ export async function decodeTensorPayload(
         const r = reader(`n${w}`, w);
         for (let done = 0; done < len; ) {
           const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
-          await sink(joinRun(w, run, scratch));
+          await sink(joinRun(w, run, await dest(run.count * w, w)));
           done += run.count * w;
         }
         break;
