@@ -102,6 +102,8 @@ export class DemandReporter {
   sent = 0;
   failures = 0;
   private sending: Promise<void> | undefined;
+  /** extra top-level fields sent with each report (the edge server adds `cache`: its bytes used vs budget, for the dashboard) */
+  extra: (() => Record<string, unknown>) | undefined;
 
   constructor(
     private readonly recorder: DemandRecorder,
@@ -123,7 +125,7 @@ export class DemandReporter {
       const report = this.recorder.take(this.region);
       if (report.items.length === 0) return;
       try {
-        const status = await this.upstream.postJson('/v1/demand', report);
+        const status = await this.upstream.postJson('/v1/demand', this.extra ? { ...report, ...this.extra() } : report);
         if (status >= 200 && status < 300) this.sent++;
         else throw new Error(`HTTP ${status}`);
       } catch (e) {

@@ -35,6 +35,9 @@ import { pumpBody, serveBuffer, serveFile, serveFileVerified, serveFromFill } fr
 import { Upstream } from './upstream.ts';
 import { Prefetcher, type PrefetcherOptions } from '../prefetch/edge.ts';
 import { join } from 'node:path';
+import { createEdgeStatus } from '../dashboard/edge-status.ts';
+import { createMetrics, routeIdOf, type Metrics } from '../metrics/index.ts';
+import { assignRequestId, createLogger, logRequest, type Logger } from '../logging/logger.ts';
 
 export interface EdgeOptions {
   origin: string;
@@ -58,6 +61,10 @@ export interface EdgeOptions {
   /** re-hash every cached blob this often (catches silent corruption); 0 = never */
   scrubIntervalMs?: number;
   log?: (msg: string) => void;
+  /** Prometheus metrics served at /metrics (default: a registry of this server's own) */
+  metrics?: Metrics;
+  /** JSON request logs (default: pino to stderr; level MODELCDN_LOG_LEVEL, else info; only errors under node --test) */
+  logger?: Logger;
   /** run the prefetcher (push channel from the origin, off-peak staged/planned prefetch; src/cdn/prefetch) */
   prefetch?: Omit<PrefetcherOptions, 'cache' | 'upstream' | 'meta' | 'region' | 'log'>;
 }
@@ -124,6 +131,16 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     if (m) demand.noteManifest(m);
   };
   const started = Date.now();
+  // status page (`/`, /v1/edge/status), /metrics and request logs: src/cdn/dashboard, metrics, logging
+  const metrics = opts.metrics ?? createMetrics('edge');
+  metrics.attachCache(() => cache.getStats());
+  metrics.attachPrefetch(() => prefetcher?.fetchedBytes ?? 0);
+  const logger = opts.logger ?? createLogger({ role: 'edge', base: { region: opts.region } });
+  const statusPage = createEdgeStatus({ region: opts.region, upstream: upstream.bases, startedAt: started, stats: () => cache.getStats(), pins: () => cache.pins().size, reports: () => ({ sent: reporter.sent, failures: reporter.failures }) });
+  reporter.extra = () => {
+    const s = cache.getStats();
+    return { cache: { usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, entries: s.entries, pinnedBytes: s.pinnedBytes } };
+  };
   const prefetcher = opts.prefetch ? new Prefetcher({ ...opts.prefetch, cache, upstream, meta, region: opts.region, log }) : undefined;
 
   function manifestOf(body: Buffer): Manifest | undefined {
@@ -275,6 +292,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     if (s0 === '.well-known' && segs[1] === 'modelcdn' && segs[2] === 'public-key' && segs.length === 3 && read) {
       return serveMeta(req, res, '/.well-known/modelcdn/public-key');
     }
+    if (s0 === 'metrics' && segs.length === 1 && read) return metrics.handle(req, res);
+    if (read && (s0 === '' || s0 === 'index.html' || s0 === 'assets') && (await statusPage.handle(req, res))) return;
     if (s0 !== 'v1') throw httpError(404, 'NOT_FOUND', 'not_found', `no route for ${method} ${rawUrl.slice(0, 200)}`);
     if (!read) throw httpError(405, 'METHOD_NOT_ALLOWED', 'input', `${method} is not served by an edge (it is read-only)`, 'send writes to the origin');
     const s1 = segs[1];
@@ -303,6 +322,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
       sendJson(res, 200, prefetcher.status(), { 'cache-control': 'no-store' });
       return;
     }
+    if (s1 === 'edge' && segs[2] === 'status' && segs.length === 3 && (await statusPage.handle(req, res))) return;
     if (s1 === 'edge' && segs[2] === 'stats' && segs.length === 3) {
       sendJson(res, 200, { region: opts.region, cache: cache.getStats(), pins: Object.fromEntries(cache.pins()), demandReports: { sent: reporter.sent, failures: reporter.failures } });
       return;
@@ -311,7 +331,19 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
   }
 
   const server = http.createServer((req, res) => {
-    route(req, res).catch((e) => sendError(res, e, log));
+    const t0 = performance.now();
+    const reqId = assignRequestId(req, res);
+    const sentBytes = metrics.begin(res);
+    let failure: unknown;
+    res.once('close', () => {
+      const o = { method: req.method ?? 'GET', route: routeIdOf(req.url), status: res.statusCode, ms: performance.now() - t0, bytes: sentBytes() };
+      metrics.observeRequest(o);
+      logRequest(logger, { reqId, ...o }, failure);
+    });
+    route(req, res).catch((e) => {
+      failure = e;
+      sendError(res, e, log);
+    });
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
@@ -346,6 +378,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeServer> {
     server,
     async close() {
       await prefetcher?.close();
+      statusPage.close();
       if (scrubTimer) clearInterval(scrubTimer);
       cache.stopScrub();
       await scrubbing;

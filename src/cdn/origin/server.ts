@@ -27,6 +27,9 @@ import { JobQueue } from './publish-job.ts';
 import { matchRoute, route, type Params, type Route } from './router.ts';
 import { Uploads } from './uploads.ts';
 import { createPrefetchOrigin, type PrefetchOrigin } from '../prefetch/origin.ts';
+import { createDashboard } from '../dashboard/routes.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createLogger, logRequest, type Logger } from '../logging/logger.ts';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 export const MAX_JSON_BODY_BYTES = 16 * 1024 * 1024;
@@ -61,6 +64,10 @@ export interface OriginOptions {
   privateReads?: boolean;
   /** observe every finished request (metrics later) */
   onRequest?: (info: { method: string; route: string; status: number; ms: number }) => void;
+  /** Prometheus metrics served at /metrics (default: a registry of this server's own) */
+  metrics?: Metrics;
+  /** JSON request logs (default: pino to stderr; level MODELCDN_LOG_LEVEL, else info; only errors under node --test) */
+  logger?: Logger;
 }
 
 export interface OriginServer {
@@ -163,6 +170,10 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
   };
 
   const prefetch = createPrefetchOrigin({ registry, events, requireToken });
+  // dashboard (`/`, /v1/dashboard*, /v1/events), /metrics and request logs: src/cdn/dashboard, metrics, logging
+  const metrics = opts.metrics ?? createMetrics('origin');
+  const logger = opts.logger ?? createLogger({ role: 'origin' });
+  const dashboard = createDashboard({ registry, metrics, staging: () => prefetch.stages(), placementPins: () => prefetch.placementPins() });
 
   const readyVersion = (p: Params): VersionRow => {
     const name = validateModelName(p['name']!);
@@ -401,10 +412,13 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
         };
       });
       const stored = registry.insertDemand({ region, from, to, items: rows });
+      metrics.demandReport(rows.length);
+      dashboard.noteDemandReport(body);
       sendJson(res, 202, { stored }, { 'cache-control': 'no-store' });
     }),
   ];
   routes.push(...prefetch.routes);
+  routes.push(...dashboard.routes, route(['GET', 'HEAD'], '/metrics', 'metrics', (req, res) => metrics.handle(req, res)));
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
@@ -413,6 +427,13 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
     res.setHeader('x-content-type-options', 'nosniff');
     let routeId = 'unmatched';
     const method = req.method ?? 'GET';
+    const sentBytes = metrics.begin(res);
+    let failure: unknown;
+    res.once('close', () => {
+      const o = { method, route: routeId, status: res.statusCode, ms: performance.now() - t0, bytes: sentBytes() };
+      metrics.observeRequest(o);
+      logRequest(logger, { reqId, ...o }, failure);
+    });
     try {
       const rawPath = (req.url ?? '/').split('?')[0]!;
       const segs = splitUrlPath(rawPath);
@@ -425,6 +446,10 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
         return;
       }
       const m = matchRoute(routes, method, segs);
+      if (m.kind === 'none' && (await dashboard.serveStatic(req, res))) {
+        routeId = 'web';
+        return;
+      }
       if (m.kind === 'none') throw notFound('ROUTE_NOT_FOUND', `no such endpoint: ${method} ${rawPath.slice(0, 200)}`);
       if (m.kind === 'method') {
         res.setHeader('allow', m.allow.join(', '));
@@ -435,6 +460,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       if (opts.privateReads && !PUBLIC_ROUTES.has(routeId) && !m.route.id.match(/Upload|publish/)) requireToken(req);
       await m.route.handler(req, res, m.params, new URL(req.url ?? '/', 'http://origin'));
     } catch (e) {
+      failure = e;
       if (!req.complete && method !== 'GET' && method !== 'HEAD') req.resume();
       sendError(res, e, method === 'HEAD');
     } finally {
@@ -475,6 +501,7 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       if (closed) return;
       closed = true;
       prefetch.close();
+      dashboard.close();
       jobs.abort();
       await worker?.close(); // in-flight processor calls reject; the job re-queues at next start
       await jobs.idle();
