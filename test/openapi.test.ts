@@ -2,8 +2,9 @@
  * docs/openapi.json against the real servers: an origin and an edge on loopback, two published
  * versions pulled through the edge, then real responses of the main routes (origin and edge, good
  * and error cases) validated against the document's schemas with the subset validator in
- * test/support/openapi.ts. The validator itself is checked on failing values first, so a passing
- * run means something.
+ * test/support/openapi.ts — including the dashboard's routes, whose OpenAPI objects live beside
+ * their types (src/cdn/dashboard/openapi.ts) and must equal what docs/openapi.json says. The
+ * validator itself is checked on failing values first, so a passing run means something.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { startEdge, type EdgeServer } from '../src/cdn/edge/server.ts';
 import { startOrigin, type OriginServer } from '../src/cdn/origin/server.ts';
 import { collectFiles, publish } from '../src/cdn/origin/publish-client.ts';
 import { pull } from '../src/cdn/client/index.ts';
+import { DASHBOARD_PATHS, DASHBOARD_SCHEMAS } from '../src/cdn/dashboard/openapi.ts';
 import { checkResponse, matchPathTemplate, validate } from './support/openapi.ts';
 import { REPO_ROOT } from './fixtures.ts';
 
@@ -23,6 +25,7 @@ let dir: string;
 let origin: OriginServer;
 let edge: EdgeServer;
 let jobId: string;
+let token: string;
 
 function bytes(n: number, seed: number): Buffer {
   const f = new Float32Array(n / 4);
@@ -34,7 +37,7 @@ before(async () => {
   doc = JSON.parse(await readFile(join(REPO_ROOT, 'docs/openapi.json'), 'utf8')) as Doc;
   dir = await mkdtemp(join(tmpdir(), 'mcdn-openapi-'));
   origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port: 0 });
-  const token = origin.registry.createToken('t').token;
+  token = origin.registry.createToken('t').token;
   const v1 = bytes(64_000, 0);
   const v2 = Buffer.from(v1);
   v2.fill(7, 1000, 1400);
@@ -50,6 +53,7 @@ before(async () => {
   edge = await startEdge({ origin: origin.url, region: 'spec-eu', cacheDir: join(dir, 'edge'), cacheSizeBytes: 50 << 20, port: 0, demandIntervalMs: 0 });
   await pull({ ref: 'spec-model@1.0', server: edge.url, outDir: join(dir, 'out'), home: join(dir, 'home') });
   await pull({ ref: 'spec-model@1.1', server: edge.url, outDir: join(dir, 'out'), home: join(dir, 'home') });
+  await new Promise((r) => setTimeout(r, 100)); // demand is recorded just after a response's last byte
   await edge.reporter.flush();
 });
 
@@ -120,4 +124,39 @@ test('edge: the same read API matches the document', async () => {
   await check(b, '/v1/models/spec-model/channels/latest', { expect: 200 });
   await check(b, '/v1/models/spec-model/versions/1.0/manifest', { expect: 200 });
   await check(b, '/v1/models/no-such-model', { expect: 404 });
+});
+
+test('dashboard: docs/openapi.json carries the dashboard objects as written beside their types', () => {
+  const paths = doc['paths'] as Record<string, unknown>;
+  const schemas = (doc['components'] as { schemas: Record<string, unknown> }).schemas;
+  for (const [p, v] of Object.entries(DASHBOARD_PATHS)) assert.deepEqual(paths[p], v, `docs/openapi.json paths['${p}'] differs from src/cdn/dashboard/openapi.ts`);
+  for (const [n, v] of Object.entries(DASHBOARD_SCHEMAS)) assert.deepEqual(schemas[n], v, `docs/openapi.json schema ${n} differs from src/cdn/dashboard/openapi.ts`);
+});
+
+test('dashboard: real responses (with demand, cache figures and a staged version) match the document', async () => {
+  const staged = await fetch(`${origin.url}/v1/stages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'spec-model', version: '1.1' }) });
+  assert.equal(staged.status, 201);
+  const snap = (await check(origin.url, '/v1/dashboard', { expect: 200 })) as { edges: { edges: { region: string; cache: unknown; series: { t: number[] } }[] }; staging: { staged: unknown[] }; models: { models: unknown[] } };
+  const eu = snap.edges.edges.find((e) => e.region === 'spec-eu')!;
+  assert.ok(eu.cache, 'cache figures arrived with the demand report');
+  assert.ok(eu.series.t.length >= 1);
+  assert.equal(snap.staging.staged.length, 1);
+  assert.equal(snap.models.models.length, 1);
+  await check(origin.url, '/v1/dashboard?window=3600', { expect: 200 });
+  await check(origin.url, '/v1/dashboard/models', { expect: 200 });
+  await check(origin.url, '/v1/dashboard/edges', { expect: 200 });
+  await check(origin.url, '/v1/dashboard/edges?window=5', { expect: 400 });
+  await check(origin.url, '/v1/dashboard/staging', { expect: 200 });
+  await check(origin.url, '/v1/dashboard/placement', { expect: 200 });
+  const ev = await fetch(`${origin.url}/v1/events`);
+  assert.equal(ev.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  await ev.body!.cancel();
+  const m = await fetch(`${origin.url}/metrics`);
+  assert.match(m.headers.get('content-type')!, /^text\/plain/);
+  await m.arrayBuffer();
+});
+
+test('edge: its status route matches the EdgeStatus schema', async () => {
+  const body = (await (await fetch(`${edge.url}/v1/edge/status`)).json()) as unknown;
+  assert.deepEqual(validate(doc, { $ref: '#/components/schemas/EdgeStatus' }, body), []);
 });
