@@ -294,7 +294,11 @@ async function readAndHash(path: string, size: number): Promise<{ bytes: Uint8Ar
  * decode time. Chunks are copied, so the producer may reuse them as soon as `write` resolves.
  */
 class PipelinedWriter {
-  private bufs = [new Uint8Array(WRITE_BUFFER_BYTES), new Uint8Array(WRITE_BUFFER_BYTES)];
+  // not zero-filled: only bytes already copied or built in place (up to `len`) are ever written
+  private bufs = [0, 1].map(() => {
+    const b = Buffer.allocUnsafeSlow(WRITE_BUFFER_BYTES);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  });
   private cur = 0;
   private len = 0;
   private pending: Promise<void> | undefined;

@@ -497,11 +497,11 @@ export async function decodeTensorPayload(
   }
   let litPos = 0;
   // D, P and N pieces (at most PIECE_BYTES each) are rebuilt into this one buffer: no allocation per piece
-  const scratch = new Uint8Array(PIECE_BYTES);
+  let scratch: Uint8Array | undefined; // allocated on first use only
   // or straight into the sink's own buffer when it offers one aligned for the element width
   const dest = async (n: number, w: number): Promise<Uint8Array> => {
     const r = reserve ? await reserve(n) : undefined;
-    return r && r.length >= n && r.byteOffset % w === 0 ? r : scratch;
+    return r && r.length >= n && r.byteOffset % w === 0 ? r : (scratch ??= new Uint8Array(PIECE_BYTES));
   };
   const readers = new Map<string, StreamReader>();
   const reader = (key: string, w: number) => {
