@@ -35,6 +35,7 @@ let origin: OriginServer;
 let edge: EdgeServer;
 let prefetchEdge: EdgeServer;
 let browser: BrowserContext;
+let userDataDir: string;
 let token: string;
 const offsite: string[] = [];
 
@@ -116,7 +117,7 @@ before(async () => {
   await edge.reporter.flush();
   assert.equal(edge.reporter.sent, 1);
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'mcdn-chromium-'));
+  userDataDir = await mkdtemp(join(tmpdir(), 'mcdn-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -135,6 +136,7 @@ after(async () => {
   await edge?.close();
   await origin?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 
 async function snapshot(): Promise<DashboardSnapshot> {
