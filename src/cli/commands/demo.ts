@@ -39,13 +39,16 @@ export default defineCommand({
     const port = flagNumber(ctx.flags, 'port') ?? 8080;
     if (!Number.isInteger(port) || port < 0 || port > 65534) throw inputError('BAD_PORT', `demo: --port ${port} is not a TCP port`);
 
-    const [{ startOrigin }, { startEdge }, { publish, collectFiles }, { pull }, { makeFineTune }] = await Promise.all([
+    const [{ startOrigin }, { startEdge }, { publish, collectFiles }, { pull }, { makeFineTune }, { createLogger }] = await Promise.all([
       import('../../cdn/origin/server.ts'),
       import('../../cdn/edge/server.ts'),
       import('../../cdn/origin/publish-client.ts'),
       import('../../cdn/client/index.ts'),
       import('../demo-model.ts'),
+      import('../../cdn/logging/logger.ts'),
     ]);
+    // the demo narrates on stdout; request logs only at warn unless MODELCDN_LOG_LEVEL asks for more
+    const level = ctx.env['MODELCDN_LOG_LEVEL'] ? undefined : ('warn' as const);
     await rm(data, { recursive: true, force: true });
     await mkdir(data, { recursive: true });
     const say = (s: string) => ctx.out.line(s);
@@ -61,9 +64,18 @@ export default defineCommand({
         throw e;
       }
     };
-    const origin = await listen((p) => startOrigin({ dataDir: join(data, 'origin'), port: p }), port);
+    const origin = await listen((p) => startOrigin({ dataDir: join(data, 'origin'), port: p, logger: createLogger({ role: 'origin', ...(level ? { level } : {}) }) }), port);
     const edge = await listen(
-      (p) => startEdge({ origin: origin.url, region: 'local', cacheDir: join(data, 'edge'), cacheSizeBytes: 2e9, port: p, demandIntervalMs: 5000 }),
+      (p) =>
+        startEdge({
+          origin: origin.url,
+          region: 'local',
+          cacheDir: join(data, 'edge'),
+          cacheSizeBytes: 2e9,
+          port: p,
+          demandIntervalMs: 5000,
+          logger: createLogger({ role: 'edge', base: { region: 'local' }, ...(level ? { level } : {}) }),
+        }),
       port === 0 ? 0 : port + 1,
     );
     try {
@@ -101,7 +113,7 @@ export default defineCommand({
           v.steps.map((s) => [s.step, s.version, s.route, formatBytes(s.size), formatBytes(s.fetched), `${((100 * s.fetched) / s.size).toFixed(1)} %`]),
         ),
         '',
-        `dashboard  ${v.urls.dashboard}`,
+        `dashboard  ${v.urls.dashboard}   (edge status page: ${v.urls.edge}/)`,
         `try        npx modelcdn pull ${name}@1.0.0 --server ${v.urls.edge} -o /tmp/${name}`,
         `           curl --compressed -o /tmp/model.onnx ${v.urls.rawFile}`,
       ]);
