@@ -81,6 +81,8 @@ export interface CacheStats {
   memoryBytes: number;
   memoryHits: number;
   memoryLoads: number;
+  /** blobs evicted to hold the byte budget */
+  evictions: number;
 }
 
 const CLEAN_MARKER = 'clean-shutdown';
@@ -152,6 +154,7 @@ export class EdgeBlobCache {
       memoryBytes: 0,
       memoryHits: 0,
       memoryLoads: 0,
+      evictions: 0,
     };
   }
 
@@ -270,7 +273,13 @@ export class EdgeBlobCache {
     }
     this.entries.set(entry.hash, entry);
     for (let i = 0; i < Math.min(hits, 8); i++) this.index.policy.onHit(entry.hash, entry.size, now);
-    void this.deleteFiles(this.index.lastEvicted.slice());
+    void this.evicted(this.index.lastEvicted.slice());
+  }
+
+  /** delete the files of blobs the eviction policy gave up, counting them */
+  private evicted(hashes: string[]): Promise<void> {
+    this.stats.evictions += hashes.length;
+    return this.deleteFiles(hashes);
   }
 
   private async deleteFiles(hashes: string[]): Promise<void> {
@@ -365,7 +374,7 @@ export class EdgeBlobCache {
       this.stats.bypasses++;
       return { kind: 'bypass', reason: 'not-admitted', response: resp };
     }
-    await this.deleteFiles(this.index.lastEvicted.slice());
+    await this.evicted(this.index.lastEvicted.slice());
     const tmp = join(this.dir, 'tmp', `${hash}.${randomBytes(6).toString('hex')}.part`);
     // the temp file is created while the first upstream bytes already flow to readers through the
     // fill's ring (no file-system round trip on the time-to-first-byte path)
@@ -566,7 +575,7 @@ export class EdgeBlobCache {
       this.index.remove(v);
       victims.push(v);
     }
-    void this.deleteFiles(victims);
+    void this.evicted(victims);
     return freed;
   }
 
@@ -693,7 +702,7 @@ export class EdgeBlobCache {
       if (!this.userPins.has(hash)) this.index.unpin(hash);
       throw new McdnError('PREFETCH_NOT_CACHEABLE', 'conflict', `blob ${hash} (${r.size} bytes) does not fit in the cache next to its pinned blobs`);
     }
-    await this.deleteFiles(this.index.lastEvicted.slice());
+    await this.evicted(this.index.lastEvicted.slice());
     const final = blobPath(this.dir, hash);
     try {
       await mkdir(join(this.dir, 'blobs', hash.slice(0, 2)), { recursive: true });
