@@ -209,6 +209,14 @@ test('the dashboard shows the model, the hit ratio chart and the staging section
   assert.ok(requests > 0 && requests <= st.hits + st.misses);
   assert.equal((await page.locator(`td.heat[data-region="${REGION}"][data-model="${MODEL}"]`).innerText()).replace(' ●', ''), String(requests));
 
+  // cost: the window's deliveries priced three ways (raw from the origin, packed/patched, measured)
+  const costRows = page.locator('[data-testid="cost"] tbody tr');
+  await costRows.first().waitFor();
+  assert.deepEqual(await costRows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-scenario'))), ['raw-origin', 'optimized-origin', 'modelcdn']);
+  const cost = (await snapshot()).cost;
+  assert.ok(cost.originalBytes >= cost.servedBytes && cost.servedBytes > 0);
+  assert.equal(await costRows.nth(1).locator('td').first().innerText(), fmtBytes(cost.servedBytes));
+
   // staging: nothing staged yet
   await page.getByTestId('staging-empty').waitFor();
   assert.match(await page.getByTestId('staging-empty').innerText(), /No staged versions\./);

@@ -11,6 +11,7 @@ import {
   DASHBOARD_EVENTS,
   DASHBOARD_ROUTES,
   dashboardClient,
+  type CostView,
   type DashboardSnapshot,
   type EdgeSummary,
   type EdgesView,
@@ -331,6 +332,45 @@ function Heatmap({ v }: { v: PlacementView }) {
   );
 }
 
+function fmtUsd(x: number): string {
+  if (x >= 1) return x.toLocaleString('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: x >= 100 ? 0 : 2 });
+  return x.toLocaleString('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 2 });
+}
+
+function CostSection({ v }: { v: CostView }) {
+  if (v.servedBytes === 0) return h('p', { class: 'empty', 'data-testid': 'cost-empty' }, 'No deliveries reported in the window yet: costs fill in as edges report demand.');
+  const base = v.scenarios[0]!.usd;
+  return h(
+    Scroll,
+    { label: 'Cost of the window\'s traffic' },
+    h(
+      'table',
+      { 'data-testid': 'cost' },
+      h(
+        'caption',
+        null,
+        `Origin egress for the same deliveries at $${v.prices.originEgressPerGB}/GB (edge storage $${v.prices.edgeStoragePerGBMonth}/GB-month). ` +
+          `Edges hold ${fmtBytes(v.edgeStorageBytes)} now: ${fmtUsd(v.edgeStorageUsdPerMonth)} per month.`,
+      ),
+      h('thead', null, h('tr', null, ['Delivery', 'Origin egress', 'Cost', 'vs raw'].map((c) => h('th', { scope: 'col', key: c }, c)))),
+      h(
+        'tbody',
+        null,
+        v.scenarios.map((s) =>
+          h(
+            'tr',
+            { key: s.id, 'data-scenario': s.id },
+            h('th', { scope: 'row' }, s.label),
+            h('td', { class: 'num', 'data-label': 'Origin egress' }, fmtBytes(s.originEgressBytes)),
+            h('td', { class: 'num', 'data-label': 'Cost' }, fmtUsd(s.usd)),
+            h('td', { class: 'num', 'data-label': 'vs raw' }, base > 0 ? fmtPct(s.usd / base) : '—'),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 function App() {
   const [snap, setSnap] = useState<DashboardSnapshot | null>(null);
   const [live, setLive] = useState<Live>('connecting');
@@ -371,6 +411,7 @@ function App() {
           ['#edges', 'Edges'],
           ['#staging', 'Staged versions'],
           ['#placement', 'Placement'],
+          ['#cost', 'Cost'],
         ].map(([href, label]) => h('li', { key: href }, h('a', { href }, label)))),
       ),
     ),
@@ -386,6 +427,7 @@ function App() {
             h(Section, { id: 'edges', title: 'Edges', key: 'e' }, h(EdgesSection, { v: snap.edges })),
             h(Section, { id: 'staging', title: 'Staged versions', key: 's' }, h(StagingSection, { v: snap.staging })),
             h(Section, { id: 'placement', title: 'Placement: regions × models', key: 'p' }, h(Heatmap, { v: snap.placement })),
+            h(Section, { id: 'cost', title: 'Cost: bytes into money', key: 'c' }, h(CostSection, { v: snap.cost })),
           ],
     ),
   );

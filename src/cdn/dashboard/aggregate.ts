@@ -7,7 +7,8 @@
  * registry and does no HTTP.
  */
 import type { Registry, VersionRow } from '../registry/registry.ts';
-import type { EdgeCacheReport, EdgeSummary, ModelSummary, ModelsView, PatchStage, PlacementView, VersionSummary } from './api.ts';
+import type { CostView, EdgeCacheReport, EdgeSummary, ModelSummary, ModelsView, PatchStage, PlacementView, VersionSummary } from './api.ts';
+import { cost, type PriceTable } from '../../sim/prices.ts';
 
 /** Most time buckets in a chart series. */
 export const MAX_BUCKETS = 120;
@@ -226,5 +227,57 @@ export function placementView(registry: Registry, nowMs: number, windowSeconds: 
     regions: [...regions].sort(),
     models: [...models].sort(),
     cells: [...cells.values()].sort((a, b) => a.region.localeCompare(b.region) || a.model.localeCompare(b.model)),
+  };
+}
+
+/**
+ * Bytes into money for the window's traffic (issue 7 §5): what the origin would have sent for the same
+ * deliveries as raw files with no CDN, as modelcdn's compressed/patched forms with no edge cache, and
+ * what it measurably sent (edges, lazy fill, prefetch and placement as deployed). A delivery of a packed
+ * artifact or patch counts as its share of the original file (bytes × original size / blob size), so
+ * ranged and partial requests weigh what they carried.
+ */
+export function costView(
+  registry: Registry,
+  nowMs: number,
+  windowSeconds: number,
+  measuredOriginEgressBytes: number,
+  caches: ReadonlyMap<string, EdgeCacheReport>,
+  prices: PriceTable,
+): CostView {
+  const since = nowMs - windowSeconds * 1000;
+  const rows = registry.db
+    .prepare(
+      `SELECT d.blob AS blob, SUM(d.bytes) AS bytes,
+         COALESCE(
+           (SELECT f.size || ':' || f.size FROM files f WHERE f.sha256 = d.blob LIMIT 1),
+           (SELECT f.size || ':' || a.size FROM artifacts a JOIN files f ON f.sha256 = a.source_sha256 WHERE a.blob = d.blob LIMIT 1),
+           (SELECT f.size || ':' || p.size FROM patches p JOIN files f ON f.sha256 = p.to_sha256 WHERE p.blob = d.blob LIMIT 1)
+         ) AS sizes
+       FROM demand d WHERE d.period_to >= ? AND d.blob IS NOT NULL GROUP BY d.blob`,
+    )
+    .all(since) as { blob: string; bytes: number; sizes: string | null }[];
+  let servedBytes = 0;
+  let originalBytes = 0;
+  for (const r of rows) {
+    servedBytes += r.bytes;
+    const [orig, blobSize] = (r.sizes ?? '').split(':').map(Number);
+    // blobs that stand for no file (chunk manifests, containers) count as themselves
+    originalBytes += orig && blobSize ? Math.round((r.bytes * orig) / blobSize) : r.bytes;
+  }
+  const usd = (bytes: number) => cost(prices, { originBytes: bytes }).total;
+  const edgeStorageBytes = [...caches.values()].reduce((s, c) => s + c.usedBytes, 0);
+  return {
+    windowSeconds,
+    prices: { originEgressPerGB: prices.originEgressPerGB, interRegionPerGB: prices.interRegionPerGB, edgeStoragePerGBMonth: prices.edgeStoragePerGBMonth },
+    servedBytes,
+    originalBytes,
+    scenarios: [
+      { id: 'raw-origin', label: 'raw files from the origin, no CDN', originEgressBytes: originalBytes, usd: usd(originalBytes) },
+      { id: 'optimized-origin', label: 'packed files and patches from the origin, no edge cache', originEgressBytes: servedBytes, usd: usd(servedBytes) },
+      { id: 'modelcdn', label: 'modelcdn: edges with lazy fill, prefetch and placement (measured)', originEgressBytes: measuredOriginEgressBytes, usd: usd(measuredOriginEgressBytes) },
+    ],
+    edgeStorageBytes,
+    edgeStorageUsdPerMonth: cost(prices, { originBytes: 0, storageBytes: edgeStorageBytes, months: 1 }).total,
   };
 }

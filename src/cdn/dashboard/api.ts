@@ -12,6 +12,7 @@ export const DASHBOARD_ROUTES = {
   edges: '/v1/dashboard/edges',
   staging: '/v1/dashboard/staging',
   placement: '/v1/dashboard/placement',
+  cost: '/v1/dashboard/cost',
   /** text/event-stream; events named in DASHBOARD_EVENTS */
   events: '/v1/events',
 } as const;
@@ -181,6 +182,31 @@ export interface PlacementView {
   cells: PlacementCell[];
 }
 
+// ---- cost ----
+
+/** Origin egress of the window's traffic under one delivery strategy, priced. */
+export interface CostScenario {
+  id: 'raw-origin' | 'optimized-origin' | 'modelcdn';
+  label: string;
+  originEgressBytes: number;
+  /** originEgressBytes × the origin egress price */
+  usd: number;
+}
+
+export interface CostView {
+  windowSeconds: number;
+  /** $/GB origin egress, $/GB inter-region, $/GB-month edge storage (docs: src/sim/prices.ts, MODELCDN_PRICES) */
+  prices: { originEgressPerGB: number; interRegionPerGB: number; edgeStoragePerGBMonth: number };
+  /** bytes the edges sent to clients in the window (compressed / patched as delivered) */
+  servedBytes: number;
+  /** the same deliveries counted as the original files they stand for */
+  originalBytes: number;
+  scenarios: CostScenario[];
+  /** bytes the edges hold now, and what holding them costs per month */
+  edgeStorageBytes: number;
+  edgeStorageUsdPerMonth: number;
+}
+
 export interface DashboardSnapshot {
   generatedAt: string;
   role: 'origin';
@@ -188,6 +214,7 @@ export interface DashboardSnapshot {
   edges: EdgesView;
   staging: StagingView;
   placement: PlacementView;
+  cost: CostView;
 }
 
 // ---- the edge status page ----
@@ -232,6 +259,7 @@ export interface DashboardApi {
   edges(): Promise<EdgesView>;
   staging(): Promise<StagingView>;
   placement(): Promise<PlacementView>;
+  cost(): Promise<CostView>;
   edgeStatus(): Promise<EdgeStatus>;
 }
 
@@ -249,6 +277,7 @@ export function dashboardClient(base: string, fetchFn: FetchLike): DashboardApi 
     edges: () => get<EdgesView>(DASHBOARD_ROUTES.edges),
     staging: () => get<StagingView>(DASHBOARD_ROUTES.staging),
     placement: () => get<PlacementView>(DASHBOARD_ROUTES.placement),
+    cost: () => get<CostView>(DASHBOARD_ROUTES.cost),
     edgeStatus: () => get<EdgeStatus>(EDGE_ROUTES.status),
   };
 }

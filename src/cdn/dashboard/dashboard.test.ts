@@ -15,7 +15,8 @@ import { matchRoute } from '../origin/router.ts';
 import { splitUrlPath } from '../http/validate.ts';
 import { createMetrics } from '../metrics/metrics.ts';
 import type { DashboardSnapshot, EdgesView, ModelsView } from './api.ts';
-import { bucketSecondsFor, edgeSummaries, modelsView, placementView } from './aggregate.ts';
+import { bucketSecondsFor, costView, edgeSummaries, modelsView, placementView } from './aggregate.ts';
+import { DEFAULT_PRICES } from '../../sim/prices.ts';
 import { ByteSeries } from './egress.ts';
 import { formatEvent } from './sse.ts';
 import { staticHandler } from './static.ts';
@@ -137,6 +138,18 @@ describe('aggregation', () => {
     const q = placementView(reg, t, 86_400, [{ region: 'ap', model: 'other', pinnedBytes: 3000 }]);
     assert.equal(q.planned, true);
     assert.equal(q.cells.find((c) => c.region === 'ap')?.pinnedBytes, 3000);
+  });
+
+  test('cost: deliveries priced as raw files, as packed/patched forms, and as measured origin egress', () => {
+    const t = Date.UTC(2026, 0, 1, 13, 0, 0);
+    const caches = new Map([['eu', { usedBytes: 2e9, capacityBytes: 4e9, entries: 3, pinnedBytes: 0, reportedAt: new Date(t).toISOString() }]]);
+    const c = costView(reg, t, 86_400, 700, caches, DEFAULT_PRICES);
+    // eu: 1600 B of a 400 B packed form of a 1000 B file + 500 B of a 50 B patch to a 1000 B file; us: 6000 B of 3000/5000
+    assert.equal(c.servedBytes, 1600 + 500 + 6000);
+    assert.equal(c.originalBytes, 4000 + 10_000 + 10_000);
+    assert.deepEqual(c.scenarios.map((x) => [x.id, x.originEgressBytes]), [['raw-origin', 24_000], ['optimized-origin', 8100], ['modelcdn', 700]]);
+    assert.ok(Math.abs(c.scenarios[0]!.usd - (24_000 / 1e9) * DEFAULT_PRICES.originEgressPerGB) < 1e-12);
+    assert.ok(Math.abs(c.edgeStorageUsdPerMonth - 2 * DEFAULT_PRICES.edgeStoragePerGBMonth) < 1e-9);
   });
 
   test('bucket widths stay readable and bounded', () => {

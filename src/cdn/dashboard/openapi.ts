@@ -101,13 +101,26 @@ export const DASHBOARD_SCHEMAS: Record<string, Schema> = {
     models: { type: 'array', items: str },
     cells: { type: 'array', items: obj(['region', 'model', 'requests', 'bytes', 'pinnedBytes'], { region: str, model: str, requests: int, bytes: int, pinnedBytes: int }) },
   }),
-  DashboardSnapshot: obj(['generatedAt', 'role', 'models', 'edges', 'staging', 'placement'], {
+  DashboardCost: obj(['windowSeconds', 'prices', 'servedBytes', 'originalBytes', 'scenarios', 'edgeStorageBytes', 'edgeStorageUsdPerMonth'], {
+    windowSeconds: int,
+    prices: obj(['originEgressPerGB', 'interRegionPerGB', 'edgeStoragePerGBMonth'], { originEgressPerGB: num, interRegionPerGB: num, edgeStoragePerGBMonth: num }),
+    servedBytes: int,
+    originalBytes: int,
+    scenarios: {
+      type: 'array',
+      items: obj(['id', 'label', 'originEgressBytes', 'usd'], { id: { type: 'string', enum: ['raw-origin', 'optimized-origin', 'modelcdn'] }, label: str, originEgressBytes: int, usd: num }),
+    },
+    edgeStorageBytes: int,
+    edgeStorageUsdPerMonth: num,
+  }),
+  DashboardSnapshot: obj(['generatedAt', 'role', 'models', 'edges', 'staging', 'placement', 'cost'], {
     generatedAt: { type: 'string', format: 'date-time' },
     role: { const: 'origin' },
     models: ref('DashboardModels'),
     edges: ref('DashboardEdges'),
     staging: ref('DashboardStaging'),
     placement: ref('DashboardPlacement'),
+    cost: ref('DashboardCost'),
   }),
   EdgeStatus: obj(['role', 'region', 'upstream', 'uptimeSeconds', 'cache', 'demandReports', 'pins', 'samples'], {
     role: { const: 'edge' },
@@ -159,6 +172,7 @@ export const DASHBOARD_PATHS: Record<string, Schema> = {
   '/v1/dashboard/edges': { get: { ...(json('DashboardEdges', 'edges: demand, hit ratio over time, cache use, origin egress', true)['get'] as Schema), operationId: 'dashboardEdges' } },
   '/v1/dashboard/staging': { get: { ...(json('DashboardStaging', 'staged versions with per-edge readiness')['get'] as Schema), operationId: 'dashboardStaging' } },
   '/v1/dashboard/placement': { get: { ...(json('DashboardPlacement', 'regions × models demand and placement pins', true)['get'] as Schema), operationId: 'dashboardPlacement' } },
+  '/v1/dashboard/cost': { get: { ...(json('DashboardCost', 'the window\'s traffic priced: raw files from the origin vs packed/patched vs measured with edges', true)['get'] as Schema), operationId: 'dashboardCost' } },
   '/v1/events': {
     get: {
       tags: ['dashboard'],

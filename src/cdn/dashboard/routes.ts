@@ -12,7 +12,8 @@ import type { Registry } from '../registry/registry.ts';
 import { route, type Route } from '../origin/router.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { DASHBOARD_EVENTS, DASHBOARD_ROUTES, type DashboardSnapshot, type EdgeCacheReport, type EdgesView, type ModelsView, type StagedVersion, type StagingView } from './api.ts';
-import { DEFAULT_WINDOW_SECONDS, edgeSummaries, modelsView, placementView, type PlacementPins } from './aggregate.ts';
+import { DEFAULT_WINDOW_SECONDS, costView, edgeSummaries, modelsView, placementView, type PlacementPins } from './aggregate.ts';
+import { resolvePrices, type PriceTable } from '../../sim/prices.ts';
 import { ByteSeries } from './egress.ts';
 import { SseHub } from './sse.ts';
 import { staticHandler } from './static.ts';
@@ -37,6 +38,8 @@ export interface DashboardOptions {
   /** how often open event streams check for changes */
   pollMs?: number;
   now?: () => number;
+  /** prices for the cost view (default: src/sim/prices.ts defaults, overridden by MODELCDN_PRICES='k=v,…' or JSON) */
+  prices?: PriceTable;
   /** folder with the built front-end (default web/dist) */
   webRoot?: string;
 }
@@ -118,6 +121,15 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     return { windowSeconds: w, bucketSeconds: e.bucketSeconds, edges: e.edges, originEgress: egress.series(t) };
   };
   const placement = (w: number) => placementView(registry, now(), w, opts.placementPins?.(), caches.keys());
+  const prices = opts.prices ?? resolvePrices(process.env['MODELCDN_PRICES']);
+  const costOf = (w: number) => {
+    const t = now();
+    const s = egress.series(t);
+    // measured origin egress inside the window (the series keeps recent buckets; older traffic is outside any window it covers)
+    const since = t / 1000 - w;
+    const inWindow = s.t.reduce((sum, bt, i) => (bt + s.bucketSeconds > since ? sum + s.bytes[i]! : sum), 0);
+    return costView(registry, t, w, inWindow, caches, prices);
+  };
   const snapshot = (w = defaultWindow): DashboardSnapshot => ({
     generatedAt: new Date(now()).toISOString(),
     role: 'origin',
@@ -125,6 +137,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     edges: edges(w),
     staging: staging(),
     placement: placement(w),
+    cost: costOf(w),
   });
 
   // change detection for the event streams: cheap counters, compared once per poll
@@ -164,6 +177,7 @@ export function createDashboard(opts: DashboardOptions): Dashboard {
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.edges, 'dashboardEdges', (req, res, _p, url) => sendJson(req, res, edges(windowOf(url, defaultWindow)))),
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.staging, 'dashboardStaging', (req, res) => sendJson(req, res, staging())),
     route(['GET', 'HEAD'], DASHBOARD_ROUTES.placement, 'dashboardPlacement', (req, res, _p, url) => sendJson(req, res, placement(windowOf(url, defaultWindow)))),
+    route(['GET', 'HEAD'], DASHBOARD_ROUTES.cost, 'dashboardCost', (req, res, _p, url) => sendJson(req, res, costOf(windowOf(url, defaultWindow)))),
     route('GET', DASHBOARD_ROUTES.events, 'events', (req, res) => {
       if (!hub.open(req, res)) return;
       last = stamp();
