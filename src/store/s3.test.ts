@@ -27,6 +27,8 @@ describe('S3BlobStore against OpenStack Swift s3api', { skip: available ? false 
       region: swift.region,
       forcePathStyle: true,
       credentials: { accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey },
+      // a one-node Swift answers 503 SlowDown while a backend is briefly busy: retry like a client would
+      maxAttempts: 6,
     });
   });
   after(async () => {

@@ -98,8 +98,16 @@ export async function startSwift(): Promise<SwiftHandle> {
         const tok = a.headers.get('x-auth-token');
         const url = a.headers.get('x-storage-url');
         if (tok && url) {
-          const h = await fetch(url, { method: 'HEAD', headers: { 'X-Auth-Token': tok } });
-          if (h.status < 300) break;
+          // every backend must answer, not just the proxy: a container and an object round trip
+          const hdr = { 'X-Auth-Token': tok };
+          const c = await fetch(`${url}/readiness`, { method: 'PUT', headers: hdr });
+          const o = c.status < 300 ? await fetch(`${url}/readiness/probe`, { method: 'PUT', headers: hdr, body: 'ok' }) : c;
+          const g = o.status < 300 ? await fetch(`${url}/readiness/probe`, { headers: hdr }) : o;
+          if (g.status === 200 && (await g.text()) === 'ok') {
+            await fetch(`${url}/readiness/probe`, { method: 'DELETE', headers: hdr });
+            await fetch(`${url}/readiness`, { method: 'DELETE', headers: hdr });
+            break;
+          }
         }
       }
     } catch {

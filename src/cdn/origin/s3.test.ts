@@ -26,7 +26,7 @@ before(async () => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'mcdn-origin-s3-'));
   swift = await startSwift();
-  client = new S3Client({ endpoint: swift.endpoint, region: swift.region, forcePathStyle: true, credentials: { accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey } });
+  client = new S3Client({ endpoint: swift.endpoint, region: swift.region, forcePathStyle: true, credentials: { accessKeyId: swift.accessKeyId, secretAccessKey: swift.secretAccessKey }, maxAttempts: 6 });
   await client.send(new CreateBucketCommand({ Bucket: 'origin-blobs' }));
   const store = new S3BlobStore({ client, bucket: 'origin-blobs', prefix: 'm/', spoolDir: join(dir, 'spool') });
   origin = await startOrigin({ dataDir: join(dir, 'data'), port: 0, store, redirectBlobs: true, encodings: ['gzip', 'zstd'] });
