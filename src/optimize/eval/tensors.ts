@@ -6,6 +6,7 @@
 import type { DType } from '../../formats/types.ts';
 import { inputError } from '../../errors.ts';
 import { f16ToF32 } from '../../formats/numeric.ts';
+import { mulberry32 } from '../../util/random.ts';
 
 export type HostDType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type HostData = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
@@ -96,13 +97,4 @@ export function toNumbers(t: HostTensor): ArrayLike<number> {
 }
 
 /** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
