@@ -45,7 +45,7 @@ export async function startSwift(): Promise<SwiftHandle> {
     join(dir, 'swift.conf'),
     `[swift-hash]\nswift_hash_path_suffix = modelcdn-test\nswift_hash_path_prefix = modelcdn\n[storage-policy:0]\nname = gold\ndefault = yes\n`,
   );
-  const common = `[DEFAULT]\nbind_ip = 127.0.0.1\nswift_dir = ${dir}\ndevices = ${dev}\nmount_check = false\nuser = root\nworkers = 1\nlog_name = swift\nlog_level = WARNING\n`;
+  const common = `[DEFAULT]\nbind_ip = 127.0.0.1\nswift_dir = ${dir}\ndevices = ${dev}\nmount_check = false\nuser = root\nworkers = 0\nlog_name = swift\nlog_level = WARNING\n`;
   const server = (kind: string, port: number) =>
     `${common}bind_port = ${port}\n\n[pipeline:main]\npipeline = ${kind}-server\n\n[app:${kind}-server]\nuse = egg:swift#${kind}\n`;
   await writeFile(join(dir, 'account-server.conf'), server('account', accountPort));
@@ -71,7 +71,8 @@ export async function startSwift(): Promise<SwiftHandle> {
   const procs: ChildProcess[] = [];
   const logs: string[] = [];
   const start = (cmd: string, args: string[]) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // own process group, so stop() ends the server and anything it forked
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     p.stdout?.on('data', (d) => logs.push(String(d)));
     p.stderr?.on('data', (d) => logs.push(String(d)));
     procs.push(p);
@@ -82,9 +83,16 @@ export async function startSwift(): Promise<SwiftHandle> {
   start('swift-object-server', [join(dir, 'object-server.conf')]);
   start('swift-proxy-server', [join(dir, 'proxy-server.conf')]);
   const stop = async () => {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+    const group = (p: ChildProcess, sig: NodeJS.Signals) => {
+      try {
+        if (p.pid) process.kill(-p.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    for (const p of procs) group(p, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    for (const p of procs) group(p, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
   };
   const endpoint = `http://127.0.0.1:${proxyPort}`;
