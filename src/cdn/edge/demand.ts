@@ -8,8 +8,9 @@
 import type { Upstream } from './upstream.ts';
 
 export interface DemandItem {
-  model: string;
-  version: string;
+  /** null for blobs not named by any manifest this edge has seen (chunk manifests, xorbs) */
+  model: string | null;
+  version: string | null;
   blob: string;
   requests: number;
   bytes: number;
@@ -55,15 +56,15 @@ export class DemandRecorder {
   }
 
   record(blob: string, bytes: number, hit: boolean, owner?: { model: string; version: string }): void {
-    const o = owner ?? this.owners.get(blob) ?? { model: '', version: '' };
-    const key = `${o.model}\0${o.version}\0${blob}`;
+    const o = owner ?? this.owners.get(blob);
+    const key = `${o?.model ?? ''}\0${o?.version ?? ''}\0${blob}`;
     let it = this.items.get(key);
     if (!it) {
       if (this.items.size >= MAX_DEMAND_ITEMS) {
         this.dropped++;
         return;
       }
-      it = { model: o.model, version: o.version, blob, requests: 0, bytes: 0, hits: 0 };
+      it = { model: o?.model ?? null, version: o?.version ?? null, blob, requests: 0, bytes: 0, hits: 0 };
       this.items.set(key, it);
     }
     it.requests++;

@@ -402,9 +402,9 @@ export async function startOrigin(opts: OriginOptions): Promise<OriginServer> {
       const rows: DemandItem[] = items.map((it: unknown, i: number) => {
         if (!isObj(it)) throw inputError('BAD_ITEMS', `items[${i}] is not an object`);
         return {
-          // blobs an edge cannot attribute to a version (chunk manifests, xorbs) come with no or empty names
-          model: it['model'] == null || it['model'] === '' ? null : validateModelName(it['model'] as string),
-          version: it['version'] == null || it['version'] === '' ? null : validateVersion(it['version'] as string),
+          // blobs an edge cannot attribute to a version (chunk manifests, xorbs) come with null names
+          model: it['model'] == null ? null : validateModelName(it['model'] as string),
+          version: it['version'] == null ? null : validateVersion(it['version'] as string),
           blob: it['blob'] == null ? null : validateHash(it['blob'] as string),
           requests: nonNegInt(it['requests'], `items[${i}].requests`),
           bytes: nonNegInt(it['bytes'], `items[${i}].bytes`),
