@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Writable } from 'node:stream';
-import { commandHelp, commandNames, loadCommand, main } from './main.ts';
+import { commandHelp, commandNames, loadCommand } from './main.ts';
+import { runMain } from '../../test/support/cli.ts';
 import { formatBytes, parseBytes, table } from './output.ts';
 
-function capture(): { stream: Writable & { isTTY?: boolean }; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(c, _e, cb) {
-      chunks.push(Buffer.from(c));
-      cb();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function run(argv: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await main(argv, { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const run = runMain;
 
 describe('cli dispatcher', () => {
   it('lists every command in the global help', async () => {

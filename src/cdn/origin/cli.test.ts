@@ -10,32 +10,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../cli/main.ts';
+import { runMain } from '../../../test/support/cli.ts';
 import { verifyManifestEnvelope, keyPairFromPem, parsePublicKey } from '../manifest/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { sha256Hex } from '../../util/hash.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
-function capture() {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(c, _e, cb) {
-      chunks.push(Buffer.from(c));
-      cb();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function run(argv: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await main(argv, { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const run = runMain;
 
 let dir: string;
 let proc: ChildProcess | undefined;
