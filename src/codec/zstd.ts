@@ -185,3 +185,18 @@ export function createZstdCompressStream(level = ZSTD_DEFAULT_LEVEL): CompressSt
 export function createZstdDecompressStream(): DecompressStreamT {
   return new DecompressStream({ windowLogMax: ZSTD_MAX_WINDOW_LOG });
 }
+
+/**
+ * Decompress one or more concatenated zstd frames into `dst`, which must be exactly the decoded size:
+ * no allocation, for callers that reuse their output buffers (the delta decoder's byte planes).
+ * Throws McdnError ZSTD_CORRUPT, or ZSTD_SIZE_MISMATCH when the data decodes to more or fewer bytes.
+ */
+export function zstdDecompressInto(buf: Uint8Array, dst: Uint8Array): void {
+  dctx ??= new binding.DCtx();
+  const n = wrapCorrupt(() => dctx!.decompress(dst, buf));
+  if (n !== dst.byteLength) {
+    throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', `zstd data decoded to ${n} bytes, expected ${dst.byteLength}`, {
+      details: { got: n, expected: dst.byteLength },
+    });
+  }
+}

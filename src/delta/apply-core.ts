@@ -6,11 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { McdnError } from '../errors.ts';
-import type { RandomAccessSource } from '../formats/types.ts';
 import { bytesSource } from '../formats/source.ts';
 import { bspatch } from './bsdiff/bsdiff.ts';
 import { decodeBinaryPayload } from './binary.ts';
-import { decodeTensorPayload, type Reserve } from './tensor.ts';
+import { decodeTensorPayload, type DecodeOptions, type OldSource } from './tensor.ts';
 import { BSDIFF_TRAILER_BYTES, PATCH_HEADER_BYTES, detectPatch, type PatchHeader } from './container.ts';
 
 /** Largest piece handed to the sink at once for the in-memory methods. */
@@ -32,16 +31,17 @@ export function patchHeaderOf(patch: Uint8Array, what = 'patch'): PatchHeader {
  * Decode `patch` (the whole patch file) against OLD; NEW's bytes go to `sink` in order (a chunk is
  * valid only until the sink's promise resolves: copy what you keep). Verifies NEW's
  * size and (when recorded) sha256 at the end and throws PATCH_OUTPUT_MISMATCH otherwise — the caller
- * must discard what the sink received in that case. OLD's identity is the caller's to check first. `reserve`
- * (optional) lets the tensor decoder build NEW's bytes directly in the sink's buffer.
+ * must discard what the sink received in that case. OLD's identity is the caller's to check first.
+ * `opts.reserve` lets the tensor decoder build NEW's bytes directly in the sink's buffer; `opts.buffers`
+ * gives it reusable working buffers.
  */
 export async function decodePatch(
   header: PatchHeader,
   patch: Uint8Array,
-  old: RandomAccessSource,
+  old: OldSource,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   what = 'patch',
-  reserve?: Reserve,
+  opts: DecodeOptions = {},
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
@@ -52,23 +52,33 @@ export async function decodePatch(
   };
   const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
   if (header.method === 'tensor') {
-    await decodeTensorPayload(payload, old, header.newSize, out, what, reserve);
+    await decodeTensorPayload(payload, old, header.newSize, out, what, opts);
   } else {
     const oldBytes = await old.read(0, old.size);
     const nw = header.method === 'binary' ? decodeBinaryPayload(payload, oldBytes, header.newSize, what) : bspatch(oldBytes, patch, header.payloadEnd, what);
     for (let i = 0; i < nw.length; i += SINK_PIECE_BYTES) await out(nw.subarray(i, i + SINK_PIECE_BYTES));
   }
   const sha256 = hash.digest('hex');
+  checkOutputSize(header, size, what);
+  checkOutputHash(header, sha256, what);
+  return { sha256, size };
+}
+
+/** Throw PATCH_OUTPUT_MISMATCH unless NEW came out `header.newSize` bytes long. */
+export function checkOutputSize(header: PatchHeader, size: number, what: string): void {
   if (size !== header.newSize) {
     throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${what}: patch produced ${size} bytes, expected ${header.newSize}; nothing written`, { remedy: 'the patch file is damaged; fetch it again' });
   }
+}
+
+/** Throw PATCH_OUTPUT_MISMATCH unless NEW's sha256 is the one the patch records (when it records one). */
+export function checkOutputHash(header: PatchHeader, sha256: string, what: string): void {
   if (header.newSha256 && sha256 !== header.newSha256) {
     throw new McdnError('PATCH_OUTPUT_MISMATCH', 'integrity', `${what}: patched output has sha256 ${sha256.slice(0, 12)}…, expected ${header.newSha256.slice(0, 12)}…; nothing written`, {
       details: { expected: header.newSha256, got: sha256 },
       remedy: 'the patch file is damaged; fetch it again',
     });
   }
-  return { sha256, size };
 }
 
 /** Apply a patch entirely in memory: checks OLD first, returns NEW only if it verifies. */

@@ -11,12 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout } from '../formats/types.ts';
-import { bytesSource, openSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
+import { bytesSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
 import { packFile } from '../codec/index.ts';
 import { bsdiff } from './bsdiff/bsdiff.ts';
 import { encodeBinaryPayload } from './binary.ts';
 import { encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
 import { decodePatch, wrongBase } from './apply-core.ts';
+import { acquireBuffers, releaseBuffers, type BufferSet } from './buffers.ts';
+import type { OldSource } from './tensor.ts';
+import { OldFile, WINDOW_BYTES } from './old-file.ts';
 import {
   BSDIFF_TRAILER_BYTES,
   PATCH_HEADER_BYTES,
@@ -36,10 +39,6 @@ export const AUTO_BSDIFF_MAX_BYTES = 4 << 20;
  * half of NEW unmatched (new tensors + container bytes).
  */
 export const AUTO_BINARY_ALWAYS_BYTES = 16 << 20;
-/** applyPatch reads an OLD up to this size into memory once (hash + decode) instead of twice by range. */
-export const IN_MEMORY_OLD_MAX_BYTES = 512 << 20;
-/** Output is handed to the file in writes of this size (two such buffers, one write in flight). */
-const WRITE_BUFFER_BYTES = 4 << 20;
 
 export interface MakePatchOptions {
   method?: MakeMethod;
@@ -208,6 +207,10 @@ export async function makePatch(oldPath: string, newPath: string, outPath: strin
 
 /** Read a patch file's header (method, hashes, sizes) without reading its payload. */
 export async function readPatchHeader(path: string): Promise<PatchHeader> {
+  return (await readHeaderAndSize(path)).header;
+}
+
+async function readHeaderAndSize(path: string): Promise<{ header: PatchHeader; size: number }> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -216,7 +219,7 @@ export async function readPatchHeader(path: string): Promise<PatchHeader> {
     await fh.read(head, 0, head.length, 0);
     const tail = new Uint8Array(Math.min(size, BSDIFF_TRAILER_BYTES));
     await fh.read(tail, 0, tail.length, size - tail.length);
-    return detectPatch(head, tail, size, path);
+    return { header: detectPatch(head, tail, size, path), size };
   } catch (e) {
     throw fromSystemError(e, path);
   } finally {
@@ -224,92 +227,104 @@ export async function readPatchHeader(path: string): Promise<PatchHeader> {
   }
 }
 
-async function sha256OfFile(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    const buf = new Uint8Array(4 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, size);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } catch (e) {
-    throw fromSystemError(e, path);
-  } finally {
-    await fh?.close().catch(() => {});
-  }
-  return { sha256: h.digest('hex'), size };
-}
-
-/** Bytes per read when OLD is read and hashed in one pass. */
-const READ_CHUNK_BYTES = 8 << 20;
+/** Bytes per write of NEW (two such buffers, one write in flight). */
+export const IO_BUFFER_BYTES = 1 << 20;
 
 /**
- * Read a whole file of known size and hash it in the same pass: the read of chunk k+1 runs in the I/O
- * pool while chunk k is hashed, so hashing costs almost no extra wall time. Fails if the file is
- * shorter than `size` (it changed since it was stat'ed).
+ * sha256 of a file of known size in one pass through two reused buffers: the read of piece k+1 runs
+ * in the I/O pool while piece k is hashed. Fails if the file is shorter than `size`.
  */
-async function readAndHash(path: string, size: number): Promise<{ bytes: Uint8Array; sha256: string }> {
+async function hashFile(path: string, size: number, buffers: BufferSet): Promise<string> {
   const h = createHash('sha256');
-  const b = Buffer.allocUnsafe(size); // fully overwritten below (a short file is an error)
-  const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  // the read-ahead windows of OldFile, not in use yet
+  const bufs = [buffers.get('win0', WINDOW_BYTES), buffers.get('win1', WINDOW_BYTES)];
   let fh;
   try {
     fh = await open(path, 'r');
     const file = fh;
-    const readAt = async (at: number): Promise<number> => {
-      const n = Math.min(READ_CHUNK_BYTES, size - at);
+    const readAt = async (at: number, buf: Uint8Array): Promise<Uint8Array> => {
+      const n = Math.min(buf.length, size - at);
       for (let done = 0; done < n; ) {
-        const { bytesRead } = await file.read(bytes, at + done, n - done, at + done);
-        if (bytesRead === 0) throw new McdnError('FILE_CHANGED', 'io', `${path}: file shrank while being read`, { remedy: 'retry when nothing else writes the file' });
+        const { bytesRead } = await file.read(buf, done, n - done, at + done);
+        if (bytesRead === 0) throw fileShrank(path);
         done += bytesRead;
       }
-      return n;
+      return buf.subarray(0, n);
     };
     let at = 0;
-    let next = size > 0 ? readAt(0) : undefined;
+    let k = 0;
+    let next = size > 0 ? readAt(0, bufs[0]) : undefined;
     while (next) {
-      const n = await next;
-      const from = at;
-      at += n;
-      next = at < size ? readAt(at) : undefined;
+      const piece = await next;
+      at += piece.length;
+      k ^= 1;
+      next = at < size ? readAt(at, bufs[k]) : undefined;
       next?.catch(() => {}); // awaited on the next turn
-      h.update(bytes.subarray(from, at));
+      h.update(piece);
     }
   } catch (e) {
     throw e instanceof McdnError ? e : fromSystemError(e, path);
   } finally {
     await fh?.close().catch(() => {});
   }
-  return { bytes, sha256: h.digest('hex') };
+  return h.digest('hex');
 }
 
+function fileShrank(path: string): McdnError {
+  return new McdnError('FILE_CHANGED', 'io', `${path}: file shrank while being read`, { remedy: 'retry when nothing else writes the file' });
+}
+
+/** Read a whole file of known size into `bytes` (its length), in pieces with all reads in flight. */
+async function readInto(path: string, bytes: Uint8Array): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const file = fh;
+    const readAt = async (at: number, n: number): Promise<void> => {
+      for (let done = 0; done < n; ) {
+        const { bytesRead } = await file.read(bytes, at + done, n - done, at + done);
+        if (bytesRead === 0) throw fileShrank(path);
+        done += bytesRead;
+      }
+    };
+    const reads: Promise<void>[] = [];
+    for (let at = 0; at < bytes.length; at += READ_PIECE_BYTES) reads.push(readAt(at, Math.min(READ_PIECE_BYTES, bytes.length - at)));
+    const settled = await Promise.allSettled(reads);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  } catch (e) {
+    throw e instanceof McdnError ? e : fromSystemError(e, path);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/** Bytes per read when a whole file is read with several reads in flight. */
+const READ_PIECE_BYTES = 4 << 20;
+
 /**
- * Copies NEW's chunks into large buffers and writes them with one write in flight: while the file
- * system takes buffer A, decoding fills buffer B (double buffering), so write latency overlaps
+ * Copies NEW's chunks into two reused buffers and writes them with one write in flight: while the
+ * file system takes buffer A, decoding fills buffer B (double buffering), so write latency overlaps
  * decode time. Chunks are copied, so the producer may reuse them as soon as `write` resolves.
  */
 class PipelinedWriter {
   // not zero-filled: only bytes already copied or built in place (up to `len`) are ever written
-  private bufs = [0, 1].map(() => {
-    const b = Buffer.allocUnsafeSlow(WRITE_BUFFER_BYTES);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  });
+  private readonly bufs: Uint8Array[];
   private cur = 0;
   private len = 0;
   private pending: Promise<void> | undefined;
-  constructor(private readonly w: SeqWriter) {}
+  constructor(
+    private readonly w: SeqWriter,
+    buffers: BufferSet,
+  ) {
+    this.bufs = [buffers.get('io0', IO_BUFFER_BYTES), buffers.get('io1', IO_BUFFER_BYTES)];
+  }
   /**
    * A view of the next `n` bytes of the current buffer (flushing first if they do not fit), for the
    * decoder to fill in place; passing that same view to `write` then costs no copy.
    */
   async reserve(n: number): Promise<Uint8Array | undefined> {
-    if (n > WRITE_BUFFER_BYTES) return undefined;
-    if (this.len + n > WRITE_BUFFER_BYTES) await this.flush();
+    if (n > IO_BUFFER_BYTES) return undefined;
+    if (this.len + n > IO_BUFFER_BYTES) await this.flush();
     return this.bufs[this.cur].subarray(this.len, this.len + n);
   }
   async write(chunk: Uint8Array): Promise<void> {
@@ -355,9 +370,14 @@ class PipelinedWriter {
  * Apply PATCH to OLD, writing NEW to `outPath`. OLD's size and sha256 are checked before anything is
  * written; NEW goes to a temp file beside `outPath` and is renamed into place only after its sha256
  * (or, for a BSDIFF40 patch without our trailer, its size) matches.
+ *
+ * The tensor method passes over OLD twice — a hashing pass, then reads of the ranges the plan names —
+ * through reused buffers (acquireBuffers), instead of holding OLD in a fresh buffer whose page faults
+ * cost as much as the reads; NEW is hashed piece by piece as it goes to the file. The binary and
+ * bsdiff methods need all of OLD in memory: it is read once and hashed from there.
  */
 export async function applyPatch(oldPath: string, patchPath: string, outPath: string): Promise<{ sha256: string; size: number; method: PatchMethod }> {
-  const header = await readPatchHeader(patchPath);
+  const { header, size: patchSize } = await readHeaderAndSize(patchPath);
   const oldStat = await stat(oldPath).catch((e: unknown) => {
     throw fromSystemError(e, oldPath);
   });
@@ -365,28 +385,38 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
   if (header.oldSize !== undefined && oldStat.size !== header.oldSize) {
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
-  // OLD up to IN_MEMORY_OLD_MAX_BYTES is read once: hashed from memory, decoded without per-segment
-  // file reads; larger files are hashed in a streaming pass and read by range while decoding. The
-  // patch is read at the same time (both reads run in the I/O pool while nothing else waits).
-  const patchRead = readWhole(patchPath);
+  const buffers = acquireBuffers();
+  // the patch is read while OLD is hashed (its reads run in the I/O pool)
+  const patch = buffers.get('patch', patchSize);
+  const patchRead = readInto(patchPath, patch);
   patchRead.catch(() => {}); // awaited below, after OLD's check
-  let oldBytes: Uint8Array | undefined;
-  let got = '';
-  if (oldStat.size <= IN_MEMORY_OLD_MAX_BYTES) ({ bytes: oldBytes, sha256: got } = await readAndHash(oldPath, oldStat.size));
-  else if (header.oldSha256) got = (await sha256OfFile(oldPath)).sha256;
-  if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
-  const patch = await patchRead;
-  let result = { sha256: '', size: 0 };
-  await writeFileAtomic(outPath, async (w) => {
-    const out = new PipelinedWriter(w);
-    const src = oldBytes ? bytesSource(oldBytes, oldPath) : await openSource(oldPath);
-    try {
-      result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, (n) => out.reserve(n));
-      await out.finish();
-    } finally {
-      await out.settle().catch(() => {}); // never leave a write in flight when the file is closed
-      await src.close();
+  try {
+    let oldBytes: Uint8Array | undefined;
+    let got = '';
+    if (header.method === 'tensor') {
+      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers);
+    } else {
+      oldBytes = buffers.get('old', oldStat.size);
+      await readInto(oldPath, oldBytes);
+      if (header.oldSha256) got = createHash('sha256').update(oldBytes).digest('hex');
     }
-  });
-  return { ...result, method: header.method };
+    if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+    await patchRead;
+    let result = { sha256: '', size: 0 };
+    await writeFileAtomic(outPath, async (w) => {
+      const out = new PipelinedWriter(w, buffers);
+      const src: OldSource = oldBytes ? bytesSource(oldBytes, oldPath) : await OldFile.open(oldPath, oldStat.size, buffers);
+      try {
+        result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, { reserve: (n) => out.reserve(n), buffers });
+        await out.finish();
+      } finally {
+        await out.settle().catch(() => {}); // never leave a write in flight when the file is closed
+        await src.close();
+      }
+    });
+    return { ...result, method: header.method };
+  } finally {
+    await patchRead.catch(() => {}); // no read into the set's buffers still in flight
+    releaseBuffers(buffers);
+  }
 }

@@ -223,10 +223,30 @@ export function joinRun(w: number, r: PlaneRun, dst?: Uint8Array): Uint8Array {
  */
 export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun, dst?: Uint8Array): Uint8Array {
   assertLE();
-  if (w !== 4 && w !== 2) return inverseResidual(op, w, old, joinRun(w, r));
   const { planes, start, count } = r;
   const out = target(dst, count * w, w);
-  out.set(old.subarray(0, count * w));
+  // OLD may already be in the output (read there by the caller): then it is updated in place
+  if (old.buffer !== out.buffer || old.byteOffset !== out.byteOffset) out.set(old.subarray(0, count * w));
+  if (w === 1) {
+    const p0 = planes[0];
+    if (op === 'x') {
+      for (let i = 0, j = start; i < count; i++, j++) out[i] ^= p0[j];
+    } else {
+      for (let i = 0, j = start; i < count; i++, j++) {
+        const z = p0[j];
+        out[i] += (z >>> 1) ^ -(z & 1);
+      }
+    }
+    return out;
+  }
+  if (w !== 4 && w !== 2) {
+    // w = 8 (XOR only): byte k of each element from plane k
+    for (let k = 0; k < w; k++) {
+      const p = planes[k];
+      for (let i = 0, o = k, j = start; i < count; i++, o += w, j++) out[o] ^= p[j];
+    }
+    return out;
+  }
   if (w === 4) {
     const [p0, p1, p2, p3] = planes;
     const q = new Uint32Array(out.buffer, out.byteOffset, count);

@@ -13,6 +13,8 @@ import { McdnError } from '../errors.ts';
 import type { RandomAccessSource, TensorInfo } from '../formats/types.ts';
 import { DTYPE_BYTES } from '../formats/types.ts';
 import { splitPlanes, zstdCompress, zstdCompressWithPrefix, zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
+import { zstdDecompressInto } from '../codec/zstd.ts';
+import type { BufferSet } from './buffers.ts';
 import { checkFrameSize } from './zstd-guard.ts';
 import { CASTS, castFor } from './cast.ts';
 import { estimatePlanesBytes, forwardResidual, inverseResidualRun, joinRun, opAllowed, planeEntropyBits, type PlaneRun, type ResidualOp } from './residual.ts';
@@ -24,7 +26,7 @@ export const MAX_PLAN_BYTES = 64 << 20;
 /** Largest number of segments a plan may list. */
 export const MAX_SEGMENTS = 4_000_000;
 /** Bytes handled at once when copying or reconstructing a long segment. */
-export const PIECE_BYTES = 4 << 20;
+export const PIECE_BYTES = 1 << 20;
 /** A plane whose order-0 entropy exceeds this many bits per byte is stored, not zstd-coded. */
 export const STORE_ENTROPY_BITS = 7.97;
 
@@ -395,24 +397,35 @@ class StreamReader {
   private pos = 0;
   private next = 0;
   constructor(
+    private readonly key: string,
     private readonly blocks: { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[],
     private readonly w: number,
     private readonly what: string,
+    private readonly buffers: BufferSet | undefined,
   ) {}
+  /** A buffer for plane k of the current block: from the set (reused block after block) or fresh. */
+  private planeBuffer(k: number, n: number, kind: string): Uint8Array {
+    return this.buffers ? this.buffers.get(`${kind}${this.key}.${k}`, n) : new Uint8Array(n);
+  }
   private load(): void {
     const b = this.blocks[this.next++];
     if (!b) throw bad(this.what, 'residual stream ended early');
     const n = b.raw / this.w;
-    // zstd planes decode into their own buffers; stored planes are read in place unless they sit at
-    // an offset that is not a multiple of 4 (then copied once, so the decoder can read 4 bytes at a time).
-    // All planes are plain Uint8Array views (one element kind keeps the hot loops monomorphic).
-    this.planes = b.planes.map(({ coding, data }) => {
+    // zstd planes decode into (reused) plane buffers; stored planes are read in place unless they sit
+    // at an offset that is not a multiple of 4 (then copied once, so the decoder can read 4 bytes at a
+    // time). All planes are plain Uint8Array views (one element kind keeps the hot loops monomorphic).
+    this.planes = b.planes.map(({ coding, data }, k) => {
       let p = data;
       if (coding[0] === 'r') {
-        if (p.byteOffset % 4 !== 0) p = Uint8Array.prototype.slice.call(p);
+        if (p.byteOffset % 4 !== 0) {
+          const c = this.planeBuffer(k, p.length, 'r');
+          c.set(p);
+          p = c;
+        }
       } else {
         checkFrameSize(data, n, this.what);
-        p = zstdDecompress(data, n);
+        p = this.planeBuffer(k, n, 'z');
+        zstdDecompressInto(data, p);
       }
       return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
     });
@@ -456,6 +469,21 @@ export function readTensorPlan(payload: Uint8Array, oldSize: number, newSize: nu
 export type Reserve = (n: number) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
 
 /**
+ * OLD as the decoder reads it. A source may reuse one buffer for all its `read`s (the decoder uses each
+ * result before its next read) and may offer `readInto`, which reads straight into the caller's buffer.
+ */
+export interface OldSource extends RandomAccessSource {
+  readInto?(dst: Uint8Array, offset: number): Promise<void>;
+}
+
+export interface DecodeOptions {
+  /** lets the decoder build NEW's bytes directly in the sink's buffer */
+  reserve?: Reserve;
+  /** working buffers reused across blocks (and across applies); fresh ones when absent */
+  buffers?: BufferSet;
+}
+
+/**
  * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`. A chunk is
  * only valid until the sink's promise resolves (reconstructed tensors reuse one scratch buffer), so a
  * sink that keeps bytes must copy them. Throws McdnError PATCH_CORRUPT (or a zstd error) on any
@@ -463,12 +491,13 @@ export type Reserve = (n: number) => Promise<Uint8Array | undefined> | Uint8Arra
  */
 export async function decodeTensorPayload(
   payload: Uint8Array,
-  old: RandomAccessSource,
+  old: OldSource,
   newSize: number,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   what = 'patch',
-  reserve?: Reserve,
+  opts: DecodeOptions = {},
 ): Promise<void> {
+  const { reserve, buffers } = opts;
   const { plan, dataOffset } = readTensorPlan(payload, old.size, newSize, what);
   let at = dataOffset;
   const slice = (n: number) => {
@@ -487,26 +516,38 @@ export async function decodeTensorPayload(
   }
   if (at !== payload.length) throw bad(what, `${payload.length - at} unexpected bytes after the last block`);
 
+  const readInto = async (dst: Uint8Array, off: number): Promise<void> => {
+    if (old.readInto) await old.readInto(dst, off);
+    else dst.set(await old.read(off, dst.length));
+  };
+  const buf = (key: string, n: number) => (buffers ? buffers.get(key, n) : new Uint8Array(n));
+
   let lit: Uint8Array = new Uint8Array(0);
   if (plan.lit[0] > 0) {
-    const parts: Uint8Array[] = [];
-    for (const [off, len] of plan.ref) parts.push(await old.read(off, len));
-    const ref = Buffer.concat(parts);
+    let refLen = 0;
+    for (const [, len] of plan.ref) refLen += len;
+    const ref = buf('ref', refLen);
+    let pos = 0;
+    for (const [off, len] of plan.ref) {
+      await readInto(ref.subarray(pos, pos + len), off);
+      pos += len;
+    }
     checkFrameSize(litFrame, plan.lit[0], what);
     lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
   }
   let litPos = 0;
-  // D, P and N pieces (at most PIECE_BYTES each) are rebuilt into this one buffer: no allocation per piece
-  let scratch: Uint8Array | undefined; // allocated on first use only
-  // or straight into the sink's own buffer when it offers one aligned for the element width
+  // D, P and N pieces (at most PIECE_BYTES each) are rebuilt straight into the sink's own buffer when
+  // it offers one aligned for the element width, else into one scratch buffer (no allocation per piece)
+  let scratch: Uint8Array | undefined; // taken on first use only
   const dest = async (n: number, w: number): Promise<Uint8Array> => {
     const r = reserve ? await reserve(n) : undefined;
-    return r && r.length >= n && r.byteOffset % w === 0 ? r : (scratch ??= new Uint8Array(PIECE_BYTES));
+    if (r && r.length >= n && r.byteOffset % w === 0) return r.subarray(0, n);
+    return (scratch ??= buf('scratch', PIECE_BYTES)).subarray(0, n);
   };
   const readers = new Map<string, StreamReader>();
   const reader = (key: string, w: number) => {
     let r = readers.get(key);
-    if (!r) readers.set(key, (r = new StreamReader(blocksByKey.get(key) ?? [], w, what)));
+    if (!r) readers.set(key, (r = new StreamReader(key, blocksByKey.get(key) ?? [], w, what, buffers)));
     return r;
   };
   for (const s of plan.seg) {
@@ -518,7 +559,15 @@ export async function decodeTensorPayload(
       case 'C':
         for (let done = 0; done < s[2]; ) {
           const n = Math.min(PIECE_BYTES, s[2] - done);
-          await sink(await old.read(s[1] + done, n));
+          // straight from OLD into the sink's buffer when it offers one
+          const r = reserve ? await reserve(n) : undefined;
+          if (r && r.length >= n) {
+            const d = r.subarray(0, n);
+            await readInto(d, s[1] + done);
+            await sink(d);
+          } else {
+            await sink(await old.read(s[1] + done, n));
+          }
           done += n;
         }
         break;
@@ -528,7 +577,10 @@ export async function decodeTensorPayload(
         for (let done = 0; done < len; ) {
           const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
           const n = run.count * w;
-          await sink(inverseResidualRun(op, w, await old.read(off + done, n), run, await dest(n, w)));
+          // OLD is read into the destination and NEW rebuilt over it in place
+          const d = await dest(n, w);
+          await readInto(d, off + done);
+          await sink(inverseResidualRun(op, w, d, run, d));
           done += n;
         }
         break;
