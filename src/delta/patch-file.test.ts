@@ -181,3 +181,30 @@ test('an unknown method id with a valid header check is reported as such', async
   assert.match(r.err, /unknown patch method id 9/);
   assert.equal(existsSync(join(dir, 'um.out')), false);
 });
+
+test('tensor: a pair of several MB (OLD read through windows, NEW in many pieces) applies, also three at once', async () => {
+  const big = makeSafetensorsPair(21, 400);
+  const bigOld = join(dir, 'big-old.safetensors');
+  writeFileSync(bigOld, big.old);
+  const bigNew = join(dir, 'big-new.safetensors');
+  writeFileSync(bigNew, big.nw);
+  const patches = [join(dir, 'big.tensor'), join(dir, 'big-rev.tensor')];
+  const r = await makePatch(bigOld, bigNew, patches[0], { method: 'tensor', level: 1 });
+  assert.ok(r.tensorStats && r.tensorStats.copied > 0 && r.tensorStats.delta > 1 << 20, 'copies and MB-sized residuals');
+  await makePatch(bigNew, bigOld, patches[1], { method: 'tensor', level: 1 });
+  // forward and backward applies interleave: each needs its own working buffers
+  const jobs = [
+    applyPatch(bigOld, patches[0], join(dir, 'big.out0')),
+    applyPatch(bigNew, patches[1], join(dir, 'big.out1')),
+    applyPatch(bigOld, patches[0], join(dir, 'big.out2')),
+  ];
+  const done = await Promise.all(jobs);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big.out0'))), big.nw);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big.out1'))), big.old);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big.out2'))), big.nw);
+  assert.equal(done[0].sha256, r.newSha256);
+  // and once more in sequence, on buffers reused from the runs above
+  await applyPatch(bigNew, patches[1], join(dir, 'big.out3'));
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big.out3'))), big.old);
+  assert.deepEqual(noTemps(), []);
+});
