@@ -9,10 +9,11 @@
  *  3. 100 concurrent cold requests for one blob → requests that reach the origin (target exactly 1),
  *     counted by a small counting proxy between edge and origin;
  *  4. a generated 1 GB safetensors model (FP32 weights ~ N(0, σ²)) published on the origin and pulled
- *     through the edge with verification on (cold edge, then warm edge), target ≥ 400 MB/s;
+ *     through an edge whose upstream is the origin itself (no counting proxy in the path) with verification on (cold edge, then warm edge), target ≥ 400 MB/s;
  *  5. the peak RSS (VmHWM) of each server process: origin, edge, nginx worker.
  * Origin and edge run as `modelcdn origin` / `modelcdn edge` child processes; everything lives in a
- * temp dir removed at the end. Options: --size 1GB (model), --blob 256MB, --reps 5, --keep.
+ * temp dir removed at the end. Options: --size 1GB (model), --blob 256MB, --reps 5, --keep,
+ * --pull-only (section 4 alone: origin, one edge, the client).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
     'proxy-target': { type: 'string' },
+    'pull-only': { type: 'boolean', default: false },
   },
 });
 const MODEL_BYTES = parseBytes(args.size!);
@@ -83,7 +85,9 @@ async function freePort(): Promise<number> {
 
 /** Start a modelcdn command that prints its --json result (with `url`) and keeps serving. */
 async function startCli(cmd: string[], name: string, script = MAIN): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...cmd, ...(script === MAIN ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every server process: for profiling
+  const nodeArgs = process.env['BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...cmd, ...(script === MAIN ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -187,6 +191,97 @@ async function writeRandomFile(path: string, size: number): Promise<string> {
   }
   await fh.close();
   return h.digest('hex');
+}
+
+type Server = { child: ChildProcess; url: string };
+
+/**
+ * Section 4: a generated FP32 safetensors model published on the origin and pulled by the client
+ * through `edge` (cold edge, then warm; packed route, then raw), sha256 checked. Reports wall MB/s
+ * and MB per CPU-second of the three processes together (client, edge, origin).
+ */
+async function pullSection(root: string, origin: Server, originData: string, edge: Server, rows: (string | number)[][]): Promise<void> {
+  const modelDir = join(root, 'model');
+  await mkdir(modelDir);
+  const nTensors = Math.max(1, Math.round(MODEL_BYTES / (64 << 20)));
+  const perTensor = Math.floor(MODEL_BYTES / nTensors / 4);
+  log(`generating a ${formatBytes(nTensors * perTensor * 4)} safetensors model (${nTensors} FP32 tensors)`);
+  await writeSafetensors(
+    join(modelDir, 'model.safetensors'),
+    Array.from({ length: nTensors }, (_, i) => ({ name: `layers.${i}.weight`, dtype: 'F32' as const, shape: [perTensor], data: syntheticWeights(perTensor, i + 1, 0.02) })),
+  );
+  const token = execFileSync(process.execPath, ['--import', 'tsx', MAIN, 'token', 'create', '--data', originData], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tp = performance.now();
+  const pub = await publish({ server: origin.url, token, name: 'bench-model', version: '1.0', files: await collectFiles([modelDir]) });
+  log(`published in ${((performance.now() - tp) / 1000).toFixed(1)} s (job ${pub.job?.status})`);
+  const home = join(root, 'client-home');
+  for (const [label, n, raw] of [
+    ['cold edge', 1, false],
+    ['warm edge', 2, false],
+    ['warm edge', 3, true],
+  ] as const) {
+    const out = join(root, `pulled-${n}`);
+    if (raw) {
+      // the warm raw pull needs the raw blob in the edge cache (the earlier pulls fetched the packed one)
+      const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
+      const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
+      for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
+    }
+    const c0 = process.cpuUsage();
+    const e0 = cpuMs(edge.child.pid);
+    const o0 = cpuMs(origin.child.pid);
+    const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4, noPacked: raw });
+    const c = process.cpuUsage(c0);
+    const cpuS = { client: (c.user + c.system) / 1e6, edge: (cpuMs(edge.child.pid) - e0) / 1000, origin: (cpuMs(origin.child.pid) - o0) / 1000 };
+    const allCpu = cpuS.client + cpuS.edge + cpuS.origin;
+    const mbps = r.totalBytes / r.seconds / 1e6;
+    const route = r.files.map((f) => f.route).join(',');
+    rows.push([
+      `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked)`,
+      `${mbps.toFixed(0)} MB/s`,
+      `${r.seconds.toFixed(1)} s`,
+      `${(r.totalBytes / 1e6 / allCpu).toFixed(0)} MB/CPU-s`,
+      '≥ 400 MB/s',
+      mbps >= 400 ? 'PASS' : 'FAIL',
+    ]);
+    log(`${label} ${route}: ${mbps.toFixed(0)} MB/s; CPU s — client ${cpuS.client.toFixed(2)}, edge ${cpuS.edge.toFixed(2)}, origin ${cpuS.origin.toFixed(2)}`);
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** `--pull-only`: just section 4 (origin + one edge + the client), for work on the pull path. */
+async function pullOnly(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'mcdn-bench-pull-'));
+  const rows: (string | number)[][] = [];
+  try {
+    const originData = join(root, 'origin');
+    const origin = await startCli(['origin', '--data', originData, '--port', '0', '--encodings', 'none'], 'origin');
+    const edge = await startCli(['edge', '--origin', origin.url, '--cache-dir', join(root, 'edge-c'), '--cache-size', '8GB', '--port', '0', '--region', 'bench-c', '--demand-interval', '0'], 'edge-c');
+    await pullSection(root, origin, originData, edge, rows);
+    process.stdout.write('\nmodelcdn pull benchmark (loopback, 2 shared cores)\n\n');
+    process.stdout.write(table(['measure', 'client', 'time', 'cost (client+edge+origin)', 'target', 'result'], rows) + '\n');
+  } finally {
+    await stopChildren();
+    if (!args.keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function stopChildren(): Promise<void> {
+  for (const c of children) {
+    if (c.exitCode === null) {
+      c.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          c.kill('SIGKILL');
+          r(undefined);
+        }, 5000);
+        c.once('exit', () => {
+          clearTimeout(t);
+          r(undefined);
+        });
+      });
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -310,46 +405,9 @@ async function main(): Promise<void> {
     }
     log(`GB/s per run — nginx: ${nS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; edge RAM: ${ramS.map((x) => (x / 1e9).toFixed(2)).join(' ')}; edge disk: ${diskS.map((x) => (x / 1e9).toFixed(2)).join(' ')}`);
 
-    // ---- 4. a generated model published and pulled through the edge ----
-    const modelDir = join(root, 'model');
-    await mkdir(modelDir);
-    const nTensors = Math.max(1, Math.round(MODEL_BYTES / (64 << 20)));
-    const perTensor = Math.floor(MODEL_BYTES / nTensors / 4);
-    log(`generating a ${formatBytes(nTensors * perTensor * 4)} safetensors model (${nTensors} FP32 tensors)`);
-    await writeSafetensors(
-      join(modelDir, 'model.safetensors'),
-      Array.from({ length: nTensors }, (_, i) => ({ name: `layers.${i}.weight`, dtype: 'F32' as const, shape: [perTensor], data: syntheticWeights(perTensor, i + 1, 0.02) })),
-    );
-    const token = execFileSync(process.execPath, ['--import', 'tsx', MAIN, 'token', 'create', '--data', originData], { encoding: 'utf8' }).trim().split('\n').pop()!;
-    const tp = performance.now();
-    const pub = await publish({ server: origin.url, token, name: 'bench-model', version: '1.0', files: await collectFiles([modelDir]) });
-    log(`published in ${((performance.now() - tp) / 1000).toFixed(1)} s (job ${pub.job?.status})`);
-    const home = join(root, 'client-home');
-    for (const [label, n, raw] of [
-      ['cold edge', 1, false],
-      ['warm edge', 2, false],
-      ['warm edge', 3, true],
-    ] as const) {
-      const out = join(root, `pulled-${n}`);
-      if (raw) {
-        // the warm raw pull needs the raw blob in the edge cache (the earlier pulls fetched the packed one)
-        const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
-        const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
-        for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
-      }
-      const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4, noPacked: raw });
-      const mbps = r.totalBytes / r.seconds / 1e6;
-      const route = r.files.map((f) => f.route).join(',');
-      rows.push([
-        `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked)`,
-        `${mbps.toFixed(0)} MB/s`,
-        `${r.seconds.toFixed(1)} s`,
-        '-',
-        '≥ 400 MB/s',
-        mbps >= 400 ? 'PASS' : 'FAIL',
-      ]);
-      await rm(out, { recursive: true, force: true });
-    }
+    // ---- 4. a generated model published and pulled through its own edge (upstream: the origin) ----
+    const edgeC = await startCli(['edge', '--origin', origin.url, '--cache-dir', join(root, 'edge-c'), '--cache-size', '8GB', '--port', '0', '--region', 'bench-c', '--demand-interval', '0'], 'edge-c');
+    await pullSection(root, origin, originData, edgeC, rows);
 
     // ---- 5. peak RSS ----
     const nginxWorker = (() => {
@@ -378,26 +436,12 @@ async function main(): Promise<void> {
     process.stdout.write(table(['server', 'peak RSS (VmHWM)'], rss) + '\n\n');
     process.stdout.write(`edge A counters: ${st.hits} hits (${st.memoryHits} from RAM), ${st.misses} misses, ${st.coalesced} coalesced, ${st.upstreamFetches} upstream fetches\n`);
   } finally {
-    for (const c of children) {
-      if (c.exitCode === null) {
-        c.kill('SIGTERM');
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            c.kill('SIGKILL');
-            r(undefined);
-          }, 5000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            r(undefined);
-          });
-        });
-      }
-    }
+    await stopChildren();
     if (!args.keep) await rm(root, { recursive: true, force: true });
   }
 }
 
-(args['proxy-target'] ? runProxy(args['proxy-target']) : main()).catch((e: unknown) => {
+(args['proxy-target'] ? runProxy(args['proxy-target']) : args['pull-only'] ? pullOnly() : main()).catch((e: unknown) => {
   process.stderr.write(`bench:cdn failed: ${(e as Error).stack ?? e}\n`);
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   process.exit(1);

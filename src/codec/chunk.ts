@@ -9,8 +9,8 @@
  */
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import { McdnError } from '../errors.ts';
-import { joinPlanes, splitPlanes, uninitialized, MAX_PLANE_WIDTH } from './planes.ts';
-import { zstdCompress, zstdDecompress, ZSTD_DEFAULT_LEVEL } from './zstd.ts';
+import { joinPlanes, joinPlanesFrom, splitPlanes, uninitialized, MAX_PLANE_WIDTH } from './planes.ts';
+import { zstdCompress, zstdDecompress, zstdDecompressInto, ZSTD_DEFAULT_LEVEL } from './zstd.ts';
 
 export const METHOD_STORED = 0;
 export const METHOD_ZSTD = 1;
@@ -151,9 +151,11 @@ export function decodeChunk(payload: Uint8Array, method: number, width: number, 
       const r = new Reader(payload);
       const ranges = readRanges(r, rawLength);
       if (method === METHOD_PLANES) {
-        const inner = inflate(payload.subarray(r.pos), rawLength);
         const selLen = ranges ? ranges.reduce((s, x) => s + x.length, 0) : rawLength;
-        return scatter(joinPlanes(inner.subarray(0, selLen), width), inner.subarray(selLen), ranges, rawLength);
+        // zstd decodes straight into the transpose's scratch memory (no intermediate buffer)
+        const frames = payload.subarray(r.pos);
+        const joined = joinPlanesFrom(rawLength, selLen, width, (scratch) => inflateInto(frames, scratch));
+        return scatter(joined.subarray(0, selLen), joined.subarray(selLen), ranges, rawLength);
       }
       const innerLen = r.varint();
       if (innerLen > rawLength + Math.ceil(rawLength / 8) + 8) throw corrupt(`sparse inner length ${innerLen} too large`);
@@ -353,6 +355,14 @@ function probeWidth(raw: Uint8Array, widths: number[]): number {
 
 function corrupt(msg: string): McdnError {
   return new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', msg);
+}
+
+function inflateInto(frames: Uint8Array, out: Uint8Array): void {
+  try {
+    zstdDecompressInto(frames, out);
+  } catch (e) {
+    throw new McdnError('MCZ_CHUNK_CORRUPT', 'integrity', (e as Error).message, { cause: e });
+  }
 }
 
 function inflate(frames: Uint8Array, size: number): Uint8Array {

@@ -19,6 +19,7 @@ import { METHOD_REF } from './chunk.ts';
 import { AtomicFile } from './atomic-file.ts';
 import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
 import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
+import { createBlobHasher, type BlobHasher } from '../util/hash-worker.ts';
 
 const INFLIGHT_PER_WORKER = 3;
 
@@ -157,7 +158,8 @@ export interface UnpackStreamOptions {
 export class UnpackStream extends Transform {
   private readonly parser = new MczParser();
   private readonly queue: Promise<Uint8Array>[] = [];
-  private readonly fileHash = createHash('sha256');
+  /** sha256 of the whole output: on a worker thread for large files (created with the header) */
+  private fileHash: BlobHasher | undefined;
   private pool: ChunkPool | undefined;
   private maxInflight = 1;
   /** decoded chunks that a later REF chunk repeats, until their last use */
@@ -181,16 +183,22 @@ export class UnpackStream extends Transform {
       while (this.queue.length) await this.emitOne();
       this.parser.finish();
       const h = this.header!;
-      if (this.produced !== h.originalSize || this.fileHash.digest('hex') !== h.sha256) {
+      if (this.produced !== h.originalSize || (await this.fileHash!.digest()) !== h.sha256) {
         throw new McdnError('MCZ_FILE_HASH_MISMATCH', 'integrity', 'decoded file sha256 does not match the header');
       }
     })().then(() => cb(), (e) => cb(e));
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.fileHash?.dispose();
+    cb(err);
   }
 
   private async drainParser(): Promise<void> {
     for (let item = this.parser.next(); item; item = this.parser.next()) {
       if (item.kind === 'header') {
         this.header = item.header;
+        this.fileHash = createBlobHasher(item.header.originalSize);
         if (this.opts.pool !== false) {
           this.pool = this.opts.pool ?? (item.header.originalSize >= POOL_MIN_BYTES ? sharedPool() : undefined);
         }
@@ -218,7 +226,7 @@ export class UnpackStream extends Transform {
 
   private async emitOne(): Promise<void> {
     const raw = await this.queue.shift()!;
-    this.fileHash.update(raw);
+    this.fileHash!.update(raw);
     this.produced += raw.byteLength;
     this.push(raw);
   }

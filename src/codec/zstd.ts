@@ -75,14 +75,8 @@ export function zstdDecompress(buf: Uint8Array, expectedSize?: number): Uint8Arr
     }
     expectedSize = declared;
   }
-  dctx ??= new binding.DCtx();
-  const out = uninitialized(expectedSize); // fully written when the size check below passes
-  const n = wrapCorrupt(() => dctx!.decompress(out, buf));
-  if (n !== expectedSize) {
-    throw new McdnError('ZSTD_SIZE_MISMATCH', 'integrity', `zstd data decoded to ${n} bytes, expected ${expectedSize}`, {
-      details: { got: n, expected: expectedSize },
-    });
-  }
+  const out = uninitialized(expectedSize); // fully written when the size check inside passes
+  zstdDecompressInto(buf, out);
   return out;
 }
 

@@ -11,7 +11,7 @@
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
-import { createBlobHasher } from './hash-worker.ts';
+import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
 import { backoffMs, cancelled, isRetryable, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
@@ -149,6 +149,12 @@ export interface DownloadOptions {
   onBytes?: (n: number) => void;
   /** in-order consumer of the blob's bytes (awaited: apply backpressure by not resolving) */
   follower?: (chunk: Buffer) => void | Promise<void>;
+  /**
+   * false: do not hash the blob itself — only for a follower that verifies everything it derives
+   * from these bytes against a trusted hash before anything is used (an unpack stream whose output
+   * must equal the signed manifest's sha256). Saves one sha256 pass over the download. Default true.
+   */
+  verify?: boolean;
 }
 
 export interface DownloadResult {
@@ -181,6 +187,8 @@ async function loadSidecar(path: string, hash: string, size: number, segmentSize
     return undefined;
   }
 }
+
+const NO_HASH: BlobHasher = { update() {}, digest: async () => '', dispose() {} };
 
 export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResult> {
   const { http, hash, size, partPath, sem, signal } = opts;
@@ -241,7 +249,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   };
   let failed: unknown;
   let fetchDone = false;
-  const hasher = createBlobHasher(size);
+  const hasher = opts.verify === false ? NO_HASH : createBlobHasher(size);
   // Chunks just written are kept in memory (bounded) so the follower hashes them without reading
   // the file back; segments that were partly on disk before this call, or whose chunks had to be
   // let go to respect the bound, are read from the file.
@@ -390,7 +398,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
     throw e;
   }
   await fh.close();
-  const got = await hasher.digest();
+  const got = opts.verify === false ? hash : await hasher.digest();
   if (got !== hash) {
     await rm(partPath, { force: true });
     await rm(sidecarPath, { force: true });

@@ -8,7 +8,6 @@
  * raw file. Downloads are parallel, ranged and resumable (see download.ts); every file's sha256 is
  * checked before the atomic rename into place. Writes nothing outside `outDir` and the client home.
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -110,7 +109,7 @@ export function isOlder(m: { createdAt: string; version: string }, installed: { 
   return compareVersions(m.version, installed.version) < 0;
 }
 
-type UnpackFactory = () => Transform;
+type UnpackFactory = (opts: { chunkHashes: boolean }) => Transform;
 
 async function loadUnpacker(): Promise<UnpackFactory | undefined> {
   try {
@@ -249,7 +248,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     await mkdir(partialDir, { recursive: true });
     await mkdir(tmpDir, { recursive: true });
     let fetched = 0;
-    const dl = async (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void) => {
+    const dl = async (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify = true) => {
       const r = await downloadBlob({
         http,
         hash,
@@ -260,6 +259,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         ...(signal ? { signal } : {}),
         onBytes: progress,
         ...(follower ? { follower } : {}),
+        verify,
       });
       fetched += r.fetched;
       if (r.resumedFrom > 0) progress(Math.min(r.resumedFrom, size));
@@ -302,7 +302,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           await assembleFile(m, chunkCache, tmp);
           await placeFile(tmp, p.dest);
         } else if (p.kind === 'packed') {
-          await downloadPacked(f, tmp, unpacker!, dl);
+          await downloadPacked(f, tmp, join(partialDir, `${f.packed!.blob}.part`), unpacker!, dl);
           await placeFile(tmp, p.dest);
           await rm(join(partialDir, `${f.packed!.blob}.part`), { force: true });
         } else {
@@ -389,23 +389,34 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   }
 }
 
-/** Download a packed artifact and unpack it while it streams in; verify the unpacked sha256. */
+/**
+ * Download a packed artifact and unpack it while it streams in. One sha256 pass proves the result:
+ * the container's header must name the manifest's sha256 and size, and the unpack stream hashes
+ * every byte it emits (on a worker thread) against the header before it ends without error; the
+ * temp file is placed only after that. So neither the packed bytes nor each chunk are hashed again.
+ * On an integrity failure the partial download is dropped (a resume must not reuse bad bytes) and
+ * the error says BLOB_HASH_MISMATCH, which the caller answers with one fresh download.
+ */
 async function downloadPacked(
   f: ManifestFile,
   tmp: string,
+  partPath: string,
   unpacker: UnpackFactory,
-  dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void) => Promise<unknown>,
+  dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify?: boolean) => Promise<unknown>,
 ): Promise<void> {
-  const unpack = unpacker();
+  const unpack = unpacker({ chunkHashes: false });
   const out = createWriteStream(tmp);
-  const h = createHash('sha256');
   let size = 0;
   let streamErr: Error | undefined;
   const onErr = (e: Error) => (streamErr ??= e);
   unpack.on('error', onErr);
   out.on('error', onErr);
+  unpack.on('header', (h: { sha256: string; originalSize: number }) => {
+    if (h.sha256 !== f.sha256 || h.originalSize !== f.size) {
+      unpack.destroy(new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: packed artifact ${f.packed!.blob} holds ${h.sha256} (${h.originalSize} bytes), expected ${f.sha256} (${f.size} bytes)`));
+    }
+  });
   unpack.on('data', (c: Buffer) => {
-    h.update(c);
     size += c.length;
     if (!out.write(c)) {
       unpack.pause();
@@ -435,17 +446,20 @@ async function downloadPacked(
     if (streamErr) throw streamErr;
   };
   try {
-    await dl(f.packed!.blob, f.packed!.size, follower);
+    await dl(f.packed!.blob, f.packed!.size, follower, false);
     unpack.end();
     await finished;
+    if (size !== f.size) throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: unpacked ${size} bytes, expected ${f.size}`);
   } catch (e) {
     unpack.destroy();
     out.destroy();
-    throw e instanceof McdnError ? e : new McdnError('UNPACK_FAILED', 'integrity', `unpacking ${f.path}: ${(e as Error).message}`, { cause: e });
-  }
-  const got = h.digest('hex');
-  if (got !== f.sha256 || size !== f.size) {
-    throw new McdnError('FILE_HASH_MISMATCH', 'integrity', `${f.path}: unpacked bytes hash to ${got} (${size} bytes), expected ${f.sha256} (${f.size} bytes)`);
+    const err = e instanceof McdnError ? e : new McdnError('UNPACK_FAILED', 'integrity', `unpacking ${f.path}: ${(e as Error).message}`, { cause: e });
+    // bad bytes, whatever the decoder called them (a corrupt header is an 'input' error to it)
+    if (err.category !== 'integrity' && !/^(MCZ|ZSTD)_/.test(err.code)) throw err;
+    await rm(partPath, { force: true });
+    await rm(`${partPath}.json`, { force: true });
+    if (err.code === 'BLOB_HASH_MISMATCH') throw err;
+    throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: packed artifact failed verification (${err.code}: ${err.message}); discarded`, { cause: err });
   }
 }
 

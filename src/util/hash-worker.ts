@@ -1,9 +1,11 @@
 /**
- * sha256 of a large download on a worker thread, so verification runs beside the network and disk
- * work of the main thread instead of after it. Bytes are copied into 4 MiB batches whose memory is
- * transferred (not copied again) to the worker; `digest()` resolves with the hex digest. For small
- * blobs the worker's start-up costs more than it saves: `createBlobHasher` picks inline hashing below
- * WORKER_HASH_MIN_BYTES. Pure computation; no files, no network.
+ * sha256 of a large byte stream on a worker thread, so verification runs beside the network, disk
+ * and decode work of the calling thread instead of after it (client downloads, .mcz decoding).
+ * Bytes are copied into 4 MiB batches whose memory is transferred (not copied again) to the worker,
+ * which hands each batch back once hashed, so a long stream reuses a few buffers instead of
+ * allocating (and page-faulting) fresh ones. `digest()` resolves with the hex digest. For small
+ * inputs the worker's start-up costs more than it saves: `createBlobHasher` picks inline hashing
+ * below WORKER_HASH_MIN_BYTES. Pure computation; no files, no network.
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -24,8 +26,9 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const h = require('node:crypto').createHash('sha256');
 parentPort.on('message', (m) => {
-  if (m === null) parentPort.postMessage(h.digest('hex'));
-  else h.update(new Uint8Array(m.buf, 0, m.len));
+  if (m === null) return parentPort.postMessage(h.digest('hex'));
+  h.update(new Uint8Array(m.buf, 0, m.len));
+  parentPort.postMessage(m.buf, [m.buf]);
 });
 `;
 
@@ -40,14 +43,21 @@ class InlineHasher implements BlobHasher {
   dispose(): void {}
 }
 
+/** Batches kept for reuse once the worker hands them back. */
+const SPARE_BATCHES = 8;
+
 class WorkerHasher implements BlobHasher {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
-  private batch = Buffer.allocUnsafeSlow(HASH_BATCH_BYTES);
+  private readonly spare: ArrayBuffer[] = [];
+  private batch = new Uint8Array(HASH_BATCH_BYTES);
   private fill = 0;
   private failed: Error | undefined;
 
   constructor() {
     this.worker.on('error', (e) => (this.failed = e));
+    this.worker.on('message', (m: unknown) => {
+      if (m instanceof ArrayBuffer && this.spare.length < SPARE_BATCHES) this.spare.push(m);
+    });
     this.worker.unref();
   }
 
@@ -66,7 +76,8 @@ class WorkerHasher implements BlobHasher {
     if (this.fill === 0) return;
     const ab = this.batch.buffer as ArrayBuffer;
     this.worker.postMessage({ buf: ab, len: this.fill }, [ab]);
-    this.batch = Buffer.allocUnsafeSlow(HASH_BATCH_BYTES);
+    const reused = this.spare.pop();
+    this.batch = reused ? new Uint8Array(reused) : new Uint8Array(HASH_BATCH_BYTES);
     this.fill = 0;
   }
 
@@ -74,10 +85,14 @@ class WorkerHasher implements BlobHasher {
     this.send();
     return new Promise<string>((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      this.worker.once('message', (hex: string) => {
-        resolve(hex);
+      const onMessage = (m: unknown) => {
+        if (typeof m !== 'string') return; // a batch handed back
+        this.worker.off('message', onMessage);
+        resolve(m);
         void this.worker.terminate();
-      });
+      };
+      this.worker.on('message', onMessage);
+      this.worker.ref(); // keep the process alive until the digest arrives
       this.worker.once('error', reject);
       this.worker.postMessage(null);
     });
