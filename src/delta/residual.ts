@@ -7,6 +7,8 @@
  * estimate per byte plane, used to choose the cheapest coding. Pure functions over Uint8Array.
  */
 
+import { invertSimd } from './residual-simd.ts';
+
 export type ResidualOp = 'x' | 's';
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -217,64 +219,64 @@ export function joinRun(w: number, r: PlaneRun, dst?: Uint8Array): Uint8Array {
 
 /**
  * new = inverse(op)(old, residual) where the residual is a plane run: join and invert in one pass over
- * w-byte words. OLD is first copied into the (aligned) output, so an OLD at any byte offset needs no
- * separate aligned copy; then each word is updated in place. Writes into `dst` when it is given,
- * large enough and aligned (the result is then a view of it).
+ * w-byte words. OLD is first copied into the (aligned) output — unless it is already there, read in
+ * place by the caller — then each word is updated in place: by the SIMD kernels (residual-simd.ts) in
+ * steps of 16 elements, the rest by the scalar loops here. Writes into `dst` when it is given, large
+ * enough and aligned (the result is then a view of it). `op` must be allowed for `w` (opAllowed).
  */
 export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r: PlaneRun, dst?: Uint8Array): Uint8Array {
   assertLE();
   const { planes, start, count } = r;
   const out = target(dst, count * w, w);
-  // OLD may already be in the output (read there by the caller): then it is updated in place
   if (old.buffer !== out.buffer || old.byteOffset !== out.byteOffset) out.set(old.subarray(0, count * w));
+  const done = w === 1 || w === 2 || w === 4 ? invertSimd(op === 'x', w, out, planes, start, count) : 0;
+  if (done < count) invertScalar(op, w, out, planes, start, done, count);
+  return out;
+}
+
+/** The scalar inverse of elements [from, to) of a run, in place over OLD's elements in `out`. */
+export function invertScalar(op: ResidualOp, w: number, out: Uint8Array, planes: readonly Uint8Array[], start: number, from: number, to: number): void {
   if (w === 1) {
     const p0 = planes[0];
     if (op === 'x') {
-      for (let i = 0, j = start; i < count; i++, j++) out[i] ^= p0[j];
+      for (let i = from, j = start + from; i < to; i++, j++) out[i] ^= p0[j];
     } else {
-      for (let i = 0, j = start; i < count; i++, j++) {
+      for (let i = from, j = start + from; i < to; i++, j++) {
         const z = p0[j];
         out[i] += (z >>> 1) ^ -(z & 1);
       }
     }
-    return out;
-  }
-  if (w !== 4 && w !== 2) {
-    // w = 8 (XOR only): byte k of each element from plane k
-    for (let k = 0; k < w; k++) {
-      const p = planes[k];
-      for (let i = 0, o = k, j = start; i < count; i++, o += w, j++) out[o] ^= p[j];
-    }
-    return out;
+    return;
   }
   if (w === 4) {
     const [p0, p1, p2, p3] = planes;
-    const q = new Uint32Array(out.buffer, out.byteOffset, count);
-    if (p0.byteOffset % 4 === 0 && p1.byteOffset % 4 === 0 && p2.byteOffset % 4 === 0 && p3.byteOffset % 4 === 0) {
-      invert4Words(op === 'x', q, p0, p1, p2, p3, start, count);
-      return out;
-    }
-    if (op === 'x') {
-      for (let i = 0, j = start; i < count; i++, j++) q[i] ^= p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
+    const q = new Uint32Array(out.buffer, out.byteOffset, to);
+    const count = to - from;
+    if (count >= 64 && p0.byteOffset % 4 === 0 && p1.byteOffset % 4 === 0 && p2.byteOffset % 4 === 0 && p3.byteOffset % 4 === 0) {
+      invert4Words(op === 'x', q.subarray(from), p0, p1, p2, p3, start + from, count);
     } else {
-      for (let i = 0, j = start; i < count; i++, j++) {
-        const z = p0[j] | (p1[j] << 8) | (p2[j] << 16) | (p3[j] << 24);
+      invert4Scalar(op === 'x', q, p0, p1, p2, p3, start, from, to);
+    }
+    return;
+  }
+  if (w === 2) {
+    const [p0, p1] = planes;
+    const q = new Uint16Array(out.buffer, out.byteOffset, to);
+    if (op === 'x') {
+      for (let i = from, j = start + from; i < to; i++, j++) q[i] ^= p0[j] | (p1[j] << 8);
+    } else {
+      for (let i = from, j = start + from; i < to; i++, j++) {
+        const z = p0[j] | (p1[j] << 8);
         q[i] += (z >>> 1) ^ -(z & 1);
       }
     }
-    return out;
+    return;
   }
-  const [p0, p1] = planes;
-  const q = new Uint16Array(out.buffer, out.byteOffset, count);
-  if (op === 'x') {
-    for (let i = 0, j = start; i < count; i++, j++) q[i] ^= p0[j] | (p1[j] << 8);
-  } else {
-    for (let i = 0, j = start; i < count; i++, j++) {
-      const z = p0[j] | (p1[j] << 8);
-      q[i] += (z >>> 1) ^ -(z & 1);
-    }
+  // w = 8 (XOR only): byte k of each element from plane k
+  for (let k = 0; k < w; k++) {
+    const p = planes[k];
+    for (let i = from, o = from * w + k, j = start + from; i < to; i++, o += w, j++) out[o] ^= p[j];
   }
-  return out;
 }
 
 /** Fix up elements [from, to) of q (plane index j = start + i) one at a time. */

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
 import { decodeTensorPayload, encodeTensorPayload } from './tensor.ts';
-import { forwardResidual, inverseResidual, inverseResidualRun, joinRun } from './residual.ts';
+import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun } from './residual.ts';
+import { CHUNK_ELEMS, invertSimd, simdAvailable } from './residual-simd.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
 
 async function decode(payload: Uint8Array, old: Uint8Array, size: number): Promise<Uint8Array> {
@@ -35,13 +36,13 @@ test('residual ops invert for every width', () => {
 test('plane-run inversion (word-wise fast path, unaligned planes/OLD, scratch dst) matches the plain inverse', () => {
   fc.assert(
     fc.property(
-      fc.constantFrom(2, 4),
+      fc.constantFrom(1, 2, 4),
       fc.constantFrom('x' as const, 's' as const),
       fc.integer({ min: 0, max: 40 }),
-      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: 90 }),
       fc.integer({ min: 0, max: 3 }),
       fc.integer({ min: 0, max: 3 }),
-      fc.uint8Array({ minLength: 200, maxLength: 200 }),
+      fc.uint8Array({ minLength: 400, maxLength: 400 }),
       (w, op, start, count, planeShift, oldShift, noise) => {
         const n = start + count;
         // planes as views at an offset of planeShift bytes (0: aligned fast path), OLD at oldShift
@@ -58,9 +59,45 @@ test('plane-run inversion (word-wise fast path, unaligned planes/OLD, scratch ds
         assert.deepEqual(inverseResidualRun(op, w, old, { planes, start, count }), want);
         const dst = new Uint8Array(count * w + 8);
         assert.deepEqual(Uint8Array.from(inverseResidualRun(op, w, old, { planes, start, count }, dst)), want);
+        // in place (OLD already in the destination), and the scalar loops alone from any element
+        const inPlace = Uint8Array.from(old);
+        assert.deepEqual(inverseResidualRun(op, w, inPlace, { planes, start, count }, inPlace), want);
+        const from = count >> 1;
+        const mixed = Uint8Array.from(want.subarray(0, from * w));
+        const scalar = new Uint8Array(count * w);
+        scalar.set(mixed);
+        scalar.set(old.subarray(from * w, count * w), from * w);
+        invertScalar(op, w, scalar, planes, start, from, count);
+        assert.deepEqual(scalar, want);
+        const all = Uint8Array.from(old); // ≥ 64 elements of w = 4 over aligned planes: the word-wise loop
+        invertScalar(op, w, all, planes, start, 0, count);
+        assert.deepEqual(all, want);
       },
     ),
   );
+});
+
+test('SIMD residual kernels (w = 1, 2, 4; x and s) agree with the scalar inverse, across chunk boundaries', { skip: !simdAvailable() && 'no WebAssembly SIMD' }, () => {
+  const rnd = prng(9);
+  for (const w of [1, 2, 4] as const) {
+    for (const op of ['x', 's'] as const) {
+      for (const count of [0, 15, 16, 17, 1000, CHUNK_ELEMS + 37]) {
+        const start = Math.floor(rnd() * 9);
+        const planes = Array.from({ length: w }, () => Uint8Array.from({ length: start + count }, () => Math.floor(rnd() * 256)));
+        const old = Uint8Array.from({ length: count * w }, () => Math.floor(rnd() * 256));
+        const want = inverseResidual(op, w, old, joinRun(w, { planes, start, count }));
+        const out = Uint8Array.from(old);
+        const done = invertSimd(op === 'x', w, out, planes, start, count);
+        assert.equal(done, count - (count % 16));
+        invertScalar(op, w, out, planes, start, done, count);
+        assert.deepEqual(out, want, `w=${w} op=${op} count=${count}`);
+      }
+    }
+  }
+  // 8-byte elements (XOR only) take the scalar path
+  const planes = Array.from({ length: 8 }, () => Uint8Array.from({ length: 40 }, () => Math.floor(rnd() * 256)));
+  const old = Uint8Array.from({ length: 320 }, () => Math.floor(rnd() * 256));
+  assert.deepEqual(inverseResidualRun('x', 8, old, { planes, start: 0, count: 40 }), inverseResidual('x', 8, old, joinRun(8, { planes, start: 0, count: 40 })));
 });
 
 test('tensor payload reproduces NEW and classifies tensors (copy, rename, delta, new)', async () => {
