@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { encodeChunk, decodeChunk, SMALL_BROTLI_MAX_BYTES, METHOD_BROTLI, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
+import { encodeChunk, decodeChunk, transpose, untranspose, SMALL_BROTLI_MAX_BYTES, METHOD_BROTLI, METHOD_COLUMNS, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_TEXT, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
 import { McdnError } from '../errors.ts';
 import { syntheticWeights } from './synth.ts';
 
@@ -64,7 +64,7 @@ test('corrupt payloads throw McdnError, never another exception', () => {
   const raw = fakeWeights(5000, 9);
   const f = new Float32Array(raw.buffer);
   for (let i = 0; i < f.length; i += 2) f[i] = 0;
-  const variants: EncodeChunkOptions[] = [{ width: 4 }, { width: 4, ranges: [{ start: 8, length: 4000 }] }, { width: 1 }, { force: METHOD_BROTLI }];
+  const variants: EncodeChunkOptions[] = [{ width: 4 }, { width: 4, ranges: [{ start: 8, length: 4000 }] }, { width: 1 }, { force: METHOD_BROTLI }, { force: METHOD_TEXT }, { force: METHOD_COLUMNS, strides: [40] }];
   for (const opts of variants) {
     const enc = encodeChunk(raw, opts);
     fc.assert(
@@ -95,17 +95,64 @@ test('boost max adds a brotli candidate for compressible chunks and keeps the sm
   assert.throws(() => decodeChunk(max.payload, max.method, max.width, text.length - 1), McdnError);
 });
 
-test('default boost tries brotli only on small chunks without tensors (text), never on tensor or large chunks', () => {
-  const text = new TextEncoder().encode(JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ name: `layer_${i}/weights`, shape: [3, 3, i % 64, 32], dtype: 'float32' }))));
+test('boost zstd tries brotli and text streams only on small chunks without tensors, never on tensor or large chunks', () => {
+  const text = new TextEncoder().encode(JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ name: `layer_${i}/weights`, shape: [3, 3, i % 64, 32], dtype: 'float32', scale: (i * 0.37) % 1 }))));
   const nonTensor = { boost: 'zstd' as const, probeWidths: [4, 2] };
   const small = encodeChunk(text, nonTensor);
-  assert.equal(small.method, METHOD_BROTLI);
-  assert.ok(small.payload.length < encodeChunk(text, { boost: 'off', probeWidths: [4, 2] }).payload.length);
+  assert.equal(small.method, METHOD_TEXT); // JSON: the split streams beat plain brotli
+  assert.ok(small.payload.length < encodeChunk(text, { force: METHOD_BROTLI }).payload.length);
   assert.deepEqual(decodeChunk(small.payload, small.method, small.width, text.length), text);
-  // a width-1 tensor chunk (no probe) keeps zstd at default effort
-  assert.notEqual(encodeChunk(text, { boost: 'zstd', width: 1 }).method, METHOD_BROTLI);
+  // a width-1 tensor chunk (no probe) keeps zstd with boost 'zstd'
+  assert.ok(![METHOD_BROTLI, METHOD_TEXT, METHOD_COLUMNS].includes(encodeChunk(text, { boost: 'zstd', width: 1 }).method as never));
   // above SMALL_BROTLI_MAX_BYTES: zstd only
   const big = new Uint8Array(SMALL_BROTLI_MAX_BYTES + 1);
   for (let o = 0; o < big.length; o += text.length) big.set(text.subarray(0, Math.min(text.length, big.length - o)), o);
-  assert.notEqual(encodeChunk(big, nonTensor).method, METHOD_BROTLI);
+  assert.ok(![METHOD_BROTLI, METHOD_TEXT].includes(encodeChunk(big, nonTensor).method as never));
+});
+
+/** uint8-quantized "weights": a bell-shaped value per column of a rows × cols matrix, each column its own scale */
+function quantized(rows: number, cols: number, seed = 1): Uint8Array {
+  let x = seed >>> 0;
+  const rnd = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const out = new Uint8Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < cols; k++) {
+      const spread = 4 + (k % 7) * 9; // per-column spread: columns differ, rows within a column alike
+      const g = (rnd() + rnd() + rnd() - 1.5) * spread;
+      out[i * cols + k] = Math.max(0, Math.min(255, Math.round(128 + g)));
+    }
+  }
+  return out;
+}
+
+test('boost brotli: 8-bit tensor chunks get a brotli candidate and, with a row length, COLUMNS', () => {
+  const raw = quantized(600, 64);
+  const zstd = encodeChunk(raw, { boost: 'zstd', width: 1 });
+  const plain = encodeChunk(raw, { boost: 'brotli', width: 1 });
+  assert.equal(plain.method, METHOD_BROTLI);
+  assert.ok(plain.payload.length < zstd.payload.length, `${plain.payload.length} vs zstd ${zstd.payload.length}`);
+  const cols = encodeChunk(raw, { boost: 'brotli', width: 1, strides: [64, 3] });
+  assert.equal(cols.method, METHOD_COLUMNS);
+  assert.ok(cols.payload.length < plain.payload.length, `${cols.payload.length} vs brotli ${plain.payload.length}`);
+  assert.deepEqual(decodeChunk(cols.payload, cols.method, cols.width, raw.length), raw);
+  // chunks without tensors, or noise, get none of it
+  assert.ok(![METHOD_BROTLI, METHOD_COLUMNS].includes(encodeChunk(raw, { boost: 'brotli', probeWidths: [4, 2] }).method as never));
+  assert.equal(encodeChunk(new Uint8Array(randomBytes(20_000)), { boost: 'brotli', width: 1, strides: [100] }).method, METHOD_STORED);
+});
+
+test('transpose/untranspose round-trip for any stride, with a tail; COLUMNS rejects bad strides', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 320 }), (b, stride) => {
+      assert.deepEqual(untranspose(transpose(b, stride), stride), b);
+    }),
+  );
+  assert.deepEqual(transpose(Uint8Array.of(1, 2, 3, 4, 5, 6, 7), 3), Uint8Array.of(1, 4, 2, 5, 3, 6, 7));
+  const raw = quantized(50, 10);
+  const enc = encodeChunk(raw, { force: METHOD_COLUMNS, strides: [10] });
+  assert.equal(enc.method, METHOD_COLUMNS);
+  assert.deepEqual(decodeChunk(enc.payload, METHOD_COLUMNS, 1, raw.length), raw);
+  for (const stride of [0, 1, raw.length + 1]) {
+    const forged = Uint8Array.from([...[stride & 0x7f | (stride > 127 ? 0x80 : 0), ...(stride > 127 ? [stride >> 7] : [])], ...enc.payload.subarray(1)]);
+    assert.throws(() => decodeChunk(forged, METHOD_COLUMNS, 1, raw.length), (e: unknown) => e instanceof McdnError && e.code === 'MCZ_CHUNK_CORRUPT');
+  }
 });

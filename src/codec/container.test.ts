@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { McdnError } from '../errors.ts';
 import { packBytes } from './pack.ts';
 import { unpackBytes, createUnpackStream, MczParser, extractTensor } from './unpack.ts';
-import { decodeHeader, MCZ_PREAMBLE_BYTES, readHeaderLength, type MczLayout } from './format.ts';
+import { crc32 } from 'node:zlib';
+import { decodeHeader, encodeHeader, encodeHeaderV2, encodeLayout, encodeLayoutV2, MCZ_PREAMBLE_BYTES, readHeaderLength, type MczLayout } from './format.ts';
 import { planChunks, OWN_CHUNK_MIN_BYTES } from './plan.ts';
 import { MAX_CHUNK_BYTES } from './chunk.ts';
 import { syntheticWeights } from './synth.ts';
@@ -54,6 +55,93 @@ test('golden vector decodes to its expected bytes (reference and streaming decod
   const t1 = await extractTensor(VECTORS_DIR + 'mixed.mcz', 't1');
   assert.deepEqual(t1, expected.subarray(1060, 1060 + 256));
   assert.deepEqual(await extractTensor(VECTORS_DIR + 'mixed.mcz', 'pruned_copy'), await extractTensor(VECTORS_DIR + 'mixed.mcz', 'pruned'));
+});
+
+test('version-2 golden vectors decode (all eight methods; one chunk without chunk sha256 or layout block)', async () => {
+  for (const [name, methods] of [['mixed.v2', [2, 3, 1, 0, 4, 5, 6, 7]], ['mixed.v2.single', [6]]] as const) {
+    const mcz = new Uint8Array(readFileSync(VECTORS_DIR + name + '.mcz'));
+    const expected = new Uint8Array(readFileSync(VECTORS_DIR + name + '.bin'));
+    const meta = JSON.parse(readFileSync(VECTORS_DIR + name + '.json', 'utf8')) as { sha256: string; headerLength: number };
+    const h = decodeHeader(mcz);
+    assert.equal(h.version, 2);
+    assert.equal(h.headerLength, meta.headerLength);
+    assert.deepEqual(h.chunks.map((c) => c.method), methods);
+    assert.equal(h.sha256, meta.sha256);
+    assert.deepEqual(unpackBytes(mcz), expected);
+    assert.deepEqual(new Uint8Array(Buffer.concat(await createUnpackStream({ pool: false }).end(mcz).toArray())), expected);
+  }
+  const single = decodeHeader(new Uint8Array(readFileSync(VECTORS_DIR + 'mixed.v2.single.mcz')));
+  assert.equal(single.chunks[0]!.sha256, single.sha256); // a file's only chunk carries the file's sha256
+  assert.deepEqual(single.layout, { format: 'tfjs', tensors: [] });
+  assert.ok(single.headerLength <= 80, `${single.headerLength}`);
+  assert.deepEqual(await extractTensor(VECTORS_DIR + 'mixed.v2.mcz', 't1'), new Uint8Array(readFileSync(VECTORS_DIR + 'mixed.v2.bin')).subarray(1060, 1060 + 256));
+});
+
+test('the packer writes version 2; v1 and v2 headers of the same chunks decode to the same header fields', () => {
+  const { bytes, layout } = buildModel([[{ gap: 40, count: 3000, width: 4, zeros: false }, { gap: 9, count: 70_000, width: 1, zeros: false }], 3, new Uint8Array(10)]);
+  const mcz = packBytes(bytes, layout);
+  const h2 = decodeHeader(mcz);
+  assert.equal(h2.version, 2);
+  const v1 = encodeHeader(h2, encodeLayout(h2.layout), new TextEncoder().encode(JSON.stringify(h2.layout)).byteLength);
+  const asV1 = new Uint8Array([...v1, ...mcz.subarray(h2.headerLength)]);
+  const h1 = decodeHeader(asV1);
+  assert.equal(h1.version, 1);
+  assert.deepEqual({ ...h1, version: 0, headerLength: 0 }, { ...h2, version: 0, headerLength: 0 });
+  assert.ok(h2.headerLength < h1.headerLength);
+  assert.deepEqual(unpackBytes(asV1), bytes);
+  // no tensors: the layout section is just the format name; a one-chunk file has no chunk sha256
+  const small = packBytes(new TextEncoder().encode('{"a":1}'.repeat(20)));
+  const hs = decodeHeader(small);
+  assert.equal(hs.headerLength, 16 + 2 + 32 + 1 + (2 + 4 + 1 + 1 + 4) + (1 + 1 + 'unknown'.length) + 4); // 140 bytes: 2-byte varints
+});
+
+test('version-2 header checks have their own codes (CRC, bounds, counts, layout kind)', () => {
+  const raw = new TextEncoder().encode('hello hello hello hello');
+  const mcz = packBytes(raw);
+  const h = decodeHeader(mcz);
+  const payload = mcz.subarray(h.headerLength);
+  const code = (b: Uint8Array) => {
+    try {
+      unpackBytes(b);
+      return 'ok';
+    } catch (e) {
+      assert.ok(e instanceof McdnError, String(e));
+      return e.code;
+    }
+  };
+  /** a header body with a valid length and CRC, so the checks behind the CRC are reached */
+  const forge = (body: number[]) => {
+    const len = 16 + body.length + 4;
+    const b = new Uint8Array(len);
+    b.set(mcz.subarray(0, 12));
+    new DataView(b.buffer).setUint32(12, len, true);
+    b.set(body, 16);
+    new DataView(b.buffer).setUint32(len - 4, crc32(b.subarray(0, len - 4)) >>> 0, true);
+    return new Uint8Array([...b, ...payload]);
+  };
+  const sha = [...Buffer.from(h.sha256, 'hex')];
+  const entry = [raw.length, payload.length, 0, 0, 0, h.chunks[0]!.method, 1, ...[0, 1, 2, 3].map((i) => (h.chunks[0]!.crc32 >>> (8 * i)) & 0xff)];
+  const fmt = [0, 7, ...new TextEncoder().encode('unknown')];
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, ...fmt])), 'ok');
+  assert.equal(code(forge([raw.length, ...sha, 100, ...entry, ...fmt])), 'MCZ_BAD_CHUNK_TABLE'); // count the header cannot hold
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, 9, 0, 0])), 'MCZ_BAD_LAYOUT'); // unknown layout kind
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, ...fmt, 0])), 'MCZ_BAD_CHUNK_TABLE'); // unexplained bytes
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry])), 'MCZ_BAD_CHUNK_TABLE'); // ends inside the layout
+  assert.equal(code(forge([raw.length + 1, ...sha, 1, ...entry, ...fmt])), 'MCZ_BAD_CHUNK_TABLE'); // chunks do not cover the file
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry.map((x, i) => (i === 5 ? 8 : x)), ...fmt])), 'MCZ_BAD_METHOD');
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry.map((x, i) => (i === 6 ? 17 : x)), ...fmt])), 'MCZ_BAD_WIDTH');
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, 0, 2, 0xff, 0xfe])), 'MCZ_BAD_LAYOUT'); // format name not UTF-8
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, 1, 5, 100, 1, 2, 3, 4, 5])), 'MCZ_BAD_LAYOUT'); // garbage zstd block
+  assert.equal(code(forge([raw.length, ...sha, 1, ...entry, 2, 5, 100, 1, 2, 3, 4, 5])), 'MCZ_BAD_LAYOUT'); // garbage brotli block
+  const bad = mcz.slice();
+  bad[h.headerLength - 1] ^= 0x10;
+  assert.equal(code(bad), 'MCZ_HEADER_CORRUPT');
+  // a v2 layout block with tensors can be brotli or zstd, whichever is smaller; both decode
+  const layout: MczLayout = { format: 'safetensors', tensors: [{ name: 'w', dtype: 'U8', shape: [raw.length], offset: 0, length: raw.length, width: 1 }] };
+  const sec = encodeLayoutV2(layout);
+  assert.ok(sec[0] === 1 || sec[0] === 2);
+  const withLayout = new Uint8Array([...encodeHeaderV2(h, sec), ...payload]);
+  assert.deepEqual(decodeHeader(withLayout).layout, layout);
 });
 
 test('pack → unpack is byte-identical for random models and layouts', () => {
@@ -123,7 +211,7 @@ test('header checks have their own codes', () => {
   };
   assert.equal(code(mcz), 'ok');
   assert.equal(code(with_(1, 0)), 'MCZ_BAD_MAGIC');
-  assert.equal(code(with_(8, 2)), 'MCZ_UNSUPPORTED_VERSION');
+  assert.equal(code(with_(8, 3)), 'MCZ_UNSUPPORTED_VERSION');
   assert.equal(code(with_(10, 1)), 'MCZ_BAD_FLAGS');
   assert.equal(code(with_(15, 0x7f)), 'MCZ_HEADER_TOO_LARGE');
   assert.equal(code(with_(40, mcz[40]! ^ 1)), 'MCZ_HEADER_CORRUPT');

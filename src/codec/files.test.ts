@@ -204,7 +204,7 @@ test('cancelling pack or unpack rejects with a cancelled McdnError and leaves no
 
 test('a forged payload (CRC fixed up) fails unpackFile on the file sha256 and a streaming decode on the chunk sha256', async () => {
   const { packBytes } = await import('./pack.ts');
-  const { decodeHeader, MCZ_FIXED_HEADER_BYTES, MCZ_HEADER_HASH_BYTES } = await import('./format.ts');
+  const { decodeHeader, encodeHeaderV2, encodeLayoutV2 } = await import('./format.ts');
   const { createUnpackStream } = await import('./unpack.ts');
   const { crc32 } = await import('node:zlib');
   const { Readable } = await import('node:stream');
@@ -216,10 +216,8 @@ test('a forged payload (CRC fixed up) fails unpackFile on the file sha256 and a 
   assert.equal(h.chunks[0]!.method, 0);
   const forged = mcz.slice();
   forged[h.headerLength + 1000] ^= 0x55; // a different but well-formed payload
-  const dv = new DataView(forged.buffer);
-  dv.setUint32(MCZ_FIXED_HEADER_BYTES + 20, crc32(forged.subarray(h.headerLength)) >>> 0, true);
-  const end = h.headerLength - MCZ_HEADER_HASH_BYTES;
-  forged.set(createHash('sha256').update(forged.subarray(0, end)).digest(), end);
+  h.chunks[0]!.crc32 = crc32(forged.subarray(h.headerLength)) >>> 0; // with a matching CRC in a valid header
+  forged.set(encodeHeaderV2(h, encodeLayoutV2(h.layout)), 0);
   const path = join(dir, 'forged.mcz');
   writeFileSync(path, forged);
   const out = join(dir, 'forged.out');

@@ -1,17 +1,23 @@
 /**
  * The .mcz container header (docs/spec/mcz.md §3–4): magic, version, original size and sha256, the
  * chunk table (original range, method, element width, packed length, sha256 of the raw chunk) and
- * a zstd-compressed JSON layout block (tensor names, dtypes, shapes and ranges). Pure encode/decode
- * over Uint8Array with every check its own error code; no file I/O and no chunk decoding here.
+ * a compressed JSON layout block (tensor names, dtypes, shapes and ranges). Version 2 (§3.2, what
+ * the packer writes) stores the same in varints, drops what is implied (chunk offsets, the sha256
+ * of a file's only chunk, an empty layout) and closes with a CRC-32; version 1 is still read.
+ * Pure encode/decode over Uint8Array with every check its own error code; no file I/O and no chunk
+ * decoding here.
  */
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32 } from 'node:zlib';
 import { McdnError } from '../errors.ts';
 import { MAX_CHUNK_BYTES, METHOD_REF, type ChunkMethod } from './chunk.ts';
 import { MAX_PLANE_WIDTH } from './planes.ts';
 import { zstdCompress, zstdDecompress } from './zstd.ts';
 
 export const MCZ_MAGIC = Uint8Array.of(0x89, 0x4d, 0x43, 0x5a, 0x0d, 0x0a, 0x1a, 0x0a); // "\x89MCZ\r\n\x1a\n"
-export const MCZ_VERSION = 1;
+/** The version the packer writes (decoders read 1 and 2). */
+export const MCZ_VERSION = 2;
+export const MCZ_VERSION_1 = 1;
 /** magic(8) version(2) flags(2) headerLength(4) originalSize(8) sha256(32) chunkCount(4) layoutLength(4) layoutRawLength(4) reserved(4) */
 export const MCZ_FIXED_HEADER_BYTES = 72;
 /** offset(8) rawLength(4) packedLength(4) method(1) width(1) reserved(2) payloadCrc32(4) sha256(32) */
@@ -22,7 +28,17 @@ export const MCZ_PREAMBLE_BYTES = 16;
 /** Named limits a decoder enforces before allocating anything. */
 export const MCZ_MAX_HEADER_BYTES = 64 * 1024 * 1024;
 export const MCZ_MAX_LAYOUT_JSON_BYTES = 32 * 1024 * 1024;
-export const MCZ_MAX_METHOD = 5;
+export const MCZ_MAX_METHOD = 7;
+/** v2: layout kinds (§3.2) */
+export const MCZ_LAYOUT_NONE = 0;
+export const MCZ_LAYOUT_ZSTD = 1;
+export const MCZ_LAYOUT_BROTLI = 2;
+/** v2: the header closes with a CRC-32 of everything before it */
+export const MCZ_V2_HEADER_CRC_BYTES = 4;
+/** v2: smallest possible header: preamble(16) size(1) sha256(32) count(1) layoutKind(1) formatLength(1) crc(4) */
+export const MCZ_V2_MIN_HEADER_BYTES = 56;
+/** v2: a layout JSON up to this size is also tried with brotli (quality 11), the smaller block kept */
+const LAYOUT_BROTLI_MAX_JSON = 1024 * 1024;
 
 export interface MczChunkEntry {
   /** offset of the chunk in the original file */
@@ -77,17 +93,18 @@ export function encodeLayout(layout: MczLayout): Uint8Array {
   return zstdCompress(json, 19); // small (tensor names): the strongest level costs milliseconds
 }
 
+/** Version-1 header length. */
 export function headerLengthFor(chunkCount: number, layoutBlockLength: number): number {
   return MCZ_FIXED_HEADER_BYTES + chunkCount * MCZ_CHUNK_ENTRY_BYTES + layoutBlockLength + MCZ_HEADER_HASH_BYTES;
 }
 
-/** Serialize a header. `layoutBlock` is encodeLayout(layout) and the layout's raw JSON length. */
+/** Serialize a version-1 header (§3; golden vectors, tests). `layoutBlock` is encodeLayout(layout) and the layout's raw JSON length. */
 export function encodeHeader(h: Omit<MczHeader, 'headerLength' | 'version' | 'layout'>, layoutBlock: Uint8Array, layoutRawLength: number): Uint8Array {
   const len = headerLengthFor(h.chunks.length, layoutBlock.byteLength);
   const out = new Uint8Array(len);
   const dv = new DataView(out.buffer);
   out.set(MCZ_MAGIC, 0);
-  dv.setUint16(8, MCZ_VERSION, true);
+  dv.setUint16(8, MCZ_VERSION_1, true);
   dv.setUint16(10, 0, true);
   dv.setUint32(12, len, true);
   dv.setBigUint64(16, BigInt(h.originalSize), true);
@@ -120,19 +137,20 @@ export function readHeaderLength(pre: Uint8Array): number {
   }
   const dv = new DataView(pre.buffer, pre.byteOffset, pre.byteLength);
   const version = dv.getUint16(8, true);
-  if (version !== MCZ_VERSION) throw fail('MCZ_UNSUPPORTED_VERSION', `.mcz version ${version} is not supported (this build reads version ${MCZ_VERSION})`, { version });
+  if (version !== MCZ_VERSION_1 && version !== MCZ_VERSION) throw fail('MCZ_UNSUPPORTED_VERSION', `.mcz version ${version} is not supported (this build reads versions 1 and 2)`, { version });
   const flags = dv.getUint16(10, true);
   if (flags !== 0) throw fail('MCZ_BAD_FLAGS', `.mcz header flags 0x${flags.toString(16)} are not supported`, { flags });
   const len = dv.getUint32(12, true);
-  if (len < MCZ_FIXED_HEADER_BYTES + MCZ_HEADER_HASH_BYTES) throw fail('MCZ_HEADER_CORRUPT', `header length ${len} is too small`);
+  if (len < (version === MCZ_VERSION_1 ? MCZ_FIXED_HEADER_BYTES + MCZ_HEADER_HASH_BYTES : MCZ_V2_MIN_HEADER_BYTES)) throw fail('MCZ_HEADER_CORRUPT', `header length ${len} is too small`);
   if (len > MCZ_MAX_HEADER_BYTES) throw fail('MCZ_HEADER_TOO_LARGE', `header length ${len} exceeds ${MCZ_MAX_HEADER_BYTES}`, { len });
   return len;
 }
 
-/** Parse and fully validate a header (`bytes` holds at least the whole header). */
+/** Parse and fully validate a header of either version (`bytes` holds at least the whole header). */
 export function decodeHeader(bytes: Uint8Array): MczHeader {
   const headerLength = readHeaderLength(bytes);
   if (bytes.byteLength < headerLength) throw fail('MCZ_TRUNCATED', `file ends inside the header (${bytes.byteLength} of ${headerLength} bytes)`);
+  if (bytes[8] === MCZ_VERSION && bytes[9] === 0) return decodeHeaderV2(bytes.subarray(0, headerLength));
   const hb = bytes.subarray(0, headerLength);
   const body = hb.subarray(0, headerLength - MCZ_HEADER_HASH_BYTES);
   const want = hb.subarray(headerLength - MCZ_HEADER_HASH_BYTES);
@@ -158,10 +176,7 @@ export function decodeHeader(bytes: Uint8Array): MczHeader {
     const method = hb[p + 16]!;
     const width = hb[p + 17]!;
     if (offset !== expectOffset) throw fail('MCZ_BAD_CHUNK_TABLE', `chunk ${i} starts at ${offset}, expected ${expectOffset} (chunks must be contiguous)`, { chunk: i });
-    if (rawLength === 0 || rawLength > MAX_CHUNK_BYTES) throw fail('MCZ_CHUNK_TOO_LARGE', `chunk ${i} has raw length ${rawLength} (allowed 1..${MAX_CHUNK_BYTES})`, { chunk: i });
-    if (packedLength > rawLength || (packedLength === 0)) throw fail('MCZ_BAD_CHUNK_TABLE', `chunk ${i} has packed length ${packedLength} for ${rawLength} raw bytes`, { chunk: i });
-    if (method > MCZ_MAX_METHOD) throw fail('MCZ_BAD_METHOD', `chunk ${i} uses unknown method ${method}`, { chunk: i });
-    if (width < 1 || width > MAX_PLANE_WIDTH) throw fail('MCZ_BAD_WIDTH', `chunk ${i} has element width ${width}`, { chunk: i });
+    checkEntry(i, rawLength, packedLength, method, width);
     if (hb[p + 18] !== 0 || hb[p + 19] !== 0) throw fail('MCZ_BAD_RESERVED', `chunk ${i} reserved bytes are not zero`, { chunk: i });
     chunks.push({ offset, rawLength, packedLength, method: method as ChunkMethod, width, crc32: dv.getUint32(p + 20, true), sha256: bytesHex(hb.subarray(p + 24, p + 56)) });
     expectOffset = offset + rawLength;
@@ -169,7 +184,215 @@ export function decodeHeader(bytes: Uint8Array): MczHeader {
   resolveRefs(chunks);
   if (expectOffset !== originalSize) throw fail('MCZ_BAD_CHUNK_TABLE', `chunks cover ${expectOffset} bytes, the original has ${originalSize}`);
   const layout = decodeLayout(hb.subarray(p, p + layoutLength), layoutRawLength, originalSize);
+  return { version: MCZ_VERSION_1, originalSize, sha256, chunks, layout, headerLength };
+}
+
+// ---------------------------------------------------------------------------------------------
+// version 2 (spec §3.2)
+
+/** The v2 layout section: kind byte, then the format name (no tensors) or a compressed JSON block. */
+export function encodeLayoutV2(layout: MczLayout): Uint8Array {
+  const w = new Out();
+  if (layout.tensors.length === 0) {
+    const name = new TextEncoder().encode(layout.format);
+    w.u8(MCZ_LAYOUT_NONE);
+    w.varint(name.byteLength);
+    w.bytes(name);
+    return w.done();
+  }
+  const json = new TextEncoder().encode(JSON.stringify(layout));
+  let block = encodeLayout(layout);
+  let kind = MCZ_LAYOUT_ZSTD;
+  if (json.byteLength <= LAYOUT_BROTLI_MAX_JSON) {
+    const b = brotliCompressSync(json, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: json.byteLength } });
+    if (b.byteLength < block.byteLength) [block, kind] = [new Uint8Array(b.buffer, b.byteOffset, b.byteLength), MCZ_LAYOUT_BROTLI];
+  }
+  w.u8(kind);
+  w.varint(block.byteLength);
+  w.varint(json.byteLength);
+  w.bytes(block);
+  return w.done();
+}
+
+/** v2 header length for chunks of these raw lengths (known before any payload is encoded). */
+export function headerLengthV2(originalSize: number, rawLengths: readonly number[], layoutSection: Uint8Array): number {
+  const perChunkHash = rawLengths.length > 1 ? 32 : 0;
+  let n = MCZ_PREAMBLE_BYTES + varintLength(originalSize) + 32 + varintLength(rawLengths.length);
+  for (const r of rawLengths) n += varintLength(r) + 4 + 1 + 1 + 4 + perChunkHash;
+  return n + layoutSection.byteLength + MCZ_V2_HEADER_CRC_BYTES;
+}
+
+/** Serialize a version-2 header. `layoutSection` is encodeLayoutV2(layout). */
+export function encodeHeaderV2(h: Omit<MczHeader, 'headerLength' | 'version' | 'layout'>, layoutSection: Uint8Array): Uint8Array {
+  const len = headerLengthV2(h.originalSize, h.chunks.map((c) => c.rawLength), layoutSection);
+  const w = new Out(len);
+  w.bytes(MCZ_MAGIC);
+  w.u16(MCZ_VERSION);
+  w.u16(0);
+  w.u32(len);
+  w.varint(h.originalSize);
+  w.bytes(hexBytes(h.sha256));
+  w.varint(h.chunks.length);
+  for (const c of h.chunks) {
+    w.varint(c.rawLength);
+    w.u32(c.packedLength);
+    w.u8(c.method);
+    w.u8(c.width);
+    w.u32(c.crc32 >>> 0);
+    if (h.chunks.length > 1) w.bytes(hexBytes(c.sha256));
+  }
+  w.bytes(layoutSection);
+  w.u32(crc32(w.view()) >>> 0);
+  const out = w.done();
+  if (out.byteLength !== len) throw new Error(`v2 header is ${out.byteLength} bytes, computed ${len}`);
+  return out;
+}
+
+function decodeHeaderV2(hb: Uint8Array): MczHeader {
+  const headerLength = hb.byteLength;
+  const dv = new DataView(hb.buffer, hb.byteOffset, hb.byteLength);
+  const bodyEnd = headerLength - MCZ_V2_HEADER_CRC_BYTES;
+  if (crc32(hb.subarray(0, bodyEnd)) >>> 0 !== dv.getUint32(bodyEnd, true)) throw fail('MCZ_HEADER_CORRUPT', 'header checksum mismatch (the file is corrupt)');
+  const r = new In(hb.subarray(0, bodyEnd), MCZ_PREAMBLE_BYTES);
+  const originalSize = r.varint('original size');
+  const sha256 = bytesHex(r.take(32, 'file sha256'));
+  const chunkCount = r.varint('chunk count');
+  // each entry takes at least 11 bytes: a count the header cannot hold is rejected before allocating
+  if (chunkCount > (bodyEnd - r.pos) / 11) throw fail('MCZ_BAD_CHUNK_TABLE', `header of ${headerLength} bytes cannot hold ${chunkCount} chunks`);
+  const chunks: MczChunkEntry[] = [];
+  let offset = 0;
+  for (let i = 0; i < chunkCount; i++) {
+    const rawLength = r.varint(`chunk ${i} raw length`);
+    const packedLength = r.u32(`chunk ${i}`);
+    const method = r.u8(`chunk ${i}`);
+    const width = r.u8(`chunk ${i}`);
+    const crc = r.u32(`chunk ${i}`);
+    const chunkSha = chunkCount > 1 ? bytesHex(r.take(32, `chunk ${i} sha256`)) : sha256; // one chunk: the file's sha256
+    checkEntry(i, rawLength, packedLength, method, width);
+    chunks.push({ offset, rawLength, packedLength, method: method as ChunkMethod, width, crc32: crc, sha256: chunkSha });
+    offset += rawLength;
+  }
+  resolveRefs(chunks);
+  if (offset !== originalSize) throw fail('MCZ_BAD_CHUNK_TABLE', `chunks cover ${offset} bytes, the original has ${originalSize}`);
+  const kind = r.u8('layout kind');
+  let layout: MczLayout;
+  if (kind === MCZ_LAYOUT_NONE) {
+    const n = r.varint('format length');
+    let format: string;
+    try {
+      format = new TextDecoder('utf-8', { fatal: true }).decode(r.take(n, 'format name'));
+    } catch (e) {
+      if (e instanceof McdnError) throw e;
+      throw fail('MCZ_BAD_LAYOUT', 'format name is not UTF-8');
+    }
+    layout = { format, tensors: [] };
+  } else if (kind === MCZ_LAYOUT_ZSTD || kind === MCZ_LAYOUT_BROTLI) {
+    const blockLength = r.varint('layout length');
+    const rawLength = r.varint('layout raw length');
+    const block = r.take(blockLength, 'layout block');
+    layout = decodeLayout(block, rawLength, originalSize, kind);
+  } else {
+    throw fail('MCZ_BAD_LAYOUT', `unknown layout kind ${kind}`);
+  }
+  if (r.pos !== bodyEnd) throw fail('MCZ_BAD_CHUNK_TABLE', `header has ${bodyEnd - r.pos} unexplained bytes before its checksum`);
   return { version: MCZ_VERSION, originalSize, sha256, chunks, layout, headerLength };
+}
+
+function checkEntry(i: number, rawLength: number, packedLength: number, method: number, width: number): void {
+  if (rawLength === 0 || rawLength > MAX_CHUNK_BYTES) throw fail('MCZ_CHUNK_TOO_LARGE', `chunk ${i} has raw length ${rawLength} (allowed 1..${MAX_CHUNK_BYTES})`, { chunk: i });
+  if (packedLength > rawLength || packedLength === 0) throw fail('MCZ_BAD_CHUNK_TABLE', `chunk ${i} has packed length ${packedLength} for ${rawLength} raw bytes`, { chunk: i });
+  if (method > MCZ_MAX_METHOD) throw fail('MCZ_BAD_METHOD', `chunk ${i} uses unknown method ${method}`, { chunk: i });
+  if (width < 1 || width > MAX_PLANE_WIDTH) throw fail('MCZ_BAD_WIDTH', `chunk ${i} has element width ${width}`, { chunk: i });
+}
+
+function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** A little-endian writer for v2 headers. */
+class Out {
+  private buf: Uint8Array;
+  private n = 0;
+  constructor(cap = 256) {
+    this.buf = new Uint8Array(Math.max(16, cap));
+  }
+  private ensure(k: number): void {
+    if (this.n + k <= this.buf.byteLength) return;
+    const b = new Uint8Array(Math.max(this.buf.byteLength * 2, this.n + k));
+    b.set(this.buf.subarray(0, this.n));
+    this.buf = b;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.n++] = v;
+  }
+  u16(v: number): void {
+    this.u8(v & 0xff);
+    this.u8((v >>> 8) & 0xff);
+  }
+  u32(v: number): void {
+    this.u16(v & 0xffff);
+    this.u16((v >>> 16) & 0xffff);
+  }
+  varint(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint ${v}`);
+    while (v >= 0x80) {
+      this.u8((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.u8(v);
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.byteLength);
+    this.buf.set(b, this.n);
+    this.n += b.byteLength;
+  }
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.n);
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.n);
+  }
+}
+
+/** A bounds-checked reader for v2 headers: running past the end is MCZ_BAD_CHUNK_TABLE. */
+class In {
+  constructor(private readonly b: Uint8Array, public pos: number) {}
+  private need(k: number, what: string): void {
+    if (this.pos + k > this.b.byteLength) throw fail('MCZ_BAD_CHUNK_TABLE', `header ends inside ${what}`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.b[this.pos++]!;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = (this.b[this.pos]! | (this.b[this.pos + 1]! << 8) | (this.b[this.pos + 2]! << 16) | (this.b[this.pos + 3]! << 24)) >>> 0;
+    this.pos += 4;
+    return v;
+  }
+  varint(what: string): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const x = this.u8(what);
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) return v;
+      mul *= 0x80;
+    }
+    throw fail('MCZ_BAD_CHUNK_TABLE', `${what}: varint longer than 8 bytes`);
+  }
+  take(k: number, what: string): Uint8Array {
+    this.need(k, what);
+    const v = this.b.subarray(this.pos, this.pos + k);
+    this.pos += k;
+    return v;
+  }
 }
 
 /** Each REF chunk repeats the first earlier non-REF chunk with the same sha256 and length. */
@@ -188,11 +411,12 @@ export function resolveRefs(chunks: MczChunkEntry[]): void {
   });
 }
 
-function decodeLayout(block: Uint8Array, rawLength: number, size: number): MczLayout {
+function decodeLayout(block: Uint8Array, rawLength: number, size: number, kind = MCZ_LAYOUT_ZSTD): MczLayout {
   if (rawLength > MCZ_MAX_LAYOUT_JSON_BYTES) throw fail('MCZ_LAYOUT_TOO_LARGE', `layout JSON of ${rawLength} bytes exceeds ${MCZ_MAX_LAYOUT_JSON_BYTES}`);
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(zstdDecompress(block, rawLength)));
+    const json = kind === MCZ_LAYOUT_BROTLI ? unbrotliExact(block, rawLength) : zstdDecompress(block, rawLength);
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch (e) {
     throw fail('MCZ_BAD_LAYOUT', `layout block is unreadable: ${(e as Error).message}`);
   }
@@ -206,6 +430,12 @@ function decodeLayout(block: Uint8Array, rawLength: number, size: number): MczLa
     if (!ok) throw fail('MCZ_BAD_LAYOUT', `layout entry for tensor ${JSON.stringify((t as MczTensor)?.name)} is invalid`);
   }
   return l;
+}
+
+function unbrotliExact(block: Uint8Array, rawLength: number): Uint8Array {
+  const out = brotliDecompressSync(block, { maxOutputLength: Math.max(1, rawLength) });
+  if (out.byteLength !== rawLength) throw new Error(`decoded to ${out.byteLength} bytes, expected ${rawLength}`);
+  return out;
 }
 
 /** Where chunk i's payload starts in the .mcz file. */

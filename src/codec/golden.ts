@@ -1,20 +1,22 @@
 /**
- * Builds the golden test vector docs/spec/vectors/mixed.mcz (+ .bin, .json): one chunk of each
- * method, chunked by hand so the file stays tiny. Run `node --import tsx src/codec/golden.ts --write`
- * to regenerate; the test only decodes the committed files. Not used on the pack/unpack path.
+ * Builds the golden test vectors: docs/spec/vectors/mixed.mcz (+ .bin, .json) with a version-1
+ * header and one chunk of each method 0–5, and mixed.v2.mcz (+ .v2.bin, .v2.json) with a
+ * version-2 header and the same chunks plus TEXT and COLUMNS. Chunked by hand so the files stay
+ * tiny. Run `node --import tsx src/codec/golden.ts --write` to regenerate the v2 files (`--v1` also
+ * the v1 ones); the tests only decode the committed files. Not used on the pack/unpack path.
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, METHOD_REF, METHOD_BROTLI, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
-import { encodeHeader, encodeLayout, type MczLayout } from './format.ts';
+import { concat, encodeChunk, METHOD_NAMES, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_ZSTD, METHOD_REF, METHOD_BROTLI, METHOD_TEXT, METHOD_COLUMNS, type ChunkMethod, type EncodeChunkOptions } from './chunk.ts';
+import { encodeHeader, encodeHeaderV2, encodeLayout, encodeLayoutV2, type MczLayout } from './format.ts';
 import { RefTracker } from './jobs.ts';
 import { syntheticWeights } from './synth.ts';
 
 export const VECTORS_DIR = fileURLToPath(new URL('../../docs/spec/vectors/', import.meta.url));
 
-export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; meta: Record<string, unknown> } {
+export function buildGoldenVector(version: 1 | 2 = 1): { mcz: Uint8Array; original: Uint8Array; meta: Record<string, unknown> } {
   const text = (s: string) => new TextEncoder().encode(s);
   // chunk 0: container bytes around two FP32 tensors → PLANES with a range header
   const head = text('MODEL-HEADER-v1\n'); // 16 bytes
@@ -37,6 +39,15 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
     { raw: c1, opts: {}, expect: METHOD_REF }, // the pruned tensor again
     { raw: text('a JSON-ish tail: {"k":[1,2,3],"v":"brotli"}\n'.repeat(4)), opts: { force: METHOD_BROTLI }, expect: METHOD_BROTLI },
   ];
+  if (version === 2) {
+    // chunk 6: a weights manifest → TEXT (values of each key in their own stream; a control byte escaped)
+    const manifest = JSON.stringify({ weights: [0, 1, 2, 3].map((i) => ({ name: `conv_${i}/kernel`, shape: [3, 3, 8, 4 << i], dtype: 'uint8', scale: 0.0125 * (i + 1), min: -0.5 - i })) }, null, 1) + '\u0001\n';
+    chunks.push({ raw: text(manifest), opts: { force: METHOD_TEXT }, expect: METHOD_TEXT });
+    // chunk 7: a 24 × 10 uint8 matrix whose columns differ → COLUMNS with stride 10 (and a 3-byte tail)
+    const m = new Uint8Array(24 * 10 + 3);
+    for (let i = 0; i < m.length; i++) m[i] = (128 + ((i % 10) - 5) * ((i * 7) % 5)) & 0xff;
+    chunks.push({ raw: m, opts: { force: METHOD_COLUMNS, strides: [10] }, expect: METHOD_COLUMNS });
+  }
   const original = concat(chunks.map((c) => c.raw));
   const c1Offset = c0.byteLength;
   const layout: MczLayout = {
@@ -58,14 +69,16 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
     offset += c.raw.byteLength;
     return entry;
   });
-  const header = encodeHeader(
-    { originalSize: original.byteLength, sha256: createHash('sha256').update(original).digest('hex'), chunks: entries },
-    encodeLayout(layout),
-    new TextEncoder().encode(JSON.stringify(layout)).byteLength,
-  );
+  const h = { originalSize: original.byteLength, sha256: createHash('sha256').update(original).digest('hex'), chunks: entries };
+  const header = version === 1 ? encodeHeader(h, encodeLayout(layout), new TextEncoder().encode(JSON.stringify(layout)).byteLength) : encodeHeaderV2(h, encodeLayoutV2(layout));
   const mcz = concat([header, ...entries.map((e) => e.payload)]);
   const meta = {
-    description: 'mixed.mcz decodes to mixed.bin; one chunk per method (chunk 4 repeats chunk 1)',
+    description:
+      version === 1
+        ? 'mixed.mcz (version-1 header) decodes to mixed.bin; one chunk per method 0-5 (chunk 4 repeats chunk 1)'
+        : 'mixed.v2.mcz (version-2 header) decodes to mixed.v2.bin; one chunk per method 0-7 (chunk 4 repeats chunk 1)',
+    version,
+    headerLength: header.byteLength,
     originalSize: original.byteLength,
     sha256: createHash('sha256').update(original).digest('hex'),
     mczSize: mcz.byteLength,
@@ -75,10 +88,42 @@ export function buildGoldenVector(): { mcz: Uint8Array; original: Uint8Array; me
   return { mcz, original, meta };
 }
 
+/** The smallest v2 shape: one TEXT chunk, no tensors (no chunk sha256, no layout block). */
+export function buildSingleChunkVector(): { mcz: Uint8Array; original: Uint8Array; meta: Record<string, unknown> } {
+  const original = new TextEncoder().encode(JSON.stringify([{ paths: ['model.bin'], weights: [1, 2, 3].map((i) => ({ name: `dense_${i}/bias`, shape: [i * 4], dtype: 'float32' })) }]));
+  const e = encodeChunk(original, { force: METHOD_TEXT });
+  if (e.method !== METHOD_TEXT) throw new Error('golden single chunk is not TEXT');
+  const sha256 = createHash('sha256').update(original).digest('hex');
+  const chunk = { offset: 0, rawLength: original.byteLength, packedLength: e.payload.byteLength, method: e.method, width: 1, crc32: crc32(e.payload) >>> 0, sha256 };
+  const header = encodeHeaderV2({ originalSize: original.byteLength, sha256, chunks: [chunk] }, encodeLayoutV2({ format: 'tfjs', tensors: [] }));
+  const mcz = concat([header, e.payload]);
+  const meta = {
+    description: 'mixed.v2.single.mcz: version-2 header, one TEXT chunk, no tensors (no chunk sha256, no layout block); decodes to mixed.v2.single.bin',
+    version: 2,
+    headerLength: header.byteLength,
+    originalSize: original.byteLength,
+    sha256,
+    mczSize: mcz.byteLength,
+    format: 'tfjs',
+    chunks: [{ offset: 0, rawLength: chunk.rawLength, packedLength: chunk.packedLength, method: 'text', width: 1, sha256 }],
+  };
+  return { mcz, original, meta };
+}
+
 if (process.argv.includes('--write') && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const v = buildGoldenVector();
-  writeFileSync(VECTORS_DIR + 'mixed.mcz', v.mcz);
-  writeFileSync(VECTORS_DIR + 'mixed.bin', v.original);
-  writeFileSync(VECTORS_DIR + 'mixed.json', JSON.stringify(v.meta, null, 2) + '\n');
-  process.stdout.write(`wrote ${VECTORS_DIR}mixed.{mcz,bin,json} (${v.mcz.byteLength} → ${v.original.byteLength} bytes)\n`);
+  // mixed.mcz (v1) stays as committed — it proves files written before v2 still decode; --v1 rewrites it too
+  for (const version of process.argv.includes('--v1') ? ([1, 2] as const) : ([2] as const)) {
+    const v = buildGoldenVector(version);
+    const base = VECTORS_DIR + (version === 1 ? 'mixed' : 'mixed.v2');
+    writeFileSync(base + '.mcz', v.mcz);
+    writeFileSync(base + '.bin', v.original);
+    writeFileSync(base + '.json', JSON.stringify(v.meta, null, 2) + '\n');
+    process.stdout.write(`wrote ${base}.{mcz,bin,json} (${v.mcz.byteLength} → ${v.original.byteLength} bytes)\n`);
+  }
+  const v = buildSingleChunkVector();
+  const base = VECTORS_DIR + 'mixed.v2.single';
+  writeFileSync(base + '.mcz', v.mcz);
+  writeFileSync(base + '.bin', v.original);
+  writeFileSync(base + '.json', JSON.stringify(v.meta, null, 2) + '\n');
+  process.stdout.write(`wrote ${base}.{mcz,bin,json} (${v.mcz.byteLength} → ${v.original.byteLength} bytes)\n`);
 }

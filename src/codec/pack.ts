@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
-import type { ModelLayout, DType } from '../formats/types.ts';
+import { DTYPE_BYTES, type ModelLayout, type DType } from '../formats/types.ts';
 import { tensorElementWidth } from '../formats/numeric.ts';
 import { MAX_CHUNK_BYTES, METHOD_NAMES, concat, type Boost } from './chunk.ts';
-import { encodeHeader, encodeLayout, headerLengthFor, type MczChunkEntry, type MczLayout, type MczTensor } from './format.ts';
+import { encodeHeaderV2, encodeLayoutV2, headerLengthV2, type MczChunkEntry, type MczLayout, type MczTensor } from './format.ts';
 import { planChunks, type PlannedChunk } from './plan.ts';
 import { runEncode, RefTracker, type EncodeResult } from './jobs.ts';
 import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL } from './zstd.ts';
@@ -25,8 +25,11 @@ export type PackCodec = 'mcz' | GenericCodec;
 /** Default boost by file size (spec §7). */
 export const BOOST_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
+/** Files up to this size also get brotli candidates for their 8-bit tensor chunks (~1 MB/s per core on those). */
+export const BYTES_BROTLI_MAX_FILE_BYTES = 64 * 1024 * 1024;
+
 export function defaultBoost(size: number): Boost {
-  return size <= BOOST_MAX_FILE_BYTES ? 'zstd' : 'off';
+  return size <= BYTES_BROTLI_MAX_FILE_BYTES ? 'brotli' : size <= BOOST_MAX_FILE_BYTES ? 'zstd' : 'off';
 }
 /** Chunks in flight per pool worker (bounds memory to ~ workers × this × 4 MiB × 2). */
 const INFLIGHT_PER_WORKER = 3;
@@ -104,11 +107,24 @@ function checkLevel(level: number): void {
 }
 
 function planFor(size: number, layout: MczLayout): PlannedChunk[] {
-  return planChunks(size, layout.tensors);
+  return planChunks(size, layout.tensors.map((t) => ({ offset: t.offset, length: t.length, width: t.width, ...stridesOf(t) })));
+}
+
+/**
+ * Row lengths worth trying for COLUMNS on a tensor of 1-byte elements (spec §7): its last dimension
+ * (channels-last layouts: HWIO conv kernels, tfjs/TF) and its size over the first dimension
+ * (channels-first: one row per output channel, ONNX/PyTorch). Block-quantized types have none.
+ */
+export function stridesOf(t: MczTensor): { strides?: number[] } {
+  if (DTYPE_BYTES[t.dtype as DType] !== 1 || !Array.isArray(t.shape) || t.shape.length < 2) return {};
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(n) || n !== t.length) return {};
+  const strides = [t.shape[t.shape.length - 1]!, n / t.shape[0]!].filter((s) => Number.isSafeInteger(s) && s >= 2 && s < n);
+  return strides.length ? { strides: [...new Set(strides)] } : {};
 }
 
 function encodeOpts(p: PlannedChunk, level: number, boost: Boost) {
-  return { level, boost, width: p.width, ...(p.ranges ? { ranges: p.ranges } : {}), ...(p.probe ? { probeWidths: [4, 2] } : {}) };
+  return { level, boost, width: p.width, ...(p.ranges ? { ranges: p.ranges } : {}), ...(p.probe ? { probeWidths: [4, 2] } : {}), ...(p.strides ? { strides: p.strides } : {}) };
 }
 
 /** Pure core: pack bytes held in memory (single-threaded). */
@@ -117,13 +133,7 @@ export function packBytes(bytes: Uint8Array, layout: MczLayout = { format: 'unkn
   const plan = planFor(bytes.byteLength, layout);
   const refs = new RefTracker();
   const results = plan.map((p) => refs.apply(runEncode({ op: 'encode', raw: bytes.subarray(p.offset, p.offset + p.length), opts: encodeOpts(p, level, boost) })));
-  const layoutBlock = encodeLayout(layout);
-  const layoutRaw = new TextEncoder().encode(JSON.stringify(layout)).byteLength;
-  const header = encodeHeader(
-    { originalSize: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), chunks: entries(plan, results) },
-    layoutBlock,
-    layoutRaw,
-  );
+  const header = encodeHeaderV2({ originalSize: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), chunks: entries(plan, results) }, encodeLayoutV2(layout));
   return concat([header, ...results.map((r) => r.payload)]);
 }
 
@@ -163,9 +173,8 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
   const modelLayout = opts.layout !== undefined ? opts.layout : await detectLayout(inPath, warnings);
   const layout = mczLayoutOf(modelLayout, inPath);
   const plan = planFor(size, layout);
-  const layoutBlock = encodeLayout(layout);
-  const layoutRaw = new TextEncoder().encode(JSON.stringify(layout)).byteLength;
-  const headerLength = headerLengthFor(plan.length, layoutBlock.byteLength);
+  const layoutSection = encodeLayoutV2(layout);
+  const headerLength = headerLengthV2(size, plan.map((p) => p.length), layoutSection);
   const pool = opts.pool === false ? undefined : opts.pool ?? (size >= POOL_MIN_BYTES ? sharedPool() : undefined);
   const maxInflight = pool ? pool.size * INFLIGHT_PER_WORKER : 1;
 
@@ -204,7 +213,7 @@ export async function packFile(inPath: string, outPath: string, opts: PackOption
     }
     while (queue.length) await writeNext();
     const sha256 = fileHash.digest('hex');
-    const header = encodeHeader({ originalSize: size, sha256, chunks: entries(plan, results) }, layoutBlock, layoutRaw);
+    const header = encodeHeaderV2({ originalSize: size, sha256, chunks: entries(plan, results) }, layoutSection);
     await out.writeAt(header, 0);
     await out.commit(opts.durable ?? true);
     const chunks = results.map((r, i) => ({ offset: plan[i]!.offset, rawLength: r.rawLength, packedLength: packedLengthOf(r), method: METHOD_NAMES[r.method], width: r.width, sha256: r.sha256 }));

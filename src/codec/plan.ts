@@ -16,6 +16,8 @@ export interface TensorRange {
   length: number;
   /** element width in bytes (1 for byte or block-quantized types) */
   width: number;
+  /** for tensors of 1-byte elements: row lengths in bytes to try for the COLUMNS method (e.g. the last dimension) */
+  strides?: number[];
 }
 
 export interface PlannedChunk {
@@ -27,13 +29,15 @@ export interface PlannedChunk {
   ranges?: ChunkRange[];
   /** true for bytes with no tensor in them: the encoder probes plane widths 4 and 2 */
   probe: boolean;
+  /** the chunk is a piece of one tensor of 1-byte elements: its row lengths (from the tensor's start) */
+  strides?: number[];
 }
 
 /** Keep tensors that are inside the file, non-empty and non-overlapping, sorted by offset. */
 export function cleanTensorRanges(size: number, tensors: readonly TensorRange[]): TensorRange[] {
   const sorted = tensors
     .filter((t) => Number.isSafeInteger(t.offset) && Number.isSafeInteger(t.length) && t.length > 0 && t.offset >= 0 && t.offset + t.length <= size)
-    .map((t) => ({ offset: t.offset, length: t.length, width: Number.isInteger(t.width) && t.width >= 1 && t.width <= MAX_PLANE_WIDTH ? t.width : 1 }))
+    .map((t) => ({ offset: t.offset, length: t.length, width: Number.isInteger(t.width) && t.width >= 1 && t.width <= MAX_PLANE_WIDTH ? t.width : 1, ...(t.strides?.length ? { strides: t.strides } : {}) }))
     .sort((a, b) => a.offset - b.offset || b.length - a.length);
   const out: TensorRange[] = [];
   let end = 0;
@@ -57,12 +61,12 @@ export function planChunks(size: number, tensors: readonly TensorRange[], opts: 
   const clean = cleanTensorRanges(size, tensors);
   const chunks: PlannedChunk[] = [];
   // segments: gaps (width 0) and tensors, covering [0, size)
-  type Seg = { offset: number; length: number; width: number; tensor: boolean };
+  type Seg = { offset: number; length: number; width: number; tensor: boolean; strides?: number[] };
   const segs: Seg[] = [];
   let pos = 0;
   for (const t of clean) {
     if (t.offset > pos) segs.push({ offset: pos, length: t.offset - pos, width: 1, tensor: false });
-    segs.push({ offset: t.offset, length: t.length, width: t.width, tensor: true });
+    segs.push({ offset: t.offset, length: t.length, width: t.width, tensor: true, ...(t.strides ? { strides: t.strides } : {}) });
     pos = t.offset + t.length;
   }
   if (pos < size) segs.push({ offset: pos, length: size - pos, width: 1, tensor: false });
@@ -79,7 +83,9 @@ export function planChunks(size: number, tensors: readonly TensorRange[], opts: 
       flush();
       const piece = s.tensor ? Math.max(s.width, Math.floor(maxChunk / s.width) * s.width) : maxChunk;
       for (let o = 0; o < s.length; o += piece) {
-        chunks.push({ offset: s.offset + o, length: Math.min(piece, s.length - o), width: s.width, probe: !s.tensor });
+        // a piece starting mid-row would transpose misaligned rows: only strides dividing its offset
+        const strides = s.strides?.filter((st) => o % st === 0);
+        chunks.push({ offset: s.offset + o, length: Math.min(piece, s.length - o), width: s.width, probe: !s.tensor, ...(strides?.length ? { strides } : {}) });
       }
       continue;
     }
