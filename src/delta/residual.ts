@@ -7,7 +7,7 @@
  * estimate per byte plane, used to choose the cheapest coding. Pure functions over Uint8Array.
  */
 
-import { invertSimd } from './residual-simd.ts';
+import { invertSimd, simdAvailable } from './residual-simd.ts';
 
 export type ResidualOp = 'x' | 's';
 
@@ -189,8 +189,24 @@ export interface PlaneRun {
 
 /** `count * w` bytes to write into: `dst` (aligned for w) when given and large enough, else a fresh array. */
 function target(dst: Uint8Array | undefined, bytes: number, w: number): Uint8Array {
-  if (dst && dst.length >= bytes && dst.byteOffset % w === 0) return dst.subarray(0, bytes);
+  if (dst && dst.length >= bytes && (dst.byteOffset % w === 0 || acceptsUnaligned(w))) return dst.subarray(0, bytes);
   return new Uint8Array(bytes);
+}
+
+/**
+ * Whether inverseResidualRun and joinRunFast build w-byte elements at any byte offset of `dst` (the
+ * SIMD kernels copy through their own memory, so only the scalar loops need aligned typed views).
+ */
+export function acceptsUnaligned(w: number): boolean {
+  return (w === 1 || w === 2 || w === 4) && simdAvailable();
+}
+
+/** joinRun through the SIMD kernels where available (XOR onto zeros); any `dst` offset for w = 1, 2, 4. */
+export function joinRunFast(w: number, r: PlaneRun, dst?: Uint8Array): Uint8Array {
+  if (!acceptsUnaligned(w)) return joinRun(w, r, dst);
+  const out = target(dst, r.count * w, w);
+  out.fill(0);
+  return inverseResidualRun('x', w, out, r, out);
 }
 
 /**
@@ -230,7 +246,15 @@ export function inverseResidualRun(op: ResidualOp, w: number, old: Uint8Array, r
   const out = target(dst, count * w, w);
   if (old.buffer !== out.buffer || old.byteOffset !== out.byteOffset) out.set(old.subarray(0, count * w));
   const done = w === 1 || w === 2 || w === 4 ? invertSimd(op === 'x', w, out, planes, start, count) : 0;
-  if (done < count) invertScalar(op, w, out, planes, start, done, count);
+  if (done === count) return out;
+  if (out.byteOffset % w === 0) {
+    invertScalar(op, w, out, planes, start, done, count);
+  } else {
+    // the last (< 16) elements at an unaligned offset: through an aligned copy
+    const t = Uint8Array.prototype.slice.call(out, done * w) as Uint8Array;
+    invertScalar(op, w, t, planes, start + done, 0, count - done);
+    out.set(t, done * w);
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
 import { decodeTensorPayload, encodeTensorPayload } from './tensor.ts';
-import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun } from './residual.ts';
+import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun, joinRunFast } from './residual.ts';
 import { CHUNK_ELEMS, invertSimd, simdAvailable } from './residual-simd.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
 
@@ -62,6 +62,10 @@ test('plane-run inversion (word-wise fast path, unaligned planes/OLD, scratch ds
         // in place (OLD already in the destination), and the scalar loops alone from any element
         const inPlace = Uint8Array.from(old);
         assert.deepEqual(inverseResidualRun(op, w, inPlace, { planes, start, count }, inPlace), want);
+        const odd = new Uint8Array(count * w + 1).subarray(1); // a destination at an odd offset
+        odd.set(old);
+        assert.deepEqual(Uint8Array.from(inverseResidualRun(op, w, odd, { planes, start, count }, odd)), want);
+        assert.deepEqual(Uint8Array.from(joinRunFast(w, { planes, start, count }, new Uint8Array(count * w + 3).subarray(3))), res);
         const from = count >> 1;
         const mixed = Uint8Array.from(want.subarray(0, from * w));
         const scalar = new Uint8Array(count * w);

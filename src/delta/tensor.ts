@@ -17,7 +17,7 @@ import { zstdDecompressInto } from '../codec/zstd.ts';
 import type { BufferSet } from './buffers.ts';
 import { checkFrameSize } from './zstd-guard.ts';
 import { CASTS, castFor } from './cast.ts';
-import { estimatePlanesBytes, forwardResidual, inverseResidualRun, joinRun, opAllowed, planeEntropyBits, type PlaneRun, type ResidualOp } from './residual.ts';
+import { acceptsUnaligned, estimatePlanesBytes, forwardResidual, inverseResidualRun, joinRunFast, opAllowed, planeEntropyBits, type PlaneRun, type ResidualOp } from './residual.ts';
 
 /** Raw bytes per block of a residual stream (a multiple of every width). */
 export const BLOCK_RAW_BYTES = 8 << 20;
@@ -483,6 +483,8 @@ export interface DecodeOptions {
   buffers?: BufferSet;
 }
 
+type BlockList = { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[];
+
 /**
  * Decode a tensor payload: reads OLD through `old`, hands NEW's bytes in order to `sink`. A chunk is
  * only valid until the sink's promise resolves (reconstructed tensors reuse one scratch buffer), so a
@@ -497,7 +499,6 @@ export async function decodeTensorPayload(
   what = 'patch',
   opts: DecodeOptions = {},
 ): Promise<void> {
-  const { reserve, buffers } = opts;
   const { plan, dataOffset } = readTensorPlan(payload, old.size, newSize, what);
   let at = dataOffset;
   const slice = (n: number) => {
@@ -507,7 +508,7 @@ export async function decodeTensorPayload(
     return s;
   };
   const litFrame = slice(plan.lit[1]);
-  const blocksByKey = new Map<string, { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[]>();
+  const blocksByKey = new Map<string, BlockList>();
   for (const [key, raw, codings] of plan.blk) {
     const planes = codings.map((coding) => ({ coding, data: slice(coding[1]) }));
     let list = blocksByKey.get(key);
@@ -515,98 +516,137 @@ export async function decodeTensorPayload(
     list.push({ raw, planes });
   }
   if (at !== payload.length) throw bad(what, `${payload.length - at} unexpected bytes after the last block`);
-
-  const readInto = async (dst: Uint8Array, off: number): Promise<void> => {
-    if (old.readInto) await old.readInto(dst, off);
-    else dst.set(await old.read(off, dst.length));
-  };
-  const buf = (key: string, n: number) => (buffers ? buffers.get(key, n) : new Uint8Array(n));
-
-  let lit: Uint8Array = new Uint8Array(0);
-  if (plan.lit[0] > 0) {
-    let refLen = 0;
-    for (const [, len] of plan.ref) refLen += len;
-    const ref = buf('ref', refLen);
-    let pos = 0;
-    for (const [off, len] of plan.ref) {
-      await readInto(ref.subarray(pos, pos + len), off);
-      pos += len;
-    }
-    checkFrameSize(litFrame, plan.lit[0], what);
-    lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
-  }
-  let litPos = 0;
-  // D, P and N pieces (at most PIECE_BYTES each) are rebuilt straight into the sink's own buffer when
-  // it offers one aligned for the element width, else into one scratch buffer (no allocation per piece)
-  let scratch: Uint8Array | undefined; // taken on first use only
-  const dest = async (n: number, w: number): Promise<Uint8Array> => {
-    const r = reserve ? await reserve(n) : undefined;
-    if (r && r.length >= n && r.byteOffset % w === 0) return r.subarray(0, n);
-    return (scratch ??= buf('scratch', PIECE_BYTES)).subarray(0, n);
-  };
-  const readers = new Map<string, StreamReader>();
-  const reader = (key: string, w: number) => {
-    let r = readers.get(key);
-    if (!r) readers.set(key, (r = new StreamReader(key, blocksByKey.get(key) ?? [], w, what, buffers)));
-    return r;
-  };
+  const d = new SegmentDecoder(old, sink, what, blocksByKey, opts);
+  await d.literals(plan, litFrame);
   for (const s of plan.seg) {
     switch (s[0]) {
       case 'L':
-        await sink(lit.subarray(litPos, litPos + s[1]));
-        litPos += s[1];
+        await d.literal(s[1]);
         break;
       case 'C':
-        for (let done = 0; done < s[2]; ) {
-          const n = Math.min(PIECE_BYTES, s[2] - done);
-          // straight from OLD into the sink's buffer when it offers one
-          const r = reserve ? await reserve(n) : undefined;
-          if (r && r.length >= n) {
-            const d = r.subarray(0, n);
-            await readInto(d, s[1] + done);
-            await sink(d);
-          } else {
-            await sink(await old.read(s[1] + done, n));
-          }
-          done += n;
-        }
+        await d.copy(s[1], s[2]);
         break;
-      case 'D': {
-        const [, off, len, w, op] = s;
-        const r = reader(`d${w}`, w);
-        for (let done = 0; done < len; ) {
-          const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
-          const n = run.count * w;
-          // OLD is read into the destination and NEW rebuilt over it in place
-          const d = await dest(n, w);
-          await readInto(d, off + done);
-          await sink(inverseResidualRun(op, w, d, run, d));
-          done += n;
-        }
+      case 'D':
+        await d.delta(s[1], s[2], s[3], s[4]);
         break;
+      case 'P':
+        await d.cast(s[1], s[3], s[4], s[5]);
+        break;
+      case 'N':
+        await d.added(s[1], s[2]);
+        break;
+    }
+  }
+}
+
+/**
+ * The work of each segment kind, as small methods (one big async loop body costs V8 tens of ms of
+ * optimizing-compiler time on a background thread). D, P and N pieces (at most PIECE_BYTES each) are
+ * rebuilt straight into the sink's own buffer when it offers one (at any offset where the SIMD
+ * kernels run, else aligned for the element width), otherwise into one scratch buffer.
+ */
+class SegmentDecoder {
+  private lit: Uint8Array = new Uint8Array(0);
+  private litPos = 0;
+  private scratch: Uint8Array | undefined; // taken on first use only
+  private readonly readers = new Map<string, StreamReader>();
+
+  constructor(
+    private readonly old: OldSource,
+    private readonly sink: (chunk: Uint8Array) => Promise<void> | void,
+    private readonly what: string,
+    private readonly blocksByKey: Map<string, BlockList>,
+    private readonly opts: DecodeOptions,
+  ) {}
+
+  private buf(key: string, n: number): Uint8Array {
+    return this.opts.buffers ? this.opts.buffers.get(key, n) : new Uint8Array(n);
+  }
+
+  private async readInto(dst: Uint8Array, off: number): Promise<void> {
+    if (this.old.readInto) await this.old.readInto(dst, off);
+    else dst.set(await this.old.read(off, dst.length));
+  }
+
+  private async dest(n: number, w: number): Promise<Uint8Array> {
+    const r = this.opts.reserve ? await this.opts.reserve(n) : undefined;
+    if (r && r.length >= n && (r.byteOffset % w === 0 || acceptsUnaligned(w))) return r.subarray(0, n);
+    return (this.scratch ??= this.buf('scratch', PIECE_BYTES)).subarray(0, n);
+  }
+
+  private reader(key: string, w: number): StreamReader {
+    let r = this.readers.get(key);
+    if (!r) this.readers.set(key, (r = new StreamReader(key, this.blocksByKey.get(key) ?? [], w, this.what, this.opts.buffers)));
+    return r;
+  }
+
+  /** Decode the literal frame against OLD's container bytes (the plan's `ref` ranges). */
+  async literals(plan: TensorPlan, litFrame: Uint8Array): Promise<void> {
+    if (plan.lit[0] === 0) return;
+    let refLen = 0;
+    for (const [, len] of plan.ref) refLen += len;
+    const ref = this.buf('ref', refLen);
+    let pos = 0;
+    for (const [off, len] of plan.ref) {
+      await this.readInto(ref.subarray(pos, pos + len), off);
+      pos += len;
+    }
+    checkFrameSize(litFrame, plan.lit[0], this.what);
+    this.lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
+  }
+
+  async literal(n: number): Promise<void> {
+    await this.sink(this.lit.subarray(this.litPos, this.litPos + n));
+    this.litPos += n;
+  }
+
+  async copy(off: number, len: number): Promise<void> {
+    const reserve = this.opts.reserve;
+    for (let done = 0; done < len; ) {
+      const n = Math.min(PIECE_BYTES, len - done);
+      // straight from OLD into the sink's buffer when it offers one
+      const r = reserve ? await reserve(n) : undefined;
+      if (r && r.length >= n) {
+        const d = r.subarray(0, n);
+        await this.readInto(d, off + done);
+        await this.sink(d);
+      } else {
+        await this.sink(await this.old.read(off + done, n));
       }
-      case 'P': {
-        const [, off, , newLen, cast, op] = s;
-        const k = CASTS[cast];
-        const r = reader(`d${k.toWidth}`, k.toWidth);
-        for (let done = 0; done < newLen; ) {
-          const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
-          const pred = k.convert(await old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
-          await sink(inverseResidualRun(op, k.toWidth, pred, run, await dest(run.count * k.toWidth, k.toWidth)));
-          done += run.count * k.toWidth;
-        }
-        break;
-      }
-      case 'N': {
-        const [, len, w] = s;
-        const r = reader(`n${w}`, w);
-        for (let done = 0; done < len; ) {
-          const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
-          await sink(joinRun(w, run, await dest(run.count * w, w)));
-          done += run.count * w;
-        }
-        break;
-      }
+      done += n;
+    }
+  }
+
+  async delta(off: number, len: number, w: number, op: ResidualOp): Promise<void> {
+    const r = this.reader(`d${w}`, w);
+    for (let done = 0; done < len; ) {
+      const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
+      const n = run.count * w;
+      // OLD is read into the destination and NEW rebuilt over it in place
+      const d = await this.dest(n, w);
+      await this.readInto(d, off + done);
+      await this.sink(inverseResidualRun(op, w, d, run, d));
+      done += n;
+    }
+  }
+
+  async cast(off: number, newLen: number, cast: string, op: ResidualOp): Promise<void> {
+    const k = CASTS[cast];
+    const r = this.reader(`d${k.toWidth}`, k.toWidth);
+    for (let done = 0; done < newLen; ) {
+      const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
+      const pred = k.convert(await this.old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
+      await this.sink(inverseResidualRun(op, k.toWidth, pred, run, await this.dest(run.count * k.toWidth, k.toWidth)));
+      done += run.count * k.toWidth;
+    }
+  }
+
+  async added(len: number, w: number): Promise<void> {
+    const r = this.reader(`n${w}`, w);
+    for (let done = 0; done < len; ) {
+      const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
+      await this.sink(joinRunFast(w, run, await this.dest(run.count * w, w)));
+      done += run.count * w;
     }
   }
 }
