@@ -40,8 +40,9 @@ export function buildGoldenVector(version: 1 | 2 = 1): { mcz: Uint8Array; origin
     { raw: text('a JSON-ish tail: {"k":[1,2,3],"v":"brotli"}\n'.repeat(4)), opts: { force: METHOD_BROTLI }, expect: METHOD_BROTLI },
   ];
   if (version === 2) {
-    // chunk 6: a weights manifest → TEXT (values of each key in their own stream; a control byte escaped)
-    const manifest = JSON.stringify({ weights: [0, 1, 2, 3].map((i) => ({ name: `conv_${i}/kernel`, shape: [3, 3, 8, 4 << i], dtype: 'uint8', scale: 0.0125 * (i + 1), min: -0.5 - i })) }, null, 1) + '\u0001\n';
+    // chunk 6: a weights manifest → TEXT (values of each key in their own stream, the long scales as
+    // double planes, a control byte escaped)
+    const manifest = JSON.stringify({ weights: [0, 1, 2, 3].map((i) => ({ name: `conv_${i}/kernel`, shape: [3, 3, 8, 4 << i], dtype: 'uint8', scale: (i + 1) / 7, min: -0.5 - i })) }, null, 1) + '\u0001\n';
     chunks.push({ raw: text(manifest), opts: { force: METHOD_TEXT }, expect: METHOD_TEXT });
     // chunk 7: a 24 × 10 uint8 matrix whose columns differ → COLUMNS with stride 10 (and a 3-byte tail)
     const m = new Uint8Array(24 * 10 + 3);

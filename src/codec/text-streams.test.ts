@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { McdnError } from '../errors.ts';
-import { decodeText, encodeText, joinText, splitText, MAX_TEXT_STREAMS, TEXT_ESC } from './text-streams.ts';
+import { decodeText, encodeText, fromDoubles, joinText, splitText, toDoubles, MAX_TEXT_STREAMS, TEXT_ESC } from './text-streams.ts';
 import { TFJS_FIXTURE_DIRS, haveFixtures } from '../../test/fixtures.ts';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,25 @@ test('round-trips arbitrary strings and generated JSON, compact and pretty-print
     fc.property(fc.jsonValue({ maxDepth: 4 }), fc.constantFrom(undefined, 2, '\t'), (v, indent) => roundTrip(enc(JSON.stringify(v, null, indent) ?? 'null'))),
     { numRuns: 300 },
   );
+});
+
+test('long shortest-form numbers become double planes; any other number stream stays digits', () => {
+  const enc1 = (vals: string[]) => enc(vals.map((v) => v + '\n').join(''));
+  fc.assert(
+    fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 50 }), (xs) => {
+      const data = enc1(xs.map(String));
+      const d = toDoubles(data);
+      if (d) assert.deepEqual(fromDoubles(d), data);
+      // JSON arrays of doubles round-trip through the whole payload either way
+      roundTrip(enc(JSON.stringify({ scale: xs, min: xs.map((x) => -x) })));
+    }),
+    { numRuns: 200 },
+  );
+  assert.ok(toDoubles(enc1(['0.0026856216729856004', '-0.34107395246917127'])));
+  assert.equal(toDoubles(enc1(['0.0026856216729856004', '1.50000000000'])), undefined); // not the shortest form
+  assert.equal(toDoubles(enc1(['-0', '0.0026856216729856004'])), undefined); // "-0" prints as "0"
+  assert.equal(toDoubles(enc1(['1', '2', '3'])), undefined); // short: digits compress better
+  assert.throws(() => fromDoubles(new Uint8Array(7)), McdnError);
 });
 
 test('values go to one stream per key; more keys than ids share the last stream', () => {

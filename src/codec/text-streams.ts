@@ -26,6 +26,14 @@ export const TEXT_BROTLI_QUALITY = 11;
 
 const KIND_NUMBER = 0;
 const KIND_STRING = 1;
+/** a number stream stored as byte planes of big-endian IEEE-754 doubles (spec §5.1) */
+const KIND_DOUBLES = 2;
+/**
+ * A number stream becomes KIND_DOUBLES when every value is the ECMAScript shortest form of its
+ * double and the values average at least this many characters: long decimals such as quantization
+ * scales (0.0026856216729856004) take ~7.5 brotli'd bytes as digits and ~5 as double planes.
+ */
+export const DOUBLES_MIN_AVG_CHARS = 10;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -215,16 +223,51 @@ export function joinText(split: TextSplit, rawLength: number): Uint8Array {
   return out;
 }
 
+/** A number stream as double planes, if every value is the shortest form of its double and long enough to gain. */
+export function toDoubles(data: Uint8Array): Uint8Array | undefined {
+  const vals = new TextDecoder('latin1').decode(data).split('\n');
+  vals.pop(); // after the last terminator
+  if (!vals.length || data.byteLength - vals.length < vals.length * DOUBLES_MIN_AVG_CHARS) return undefined;
+  const n = vals.length;
+  const out = new Uint8Array(n * 8);
+  const b = new DataView(new ArrayBuffer(8));
+  for (let i = 0; i < n; i++) {
+    const x = Number(vals[i]);
+    if (String(x) !== vals[i]) return undefined; // "1.50", "-0", "1E5", "007": not the shortest form
+    b.setFloat64(0, x);
+    for (let k = 0; k < 8; k++) out[k * n + i] = b.getUint8(k);
+  }
+  return out;
+}
+
+/** Inverse of toDoubles: the values as LF-terminated shortest-form numbers. */
+export function fromDoubles(planes: Uint8Array): Uint8Array {
+  if (planes.byteLength % 8 !== 0) throw corrupt(`doubles stream of ${planes.byteLength} bytes is not a multiple of 8`);
+  const n = planes.byteLength / 8;
+  const b = new DataView(new ArrayBuffer(8));
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 8; k++) b.setUint8(k, planes[k * n + i]!);
+    text += String(b.getFloat64(0)) + '\n';
+  }
+  return new TextEncoder().encode(text);
+}
+
 /**
- * TEXT payload: `varint K`, then `varint skeletonLength`, then K × `varint (length << 1 | kind)`,
+ * TEXT payload: `varint K`, then `varint skeletonLength`, then K × `varint (length·4 + kind)`,
  * then one brotli stream of skeleton ‖ stream 0 ‖ … ‖ stream K−1.
  */
 export function encodeText(raw: Uint8Array, quality = TEXT_BROTLI_QUALITY): Uint8Array {
-  const { skeleton, streams } = splitText(raw);
+  const split = splitText(raw);
+  const skeleton = split.skeleton;
+  const streams = split.streams.map((s) => {
+    const d = s.kind === KIND_NUMBER ? toDoubles(s.data) : undefined;
+    return d ? { kind: KIND_DOUBLES, data: d } : s;
+  });
   const w = new ByteWriter();
   w.varint(streams.length);
   w.varint(skeleton.byteLength);
-  for (const s of streams) w.varint(s.data.byteLength * 2 + s.kind);
+  for (const s of streams) w.varint(s.data.byteLength * 4 + s.kind);
   const head = w.bytes();
   let total = skeleton.byteLength;
   for (const s of streams) total += s.data.byteLength;
@@ -257,8 +300,9 @@ export function decodeText(payload: Uint8Array, rawLength: number): Uint8Array {
   const lens: { kind: number; len: number }[] = [];
   for (let i = 0; i < k; i++) {
     const v = r.varint();
-    const kind = v % 2;
-    const len = Math.floor(v / 2);
+    const kind = v % 4;
+    const len = Math.floor(v / 4);
+    if (kind > KIND_DOUBLES) throw corrupt(`text stream ${i} has unknown kind ${kind}`);
     total += len;
     lens.push({ kind, len });
   }
@@ -275,7 +319,7 @@ export function decodeText(payload: Uint8Array, rawLength: number): Uint8Array {
   const streams = lens.map(({ kind, len }) => {
     const data = bytes.subarray(o, o + len);
     o += len;
-    return { kind, data };
+    return kind === KIND_DOUBLES ? { kind: KIND_NUMBER, data: fromDoubles(data) } : { kind, data };
   });
   return joinText({ skeleton: bytes.subarray(0, skelLen), streams }, rawLength);
 }
