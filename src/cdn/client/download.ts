@@ -12,7 +12,7 @@ import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
-import { backoffMs, cancelled, isRetryable, sleep, type BodyStream, type ClientHttp } from './http.ts';
+import { backoffMs, cancelled, isRetryable, releaseReadBuffer, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;
@@ -283,6 +283,7 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
         retainedBytes -= c.length;
         hasher.update(c);
         if (opts.follower) await opts.follower(c);
+        else releaseReadBuffer(c); // written and hashed: its memory serves the next socket read
         pos += c.length;
         continue;
       }
