@@ -208,3 +208,21 @@ test('tensor: a pair of several MB (OLD read through windows, NEW in many pieces
   assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'big.out3'))), big.old);
   assert.deepEqual(noTemps(), []);
 });
+
+test('a damaged tensor plan with a wrong base reports the wrong base; with the right base, the damage', async () => {
+  const patch = join(dir, 'plan.patch');
+  await makePatch(OLD, NEW, patch, { method: 'tensor', level: 1 });
+  const b = new Uint8Array(readFileSync(patch));
+  b[PATCH_HEADER_BYTES + 12] ^= 0xff; // inside the zstd frame of the plan
+  const damaged = join(dir, 'plan-damaged.patch');
+  writeFileSync(damaged, b);
+  const other = join(dir, 'plan-other-base');
+  const o = Uint8Array.from(pair.old);
+  o[o.length - 1] ^= 1;
+  writeFileSync(other, o);
+  const out = join(dir, 'plan.out');
+  await assert.rejects(applyPatch(other, damaged, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_WRONG_BASE');
+  await assert.rejects(applyPatch(OLD, damaged, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_CORRUPT');
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(noTemps(), []);
+});

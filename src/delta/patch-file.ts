@@ -18,7 +18,7 @@ import { encodeBinaryPayload } from './binary.ts';
 import { encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
 import { decodePatch, wrongBase } from './apply-core.ts';
 import { acquireBuffers, releaseBuffers, type BufferSet } from './buffers.ts';
-import type { OldSource } from './tensor.ts';
+import { readTensorPlan, refCollector, type OldSource, type PreparedPlan } from './tensor.ts';
 import { OldFile, WINDOW_BYTES } from './old-file.ts';
 import {
   BSDIFF_TRAILER_BYTES,
@@ -232,9 +232,10 @@ export const IO_BUFFER_BYTES = 1 << 20;
 
 /**
  * sha256 of a file of known size in one pass through two reused buffers: the read of piece k+1 runs
- * in the I/O pool while piece k is hashed. Fails if the file is shorter than `size`.
+ * in the I/O pool while piece k is hashed (and shown to `onChunk`). Fails if the file is shorter
+ * than `size`.
  */
-async function hashFile(path: string, size: number, buffers: BufferSet): Promise<string> {
+async function hashFile(path: string, size: number, buffers: BufferSet, onChunk?: (at: number, chunk: Uint8Array) => void): Promise<string> {
   const h = createHash('sha256');
   // the read-ahead windows of OldFile, not in use yet
   const bufs = [buffers.get('win0', WINDOW_BYTES), buffers.get('win1', WINDOW_BYTES)];
@@ -256,11 +257,13 @@ async function hashFile(path: string, size: number, buffers: BufferSet): Promise
     let next = size > 0 ? readAt(0, bufs[0]) : undefined;
     while (next) {
       const piece = await next;
+      const from = at;
       at += piece.length;
       k ^= 1;
       next = at < size ? readAt(at, bufs[k]) : undefined;
       next?.catch(() => {}); // awaited on the next turn
       h.update(piece);
+      onChunk?.(from, piece);
     }
   } catch (e) {
     throw e instanceof McdnError ? e : fromSystemError(e, path);
@@ -386,15 +389,34 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
   const buffers = acquireBuffers();
-  // the patch is read while OLD is hashed (its reads run in the I/O pool)
+  // the patch is read in the I/O pool (while OLD is hashed, for the methods that need no plan first)
   const patch = buffers.get('patch', patchSize);
   const patchRead = readInto(patchPath, patch);
   patchRead.catch(() => {}); // awaited below, after OLD's check
   try {
     let oldBytes: Uint8Array | undefined;
     let got = '';
+    let prepared: PreparedPlan | undefined;
     if (header.method === 'tensor') {
-      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers);
+      // the plan first, so the hashing pass over OLD can also gather the container bytes the
+      // literal frame references (else the decoder would read them by range: a pass of its own)
+      let planError: unknown;
+      let refs: ReturnType<typeof refCollector>;
+      try {
+        await patchRead;
+        prepared = readTensorPlan(patch.subarray(header.payloadOffset, header.payloadEnd), oldStat.size, header.newSize, patchPath);
+        let refLen = 0;
+        for (const [, len] of prepared.plan.ref) refLen += len;
+        if (prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
+      } catch (e) {
+        planError = e; // reported after OLD's check: a wrong base is the first thing to say
+        prepared = undefined;
+      }
+      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers, refs?.feed);
+      if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+      if (planError !== undefined) throw planError;
+      const ref = refs?.done();
+      if (prepared && ref) prepared.ref = ref;
     } else {
       oldBytes = buffers.get('old', oldStat.size);
       await readInto(oldPath, oldBytes);
@@ -407,7 +429,7 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
       const out = new PipelinedWriter(w, buffers);
       const src: OldSource = oldBytes ? bytesSource(oldBytes, oldPath) : await OldFile.open(oldPath, oldStat.size, buffers);
       try {
-        result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, { reserve: (n) => out.reserve(n), buffers });
+        result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, { reserve: (n) => out.reserve(n), buffers, ...(prepared ? { prepared } : {}) });
         await out.finish();
       } finally {
         await out.settle().catch(() => {}); // never leave a write in flight when the file is closed

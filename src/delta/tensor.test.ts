@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
-import { decodeTensorPayload, encodeTensorPayload } from './tensor.ts';
+import { decodeTensorPayload, encodeTensorPayload, refCollector } from './tensor.ts';
 import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun, joinRunFast } from './residual.ts';
 import { CHUNK_ELEMS, invertSimd, simdAvailable } from './residual-simd.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
@@ -182,4 +182,31 @@ test('the fast decoder agrees with the slow reference decoder (spec order)', asy
     assert.deepEqual(ref, p.nw);
     assert.deepEqual(await decode(payload, p.old, p.nw.length), ref);
   }
+});
+
+test('refCollector gathers the ref ranges from OLD fed in chunks of any size; unsorted ranges get no collector', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat({ max: 200 })), { maxLength: 12 }),
+      fc.integer({ min: 1, max: 700 }),
+      (old, raw, chunk) => {
+        const ref = raw.map(([o, l]) => [o % old.length, Math.min(l, old.length - (o % old.length))] as [number, number]).sort((a, b) => a[0] - b[0]);
+        const plan = { v: 1 as const, ref, lit: [1, 1] as [number, number], seg: [], blk: [] };
+        const want = Buffer.concat(ref.map(([o, l]) => old.subarray(o, o + l)));
+        const c = refCollector(plan, new Uint8Array(want.length));
+        assert.ok(c);
+        for (let at = 0; at < old.length; at += chunk) c.feed(at, old.subarray(at, Math.min(old.length, at + chunk)));
+        assert.deepEqual(Buffer.from(c.done()!), want);
+        // a partial pass is not complete
+        const d = refCollector(plan, new Uint8Array(want.length))!;
+        if (want.length > 0) {
+          d.feed(old.length - 1, old.subarray(old.length - 1));
+          if (ref.some(([o, l]) => l > 0 && o + l < old.length)) assert.equal(d.done(), undefined);
+        }
+      },
+    ),
+  );
+  const unsorted = { v: 1 as const, ref: [[10, 2], [0, 2]] as [number, number][], lit: [1, 1] as [number, number], seg: [], blk: [] };
+  assert.equal(refCollector(unsorted, new Uint8Array(4)), undefined);
 });

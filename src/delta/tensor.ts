@@ -481,6 +481,51 @@ export interface DecodeOptions {
   reserve?: Reserve;
   /** working buffers reused across blocks (and across applies); fresh ones when absent */
   buffers?: BufferSet;
+  /** the payload's plan, already read (readTensorPlan with the same sizes), and its `ref` bytes if gathered */
+  prepared?: PreparedPlan;
+}
+
+export interface PreparedPlan {
+  plan: TensorPlan;
+  dataOffset: number;
+  /** OLD's bytes at the plan's `ref` ranges, concatenated (when complete) */
+  ref?: Uint8Array;
+}
+
+/**
+ * A collector for the plan's `ref` ranges (OLD's container bytes the literal frame references) fed
+ * with OLD's bytes in file order, e.g. by the pass that hashes OLD — so the decoder need not read
+ * them by range afterwards. `feed(at, chunk)` is called with consecutive chunks; `done()` returns the
+ * concatenated ranges, or undefined if not every byte was seen. Undefined (no collector) when the
+ * ranges are not in ascending order of offset.
+ */
+export function refCollector(plan: TensorPlan, into: Uint8Array): { feed: (at: number, chunk: Uint8Array) => void; done: () => Uint8Array | undefined } | undefined {
+  const ranges = plan.ref;
+  const pos: number[] = [];
+  let total = 0;
+  for (let i = 0; i < ranges.length; i++) {
+    if (i > 0 && ranges[i][0] < ranges[i - 1][0]) return undefined;
+    pos.push(total);
+    total += ranges[i][1];
+  }
+  if (into.length !== total) return undefined;
+  let first = 0; // ranges before it end at or before every chunk still to come
+  let filled = 0;
+  return {
+    feed(at, chunk) {
+      const end = at + chunk.length;
+      while (first < ranges.length && ranges[first][0] + ranges[first][1] <= at) first++;
+      for (let j = first; j < ranges.length && ranges[j][0] < end; j++) {
+        const [off, len] = ranges[j];
+        const from = Math.max(off, at);
+        const to = Math.min(off + len, end);
+        if (to <= from) continue;
+        into.set(chunk.subarray(from - at, to - at), pos[j] + (from - off));
+        filled += to - from;
+      }
+    },
+    done: () => (filled === total ? into : undefined),
+  };
 }
 
 type BlockList = { raw: number; planes: { coding: PlaneCoding; data: Uint8Array }[] }[];
@@ -499,7 +544,7 @@ export async function decodeTensorPayload(
   what = 'patch',
   opts: DecodeOptions = {},
 ): Promise<void> {
-  const { plan, dataOffset } = readTensorPlan(payload, old.size, newSize, what);
+  const { plan, dataOffset } = opts.prepared ?? readTensorPlan(payload, old.size, newSize, what);
   let at = dataOffset;
   const slice = (n: number) => {
     if (at + n > payload.length) throw bad(what, 'payload truncated');
@@ -517,7 +562,7 @@ export async function decodeTensorPayload(
   }
   if (at !== payload.length) throw bad(what, `${payload.length - at} unexpected bytes after the last block`);
   const d = new SegmentDecoder(old, sink, what, blocksByKey, opts);
-  await d.literals(plan, litFrame);
+  await d.literals(plan, litFrame, opts.prepared?.ref);
   for (const s of plan.seg) {
     switch (s[0]) {
       case 'L':
@@ -581,15 +626,18 @@ class SegmentDecoder {
   }
 
   /** Decode the literal frame against OLD's container bytes (the plan's `ref` ranges). */
-  async literals(plan: TensorPlan, litFrame: Uint8Array): Promise<void> {
+  async literals(plan: TensorPlan, litFrame: Uint8Array, gathered?: Uint8Array): Promise<void> {
     if (plan.lit[0] === 0) return;
-    let refLen = 0;
-    for (const [, len] of plan.ref) refLen += len;
-    const ref = this.buf('ref', refLen);
-    let pos = 0;
-    for (const [off, len] of plan.ref) {
-      await this.readInto(ref.subarray(pos, pos + len), off);
-      pos += len;
+    let ref = gathered;
+    if (!ref) {
+      let refLen = 0;
+      for (const [, len] of plan.ref) refLen += len;
+      ref = this.buf('ref', refLen);
+      let pos = 0;
+      for (const [off, len] of plan.ref) {
+        await this.readInto(ref.subarray(pos, pos + len), off);
+        pos += len;
+      }
     }
     checkFrameSize(litFrame, plan.lit[0], this.what);
     this.lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
