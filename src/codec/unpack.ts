@@ -59,13 +59,20 @@ export function unpackBytes(mcz: Uint8Array): Uint8Array {
 
 export type ParsedItem = { kind: 'header'; header: MczHeader } | { kind: 'chunk'; index: number; entry: MczChunkEntry; payload: Uint8Array };
 
-/** Incremental parser: push bytes in pieces of any size, pull items as soon as they are complete. */
+/**
+ * Incremental parser: push bytes in pieces of any size, pull items as soon as they are complete.
+ * Chunk payloads are assembled by copying: once `next()` has returned undefined after the header,
+ * the parser holds no reference to any pushed piece (`holdsInput` is false), so a caller may reuse
+ * their memory.
+ */
 export class MczParser {
   private pieces: Uint8Array[] = [];
   private buffered = 0;
   private headerLength = -1;
   header: MczHeader | undefined;
   private nextChunk = 0;
+  /** the payload being assembled */
+  private asm: { buf: Uint8Array; have: number } | undefined;
   /** bytes consumed so far */
   consumed = 0;
 
@@ -73,6 +80,11 @@ export class MczParser {
     if (b.byteLength === 0) return;
     this.pieces.push(b);
     this.buffered += b.byteLength;
+  }
+
+  /** true while pushed pieces are still referenced (header not complete, or next() not yet called) */
+  get holdsInput(): boolean {
+    return this.pieces.length > 0;
   }
 
   private take(n: number): Uint8Array {
@@ -84,19 +96,26 @@ export class MczParser {
       else this.pieces[0] = first.subarray(n);
     } else {
       out = new Uint8Array(n);
-      let o = 0;
-      while (o < n) {
-        const p = this.pieces[0]!;
-        const k = Math.min(p.byteLength, n - o);
-        out.set(p.subarray(0, k), o);
-        o += k;
-        if (k === p.byteLength) this.pieces.shift();
-        else this.pieces[0] = p.subarray(k);
-      }
+      this.copyInto(out, 0, n);
+      this.consumed -= n;
     }
     this.buffered -= n;
     this.consumed += n;
     return out;
+  }
+
+  /** Move `n` buffered bytes into `dst` at `at`, dropping the pieces they came from. */
+  private copyInto(dst: Uint8Array, at: number, n: number): void {
+    let o = 0;
+    while (o < n) {
+      const p = this.pieces[0]!;
+      const k = Math.min(p.byteLength, n - o);
+      dst.set(k === p.byteLength ? p : p.subarray(0, k), at + o);
+      o += k;
+      if (k === p.byteLength) this.pieces.shift();
+      else this.pieces[0] = p.subarray(k);
+    }
+    this.consumed += n;
   }
 
   private peek(n: number): Uint8Array {
@@ -112,10 +131,11 @@ export class MczParser {
     if (!this.header) {
       if (this.headerLength < 0) {
         if (this.buffered < MCZ_PREAMBLE_BYTES) return undefined;
-        this.headerLength = readHeaderLength(this.peek(MCZ_PREAMBLE_BYTES));
+        this.headerLength = readHeaderLength(this.peek(MCZ_PREAMBLE_BYTES).slice());
       }
       if (this.buffered < this.headerLength) return undefined;
-      this.header = decodeHeader(this.take(this.headerLength));
+      // a copy: the header must not keep views of the caller's (reusable) pieces
+      this.header = decodeHeader(this.take(this.headerLength).slice());
       return { kind: 'header', header: this.header };
     }
     const i = this.nextChunk;
@@ -124,12 +144,19 @@ export class MczParser {
       if (this.buffered > 0) throw new McdnError('MCZ_TRAILING_DATA', 'input', `unexpected bytes after the last chunk`);
       return undefined;
     }
-    if (this.buffered < entry.packedLength) return undefined;
+    // the payload owns its memory (it may be transferred to a worker): bytes are copied into it as they arrive
+    this.asm ??= { buf: new Uint8Array(entry.packedLength), have: 0 };
+    const a = this.asm;
+    const k = Math.min(this.buffered, entry.packedLength - a.have);
+    if (k > 0) {
+      this.copyInto(a.buf, a.have, k);
+      this.buffered -= k;
+      a.have += k;
+    }
+    if (a.have < entry.packedLength) return undefined;
+    this.asm = undefined;
     this.nextChunk++;
-    // the payload must own its whole buffer (it may be transferred to a worker): copy only if it is a view
-    const t = this.take(entry.packedLength);
-    const payload = t.byteOffset === 0 && t.byteLength === t.buffer.byteLength ? t : t.slice();
-    return { kind: 'chunk', index: i, entry, payload };
+    return { kind: 'chunk', index: i, entry, payload: a.buf };
   }
 
   /** Call at end of input: throws if the container is incomplete. */
@@ -146,6 +173,11 @@ export interface UnpackStreamOptions {
   /** false = decode on this thread; a pool = use it; default: shared pool for files ≥ 16 MiB */
   pool?: ChunkPool | false;
   /**
+   * Called with each written piece once the stream holds no reference to it any more (its bytes
+   * were copied into chunk payloads): the writer may reuse that memory.
+   */
+  onConsumed?: (piece: Buffer) => void;
+  /**
    * false skips each chunk's sha256 (CRC-32 and lengths are still checked per chunk) and relies on
    * the whole-file sha256 checked at the end: for callers that expose the output only after the
    * stream finished without error (unpackFile renames its temp file then). Default true: every
@@ -157,6 +189,8 @@ export interface UnpackStreamOptions {
 /** A Transform: .mcz bytes in, original bytes out in order; emits 'header' (MczHeader) first. */
 export class UnpackStream extends Transform {
   private readonly parser = new MczParser();
+  /** pieces written but not yet handed to onConsumed */
+  private held: Buffer[] = [];
   private readonly queue: Promise<Uint8Array>[] = [];
   /** sha256 of the whole output: on a worker thread for large files (created with the header) */
   private fileHash: BlobHasher | undefined;
@@ -174,7 +208,15 @@ export class UnpackStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    this.drainParser().then(() => cb(), (e) => cb(e));
+    const release = this.opts.onConsumed;
+    if (release) this.held.push(chunk);
+    this.drainParser().then(() => {
+      if (release && !this.parser.holdsInput) {
+        for (const b of this.held) release(b);
+        this.held = [];
+      }
+      cb();
+    }, (e) => cb(e));
   }
 
   override _flush(cb: TransformCallback): void {

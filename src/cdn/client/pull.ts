@@ -16,7 +16,7 @@ import { McdnError, inputError } from '../../errors.ts';
 import { validateChannel, validateModelName, validateVersion } from '../http/validate.ts';
 import { verifyManifestEnvelope, type Manifest, type ManifestFile } from '../manifest/index.ts';
 import { downloadBlob, Semaphore } from './download.ts';
-import { ClientHttp, cancelled } from './http.ts';
+import { ClientHttp, cancelled, releaseReadBuffer } from './http.ts';
 import { clientHome, ContentCache, destPath, fileMatches, placeFile, readInstalled, stateDir, writeInstalled, type InstalledFile, type InstalledState } from './local-state.ts';
 import { resolveTrust, type TrustedKey } from './trust.ts';
 import { ClientChunkCache, fetchChunkManifest, httpRangeReader, planChunkRoute } from './chunks.ts';
@@ -109,7 +109,7 @@ export function isOlder(m: { createdAt: string; version: string }, installed: { 
   return compareVersions(m.version, installed.version) < 0;
 }
 
-type UnpackFactory = (opts: { chunkHashes: boolean }) => Transform;
+type UnpackFactory = (opts: { chunkHashes: boolean; onConsumed?: (piece: Buffer) => void }) => Transform;
 
 async function loadUnpacker(): Promise<UnpackFactory | undefined> {
   try {
@@ -404,7 +404,8 @@ async function downloadPacked(
   unpacker: UnpackFactory,
   dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify?: boolean) => Promise<unknown>,
 ): Promise<void> {
-  const unpack = unpacker({ chunkHashes: false });
+  // socket read buffers go back to the fetcher as soon as the decoder has copied them out
+  const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer });
   const out = createWriteStream(tmp);
   let size = 0;
   let streamErr: Error | undefined;
