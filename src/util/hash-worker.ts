@@ -17,6 +17,11 @@ export const HASH_BATCH_BYTES = 4 << 20;
 
 export interface BlobHasher {
   update(chunk: Uint8Array): void;
+  /**
+   * Hash `chunk` by handing its memory to the hasher instead of copying it: `chunk` must be the only
+   * view of its ArrayBuffer in use (it is detached here). `giveBack` receives the memory once hashed.
+   */
+  adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void;
   digest(): Promise<string>;
   /** stop the worker without a result (errors, cancellation) */
   dispose(): void;
@@ -27,8 +32,8 @@ const { parentPort } = require('node:worker_threads');
 const h = require('node:crypto').createHash('sha256');
 parentPort.on('message', (m) => {
   if (m === null) return parentPort.postMessage(h.digest('hex'));
-  h.update(new Uint8Array(m.buf, 0, m.len));
-  parentPort.postMessage(m.buf, [m.buf]);
+  h.update(new Uint8Array(m.buf, m.off || 0, m.len));
+  parentPort.postMessage(m.adopted ? { adopted: m.buf, id: m.id } : m.buf, [m.buf]);
 });
 `;
 
@@ -36,6 +41,10 @@ class InlineHasher implements BlobHasher {
   private readonly h = createHash('sha256');
   update(chunk: Uint8Array): void {
     this.h.update(chunk);
+  }
+  adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void {
+    this.h.update(chunk);
+    giveBack(chunk.buffer as ArrayBuffer);
   }
   async digest(): Promise<string> {
     return this.h.digest('hex');
@@ -51,12 +60,21 @@ class WorkerHasher implements BlobHasher {
   private readonly spare: ArrayBuffer[] = [];
   private batch = new Uint8Array(HASH_BATCH_BYTES);
   private fill = 0;
+  private readonly adopted = new Map<number, (memory: ArrayBuffer) => void>();
+  private nextAdopt = 0;
   private failed: Error | undefined;
 
   constructor() {
     this.worker.on('error', (e) => (this.failed = e));
     this.worker.on('message', (m: unknown) => {
-      if (m instanceof ArrayBuffer && this.spare.length < SPARE_BATCHES) this.spare.push(m);
+      if (m instanceof ArrayBuffer) {
+        if (this.spare.length < SPARE_BATCHES) this.spare.push(m);
+      } else if (m && typeof m === 'object' && 'adopted' in m) {
+        const { adopted, id } = m as { adopted: ArrayBuffer; id: number };
+        const giveBack = this.adopted.get(id);
+        this.adopted.delete(id);
+        giveBack?.(adopted);
+      }
     });
     this.worker.unref();
   }
@@ -70,6 +88,14 @@ class WorkerHasher implements BlobHasher {
       off += n;
       if (this.fill === HASH_BATCH_BYTES) this.send();
     }
+  }
+
+  adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void {
+    this.send(); // bytes batched so far go first: the worker hashes messages in order
+    const id = this.nextAdopt++;
+    this.adopted.set(id, giveBack);
+    const buf = chunk.buffer as ArrayBuffer;
+    this.worker.postMessage({ buf, off: chunk.byteOffset, len: chunk.byteLength, adopted: true, id }, [buf]);
   }
 
   private send(): void {

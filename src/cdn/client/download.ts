@@ -12,7 +12,7 @@ import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
-import { backoffMs, cancelled, isRetryable, releaseReadBuffer, sleep, type BodyStream, type ClientHttp } from './http.ts';
+import { backoffMs, cancelled, claimReadBuffer, isRetryable, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;
@@ -188,7 +188,7 @@ async function loadSidecar(path: string, hash: string, size: number, segmentSize
   }
 }
 
-const NO_HASH: BlobHasher = { update() {}, digest: async () => '', dispose() {} };
+const NO_HASH: BlobHasher = { update() {}, adopt() {}, digest: async () => '', dispose() {} };
 
 export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResult> {
   const { http, hash, size, partPath, sem, signal } = opts;
@@ -281,10 +281,15 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
         // from memory: the next chunk of this segment starts exactly at pos
         const c = r.shift()!;
         retainedBytes -= c.length;
+        pos += c.length;
+        // written to disk: with no consumer after us, the hasher takes the socket buffer itself (no
+        // copy) and hands its memory back to the fetcher for the next read
+        if (!opts.follower && claimReadBuffer(c)) {
+          hasher.adopt(c, returnReadMemory);
+          continue;
+        }
         hasher.update(c);
         if (opts.follower) await opts.follower(c);
-        else releaseReadBuffer(c); // written and hashed: its memory serves the next socket read
-        pos += c.length;
         continue;
       }
       if (end <= pos || (!r && end - pos < FOLLOW_CHUNK && end < size && !fetchDone && !failed)) {

@@ -60,6 +60,20 @@ export function releaseReadBuffer(chunk: Uint8Array): void {
 }
 
 /**
+ * Take over a body chunk's memory for a zero-copy hand-off (e.g. to the hash worker): true if
+ * `chunk` came from the raw fetcher and was not released or claimed yet. Give the memory back with
+ * `returnReadMemory` once done.
+ */
+export function claimReadBuffer(chunk: Uint8Array): boolean {
+  return lent.delete(chunk.buffer as ArrayBuffer);
+}
+
+/** Memory of a claimed chunk, back for the next socket read. */
+export function returnReadMemory(memory: ArrayBuffer): void {
+  if (memory.byteLength === RAW_READ_BYTES && readPool.length < READ_POOL_MAX) readPool.push(memory);
+}
+
+/**
  * One blob GET over a plain TCP socket (http:// only, `Connection: close`): socket reads land
  * straight in 256 KiB buffers (reused once the caller releases them: releaseReadBuffer) that are
  * handed on without a copy (Node's `onread` with a buffer factory), and there is no HTTP stream machinery per 64 KiB chunk — measured here at about a fifth
