@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { encodeChunk, decodeChunk, transpose, untranspose, SMALL_BROTLI_MAX_BYTES, METHOD_BROTLI, METHOD_COLUMNS, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_TEXT, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
+import { encodeChunk, decodeChunk, looksLikeText, transpose, untranspose, SMALL_BROTLI_MAX_BYTES, METHOD_BROTLI, METHOD_COLUMNS, METHOD_PLANES, METHOD_SPARSE, METHOD_STORED, METHOD_TEXT, METHOD_ZSTD, type ChunkRange, type EncodeChunkOptions } from './chunk.ts';
 import { McdnError } from '../errors.ts';
 import { syntheticWeights } from './synth.ts';
 
@@ -124,6 +124,18 @@ function quantized(rows: number, cols: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+test('boost brotli: text chunks without tensors above 256 KiB (a big model.json) also get TEXT/BROTLI; binary ones do not', () => {
+  const json = new TextEncoder().encode(JSON.stringify({ nodes: Array.from({ length: 2700 }, (_, i) => ({ name: `block_${i >> 4}/conv_${i & 15}/Conv2D`, op: i % 3 ? 'Conv2D' : 'Relu6', input: [`block_${(i >> 4) - 1}/out`, `w${i}`], attr: { strides: [1, 1 + (i % 2), 1 + (i % 2), 1], padding: 'SAME' } })) }));
+  assert.ok(json.length > SMALL_BROTLI_MAX_BYTES && looksLikeText(json));
+  const enc = encodeChunk(json, { boost: 'brotli', probeWidths: [4, 2] });
+  assert.ok(enc.method === METHOD_TEXT || enc.method === METHOD_BROTLI, `method ${enc.method}`);
+  assert.ok(enc.payload.length < encodeChunk(json, { boost: 'zstd', probeWidths: [4, 2] }).payload.length);
+  assert.deepEqual(decodeChunk(enc.payload, enc.method, enc.width, json.length), json);
+  const bin = new Uint8Array(SMALL_BROTLI_MAX_BYTES + 10).map((_, i) => (i % 7 === 0 ? 0 : i % 50));
+  assert.equal(looksLikeText(bin), false);
+  assert.ok(![METHOD_TEXT, METHOD_BROTLI].includes(encodeChunk(bin, { boost: 'brotli', probeWidths: [4, 2] }).method as never));
+});
 
 test('boost brotli: 8-bit tensor chunks get a brotli candidate and, with a row length, COLUMNS', () => {
   const raw = quantized(600, 64);

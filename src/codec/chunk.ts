@@ -129,7 +129,8 @@ export function encodeChunk(raw: Uint8Array, opts: EncodeChunkOptions = {}): Enc
   if (boost !== 'off' && opts.force === undefined && best && (byteData || best.payload.byteLength < raw.byteLength * below)) {
     const candidates: (EncodedChunk | undefined)[] = [level < BOOST_LEVEL ? encodeAtLevel(raw, opts, BOOST_LEVEL) : undefined];
     // a small chunk with no tensor in it: JSON manifests, graph bytes
-    const smallText = noTensor && raw.byteLength <= SMALL_BROTLI_MAX_BYTES;
+    // with 'brotli' (files ≤ 64 MiB) also bigger ones that look like text: a large model.json, tokenizer.json
+    const smallText = noTensor && (raw.byteLength <= SMALL_BROTLI_MAX_BYTES || (boost === 'brotli' && looksLikeText(raw)));
     if (boost === 'max' || smallText) candidates.push({ method: METHOD_BROTLI, width: 1, payload: brotli(raw, BROTLI_QUALITY) });
     if ((boost === 'max' && noTensor) || smallText) candidates.push({ method: METHOD_TEXT, width: 1, payload: encodeText(raw) });
     if (byteData && !noTensor) {
@@ -391,6 +392,23 @@ function encodeColumns(raw: Uint8Array, stride: number, quality: number): Uint8A
   const w = new ByteWriter();
   w.varint(stride);
   return concat([w.bytes(), brotli(transpose(raw, stride), quality)]);
+}
+
+/** Bytes sampled by looksLikeText. */
+const TEXT_SAMPLE_BYTES = 64 * 1024;
+/**
+ * True if the first TEXT_SAMPLE_BYTES hold no byte below 0x09 and at least 95 % printable ASCII,
+ * TAB/LF/CR or UTF-8 (≥ 0x80): JSON, YAML, vocabularies — where brotli and TEXT beat zstd.
+ */
+export function looksLikeText(raw: Uint8Array): boolean {
+  const n = Math.min(raw.byteLength, TEXT_SAMPLE_BYTES);
+  let odd = 0;
+  for (let i = 0; i < n; i++) {
+    const b = raw[i]!;
+    if (b < 0x09) return false;
+    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) odd++;
+  }
+  return odd <= n * 0.05;
 }
 
 /** Order-1 entropy (bits) of a byte sequence: how well a context model like brotli's can do on it. */

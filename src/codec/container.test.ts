@@ -144,6 +144,32 @@ test('version-2 header checks have their own codes (CRC, bounds, counts, layout 
   assert.deepEqual(decodeHeader(withLayout).layout, layout);
 });
 
+test('fuzz: random version-2 header bodies with a valid CRC throw McdnError, never another exception', () => {
+  const good = packBytes(new TextEncoder().encode('fuzz me '.repeat(50)));
+  const h = decodeHeader(good);
+  const body = good.subarray(16, h.headerLength - 4);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(body.length), fc.nat(255), fc.boolean(), (junk, at, x, mutate) => {
+      // either a mutated real body (mostly well-formed) or pure junk, sealed with a correct CRC
+      const b2 = mutate ? body.slice() : junk;
+      if (mutate && at < b2.length) b2[at] ^= x;
+      const len = 16 + b2.length + 4;
+      const hdr = new Uint8Array(len);
+      hdr.set(good.subarray(0, 12));
+      new DataView(hdr.buffer).setUint32(12, len, true);
+      hdr.set(b2, 16);
+      new DataView(hdr.buffer).setUint32(len - 4, crc32(hdr.subarray(0, len - 4)) >>> 0, true);
+      const file = new Uint8Array([...hdr, ...good.subarray(h.headerLength)]);
+      try {
+        unpackBytes(file);
+      } catch (e) {
+        assert.ok(e instanceof McdnError, String(e));
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
+
 test('pack → unpack is byte-identical for random models and layouts', () => {
   fc.assert(
     fc.property(modelArb, fc.integer({ min: 1, max: 6 }), (m, level) => {
