@@ -389,7 +389,7 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
   const buffers = acquireBuffers();
-  // the patch is read in the I/O pool (while OLD is hashed, for the methods that need no plan first)
+  // the patch is read in the I/O pool while OLD is hashed
   const patch = buffers.get('patch', patchSize);
   const patchRead = readInto(patchPath, patch);
   patchRead.catch(() => {}); // awaited below, after OLD's check
@@ -398,24 +398,28 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     let got = '';
     let prepared: PreparedPlan | undefined;
     if (header.method === 'tensor') {
-      // the plan first, so the hashing pass over OLD can also gather the container bytes the
-      // literal frame references (else the decoder would read them by range: a pass of its own)
+      // the plan is read as soon as the patch is in, so the hashing pass over OLD (started at once)
+      // also gathers the container bytes the literal frame references from there on; the decoder
+      // reads only those before that point by range
       let planError: unknown;
       let refs: ReturnType<typeof refCollector>;
-      try {
-        await patchRead;
-        prepared = readTensorPlan(patch.subarray(header.payloadOffset, header.payloadEnd), oldStat.size, header.newSize, patchPath);
-        let refLen = 0;
-        for (const [, len] of prepared.plan.ref) refLen += len;
-        if (prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
-      } catch (e) {
-        planError = e; // reported after OLD's check: a wrong base is the first thing to say
-        prepared = undefined;
-      }
-      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers, refs?.feed);
+      const planned = patchRead.then(() => {
+        try {
+          prepared = readTensorPlan(patch.subarray(header.payloadOffset, header.payloadEnd), oldStat.size, header.newSize, patchPath);
+          let refLen = 0;
+          for (const [, len] of prepared.plan.ref) refLen += len;
+          if (prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
+        } catch (e) {
+          planError = e; // reported after OLD's check: a wrong base is the first thing to say
+          prepared = undefined;
+        }
+      });
+      planned.catch(() => {}); // a failed patch read is rethrown below, after OLD's check
+      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
       if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+      await planned;
       if (planError !== undefined) throw planError;
-      const ref = refs?.done();
+      const ref = refs?.done(oldStat.size);
       if (prepared && ref) prepared.ref = ref;
     } else {
       oldBytes = buffers.get('old', oldStat.size);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
-import { decodeTensorPayload, encodeTensorPayload, refCollector } from './tensor.ts';
+import { decodeTensorPayload, encodeTensorPayload, readTensorPlan, refCollector } from './tensor.ts';
 import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun, joinRunFast } from './residual.ts';
 import { CHUNK_ELEMS, invertSimd, simdAvailable } from './residual-simd.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
@@ -197,16 +197,58 @@ test('refCollector gathers the ref ranges from OLD fed in chunks of any size; un
         const c = refCollector(plan, new Uint8Array(want.length));
         assert.ok(c);
         for (let at = 0; at < old.length; at += chunk) c.feed(at, old.subarray(at, Math.min(old.length, at + chunk)));
-        assert.deepEqual(Buffer.from(c.done()!), want);
-        // a partial pass is not complete
+        const got = c.done(old.length);
+        assert.ok(got && got.from === 0);
+        assert.deepEqual(Buffer.from(got.ref), want);
+        // fed from a later chunk on: complete for the range bytes from there
+        const start = Math.min(chunk, old.length - 1);
         const d = refCollector(plan, new Uint8Array(want.length))!;
-        if (want.length > 0) {
-          d.feed(old.length - 1, old.subarray(old.length - 1));
-          if (ref.some(([o, l]) => l > 0 && o + l < old.length)) assert.equal(d.done(), undefined);
+        for (let at = start; at < old.length; at += chunk) d.feed(at, old.subarray(at, Math.min(old.length, at + chunk)));
+        const late = d.done(old.length);
+        assert.ok(late && late.from === start);
+        let p = 0;
+        for (const [o, l] of ref) {
+          for (let k = Math.max(o, start); k < o + l; k++) assert.equal(late.ref[p + k - o], old[k]);
+          p += l;
         }
+        // a feed that skips a chunk or stops early is not complete
+        const e = refCollector(plan, new Uint8Array(want.length))!;
+        e.feed(0, old.subarray(0, 1));
+        if (old.length > 2) {
+          e.feed(2, old.subarray(2));
+          assert.equal(e.done(old.length), undefined);
+        }
+        assert.equal(refCollector(plan, new Uint8Array(want.length))!.done(old.length), undefined);
       },
     ),
   );
   const unsorted = { v: 1 as const, ref: [[10, 2], [0, 2]] as [number, number][], lit: [1, 1] as [number, number], seg: [], blk: [] };
   assert.equal(refCollector(unsorted, new Uint8Array(4)), undefined);
+});
+
+test('decoding with ref bytes gathered from any point of OLD on reads only the rest by range', async () => {
+  // container bytes between and around two F32 tensors: [hdr 300][t1 4000][gap 500][t2 4000][tail 200]
+  const rnd = prng(12);
+  const layout: TensorInfo[] = [
+    { name: 'a', dtype: 'F32', shape: [1000], offset: 300, length: 4000 },
+    { name: 'b', dtype: 'F32', shape: [1000], offset: 4800, length: 4000 },
+  ];
+  const oldB = Uint8Array.from({ length: 9000 }, (_, i) => (i < 300 || (i >= 4300 && i < 4800) || i >= 8800 ? i % 7 : Math.floor(rnd() * 256)));
+  const nwB = Uint8Array.from(oldB);
+  for (let i = 300; i < 8800; i += 4) nwB[i] ^= 1; // low bytes of the tensors' elements
+  nwB[10] ^= 0x55; // and a little of the container bytes
+  nwB[4400] ^= 0x55;
+  const p = { old: oldB, nw: nwB };
+  const { payload } = encodeTensorPayload(p.old, p.nw, layout, layout, { level: 3 });
+  const { plan, dataOffset } = readTensorPlan(payload, p.old.length, p.nw.length, 'test');
+  assert.ok(plan.lit[0] > 0 && plan.ref.length > 1, 'the pair has container bytes to reference');
+  let refLen = 0;
+  for (const [, l] of plan.ref) refLen += l;
+  for (const start of [0, 1, plan.ref[1][0] + 1, p.old.length - 1]) {
+    const c = refCollector(plan, new Uint8Array(refLen))!;
+    for (let at = start; at < p.old.length; at += 999) c.feed(at, p.old.subarray(at, Math.min(p.old.length, at + 999)));
+    const parts: Uint8Array[] = [];
+    await decodeTensorPayload(payload, bytesSource(p.old), p.nw.length, (x) => void parts.push(Uint8Array.from(x)), 'test', { prepared: { plan, dataOffset, ref: c.done(p.old.length)! } });
+    assert.deepEqual(new Uint8Array(Buffer.concat(parts)), p.nw, `gathered from ${start}`);
+  }
 });

@@ -488,18 +488,20 @@ export interface DecodeOptions {
 export interface PreparedPlan {
   plan: TensorPlan;
   dataOffset: number;
-  /** OLD's bytes at the plan's `ref` ranges, concatenated (when complete) */
-  ref?: Uint8Array;
+  /** OLD's bytes at the plan's `ref` ranges, concatenated, gathered for every range byte at or after `from` */
+  ref?: { ref: Uint8Array; from: number };
 }
 
 /**
  * A collector for the plan's `ref` ranges (OLD's container bytes the literal frame references) fed
  * with OLD's bytes in file order, e.g. by the pass that hashes OLD — so the decoder need not read
- * them by range afterwards. `feed(at, chunk)` is called with consecutive chunks; `done()` returns the
- * concatenated ranges, or undefined if not every byte was seen. Undefined (no collector) when the
- * ranges are not in ascending order of offset.
+ * them by range afterwards. `feed(at, chunk)` is called with consecutive chunks, starting anywhere;
+ * `done()` returns the buffer of the concatenated ranges, complete for every range byte at or after
+ * `from` (the first chunk's offset: the decoder reads the bytes before it), or undefined if the feed
+ * was not contiguous to the end of OLD. Undefined (no collector) when the ranges are not in
+ * ascending order of offset.
  */
-export function refCollector(plan: TensorPlan, into: Uint8Array): { feed: (at: number, chunk: Uint8Array) => void; done: () => Uint8Array | undefined } | undefined {
+export function refCollector(plan: TensorPlan, into: Uint8Array): { feed: (at: number, chunk: Uint8Array) => void; done: (oldSize: number) => { ref: Uint8Array; from: number } | undefined } | undefined {
   const ranges = plan.ref;
   const pos: number[] = [];
   let total = 0;
@@ -510,21 +512,24 @@ export function refCollector(plan: TensorPlan, into: Uint8Array): { feed: (at: n
   }
   if (into.length !== total) return undefined;
   let first = 0; // ranges before it end at or before every chunk still to come
-  let filled = 0;
+  let from = -1;
+  let next = -1; // where the next chunk must start
+  let broken = false;
   return {
     feed(at, chunk) {
-      const end = at + chunk.length;
+      if (from < 0) from = next = at;
+      if (at !== next) broken = true;
+      next = at + chunk.length;
+      const end = next;
       while (first < ranges.length && ranges[first][0] + ranges[first][1] <= at) first++;
       for (let j = first; j < ranges.length && ranges[j][0] < end; j++) {
         const [off, len] = ranges[j];
-        const from = Math.max(off, at);
-        const to = Math.min(off + len, end);
-        if (to <= from) continue;
-        into.set(chunk.subarray(from - at, to - at), pos[j] + (from - off));
-        filled += to - from;
+        const lo = Math.max(off, at);
+        const hi = Math.min(off + len, end);
+        if (hi > lo) into.set(chunk.subarray(lo - at, hi - at), pos[j] + (lo - off));
       }
     },
-    done: () => (filled === total ? into : undefined),
+    done: (oldSize) => (from >= 0 && !broken && next === oldSize ? { ref: into, from } : undefined),
   };
 }
 
@@ -626,18 +631,21 @@ class SegmentDecoder {
   }
 
   /** Decode the literal frame against OLD's container bytes (the plan's `ref` ranges). */
-  async literals(plan: TensorPlan, litFrame: Uint8Array, gathered?: Uint8Array): Promise<void> {
+  async literals(plan: TensorPlan, litFrame: Uint8Array, gathered?: { ref: Uint8Array; from: number }): Promise<void> {
     if (plan.lit[0] === 0) return;
-    let ref = gathered;
+    let ref = gathered?.ref;
+    const from = gathered?.from ?? Infinity; // range bytes at or after it are already gathered
     if (!ref) {
       let refLen = 0;
       for (const [, len] of plan.ref) refLen += len;
       ref = this.buf('ref', refLen);
-      let pos = 0;
-      for (const [off, len] of plan.ref) {
-        await this.readInto(ref.subarray(pos, pos + len), off);
-        pos += len;
-      }
+    }
+    let pos = 0;
+    for (const [off, len] of plan.ref) {
+      if (off >= from) break; // ranges ascend when gathered
+      const n = Math.min(len, from - off);
+      await this.readInto(ref.subarray(pos, pos + n), off);
+      pos += len;
     }
     checkFrameSize(litFrame, plan.lit[0], this.what);
     this.lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
