@@ -37,10 +37,39 @@ function chunkSize(): number {
   return c;
 }
 
+/** Idle serve buffers kept for the next responses, by size (bytes at most). */
+export const FREE_BUFFER_BYTES = 32 << 20;
+const freeBuffers = new Map<number, Buffer[]>();
+let freeBytes = 0;
+
+/**
+ * A read buffer of `size` bytes from the free list (every response asks for the same few power-of-
+ * two sizes), else a fresh one. Range-heavy traffic — a client pulling a 1 GB blob as 128 ranged
+ * requests — would otherwise allocate new buffers per request, and freeing them cost the edge more
+ * CPU in GC than reading the file.
+ */
+function acquireBuffer(size: number): Buffer {
+  const b = freeBuffers.get(size)?.pop();
+  if (b) {
+    freeBytes -= size;
+    return b;
+  }
+  return Buffer.allocUnsafeSlow(size);
+}
+
+function releaseBuffer(b: Buffer): void {
+  if (freeBytes + b.length > FREE_BUFFER_BYTES) return;
+  let l = freeBuffers.get(b.length);
+  if (!l) freeBuffers.set(b.length, (l = []));
+  l.push(b);
+  freeBytes += b.length;
+}
+
 /**
  * Two reusable buffers per response: one is read into while the other is being flushed to the
  * socket. A buffer is reused only after its write callback (the kernel took the bytes), so a
- * response holds at most two chunks and creates no garbage, whatever the client's speed.
+ * response holds at most two chunks and creates no garbage, whatever the client's speed; when the
+ * response ends they go back to a shared free list (`close`).
  */
 class BufferPair {
   private readonly bufs: Buffer[];
@@ -55,7 +84,7 @@ class BufferPair {
     // start small and double per chunk while the shared budget allows: a burst of new responses
     // cannot each grab a large buffer before the others are counted
     this.chunk = fixed ?? MIN_SERVE_CHUNK;
-    this.bufs = [Buffer.allocUnsafe(this.chunk), Buffer.allocUnsafe(this.chunk)];
+    this.bufs = [acquireBuffer(this.chunk), acquireBuffer(this.chunk)];
   }
 
   /** the next free buffer, or undefined when the client went away */
@@ -65,7 +94,10 @@ class BufferPair {
     if (this.res.destroyed) return undefined;
     if (this.fixed === undefined) {
       const want = Math.min(chunkSize(), this.chunk * 2);
-      if (want !== this.bufs[this.i]!.length) this.bufs[this.i] = Buffer.allocUnsafe(want);
+      if (want !== this.bufs[this.i]!.length) {
+        releaseBuffer(this.bufs[this.i]!); // its last write completed (awaited above)
+        this.bufs[this.i] = acquireBuffer(want);
+      }
     }
     this.chunk = this.bufs[this.i]!.length;
     return this.bufs[this.i];
@@ -90,6 +122,13 @@ class BufferPair {
   async settle(): Promise<boolean> {
     const r = await Promise.all(this.busy.map((b) => b ?? true));
     return r.every(Boolean) && !this.res.destroyed;
+  }
+
+  /** once both writes finished (or the client went away), hand the buffers to the free list */
+  async close(): Promise<void> {
+    await Promise.all(this.busy.map((b) => b ?? true));
+    for (const b of this.bufs) releaseBuffer(b);
+    this.bufs.length = 0;
   }
 }
 
@@ -128,8 +167,8 @@ async function writeChunk(res: ServerResponse, buf: Uint8Array): Promise<boolean
 export async function serveFile(res: ServerResponse, fh: FileHandle, range: ByteRange): Promise<number> {
   active++;
   let sent = 0;
+  const pair = new BufferPair(res);
   try {
-    const pair = new BufferPair(res);
     for (let pos = range.start; pos < range.end; ) {
       const buf = await pair.next();
       if (!buf) return sent;
@@ -147,6 +186,7 @@ export async function serveFile(res: ServerResponse, fh: FileHandle, range: Byte
   } finally {
     active--;
     await fh.close().catch(() => {});
+    await pair.close();
   }
 }
 
@@ -175,9 +215,9 @@ export async function serveBuffer(res: ServerResponse, buf: Buffer, range: ByteR
 export async function serveFileVerified(res: ServerResponse, fh: FileHandle, entry: CacheEntry, range: ByteRange, onCorrupt: () => void): Promise<number> {
   active++;
   let sent = 0;
+  const pair = new BufferPair(res, entry.blockSize);
   try {
     const bs = entry.blockSize;
-    const pair = new BufferPair(res, bs);
     for (let b = Math.floor(range.start / bs); b * bs < range.end; b++) {
       const buf = await pair.next();
       if (!buf) return sent;
@@ -203,6 +243,7 @@ export async function serveFileVerified(res: ServerResponse, fh: FileHandle, ent
   } finally {
     active--;
     await fh.close().catch(() => {});
+    await pair.close();
   }
 }
 
@@ -214,6 +255,7 @@ export async function serveFileVerified(res: ServerResponse, fh: FileHandle, ent
  */
 export async function serveFromFill(res: ServerResponse, fill: Fill, range: ByteRange, upstream: Upstream): Promise<number> {
   let fh: FileHandle | undefined;
+  let pair: BufferPair | undefined;
   let pos = range.start;
   let sent = 0;
   fill.readers++;
@@ -233,7 +275,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
       }
       return fh;
     };
-    const pair = new BufferPair(res);
+    pair = new BufferPair(res);
     while (pos < range.end) {
       if (res.destroyed) return sent;
       await fill.waitBeyond(pos);
@@ -276,6 +318,7 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
     active--;
     fill.readers--;
     await fh?.close().catch(() => {});
+    await pair?.close();
   }
 }
 
