@@ -395,7 +395,8 @@ export class EdgeBlobCache {
     const path = `/v1/blobs/${fill.hash}`;
     let fh: FileHandle | undefined;
     let resp: UpstreamResponse | undefined = first;
-    const hasher = new BlockHasher(this.blockSize);
+    // block digests only serve --verify always: the default mode skips that second sha256 pass
+    const hasher = new BlockHasher(this.blockSize, this.verify === 'always');
     const fhP = opening.then(
       (h) => (fh = h),
       (e: unknown) => {
@@ -585,8 +586,10 @@ export class EdgeBlobCache {
    * the bytes are corrupt, so the caller treats the request as a miss.
    */
   async checkBeforeServe(entry: CacheEntry, fdStat: import('node:fs').Stats): Promise<boolean> {
-    if (fingerprintOf(fdStat) === entry.fingerprint) return true;
-    this.log(`edge: blob ${entry.hash} changed on disk; re-verifying`);
+    // filled while block digests were off (--verify changed), served now with --verify always: hash once
+    const needBlocks = this.verify === 'always' && entry.size > 0 && entry.blocks.length === 0;
+    if (fingerprintOf(fdStat) === entry.fingerprint && !needBlocks) return true;
+    if (!needBlocks) this.log(`edge: blob ${entry.hash} changed on disk; re-verifying`);
     const v = await this.rehash(entry);
     if (!v) {
       this.dropEntry(entry.hash);

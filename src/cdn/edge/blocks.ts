@@ -19,13 +19,21 @@ export class BlockHasher {
   private readonly digests: Buffer[] = [];
   bytes = 0;
 
-  constructor(blockSize = DEFAULT_BLOCK_SIZE) {
+  /**
+   * `withBlocks` false: only the whole-blob digest (block digests cost a second sha256 pass and are
+   * needed only by `--verify always`; `finish` then returns no blocks).
+   */
+  constructor(
+    blockSize = DEFAULT_BLOCK_SIZE,
+    private readonly withBlocks = true,
+  ) {
     this.blockSize = blockSize;
   }
 
   update(chunk: Uint8Array): void {
     this.whole.update(chunk);
     this.bytes += chunk.length;
+    if (!this.withBlocks) return;
     let off = 0;
     while (off < chunk.length) {
       const take = Math.min(this.blockSize - this.inBlock, chunk.length - off);
