@@ -45,10 +45,10 @@ export async function decodePatch(
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  const out = async (c: Uint8Array) => {
+  const out = (c: Uint8Array) => {
     hash.update(c);
     size += c.length;
-    await sink(c);
+    return sink(c);
   };
   const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
   if (header.method === 'tensor') {

@@ -49,7 +49,7 @@ test('OldFile: a range past the end, and a file that shrank, fail with McdnError
   const f = await OldFile.open(PATH, SIZE, new BufferSet());
   try {
     await assert.rejects(f.read(SIZE - 10, 11), (e: unknown) => e instanceof McdnError && e.code === 'READ_OUT_OF_BOUNDS');
-    await assert.rejects(f.readInto(new Uint8Array(4), -1), (e: unknown) => e instanceof McdnError && e.code === 'READ_OUT_OF_BOUNDS');
+    await assert.rejects(async () => f.readInto(new Uint8Array(4), -1), (e: unknown) => e instanceof McdnError && e.code === 'READ_OUT_OF_BOUNDS');
   } finally {
     await f.close();
   }

@@ -81,21 +81,33 @@ export class OldFile implements OldSource {
     this.readAhead();
   }
 
-  async readInto(dst: Uint8Array, offset: number): Promise<void> {
+  /**
+   * Read `dst.length` bytes at `offset` into `dst`. Completes synchronously (returns nothing) when the
+   * current window holds them all; returns a promise when a window must be loaded first.
+   */
+  readInto(dst: Uint8Array, offset: number): Promise<void> | void {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + dst.length > this.size) {
       throw new McdnError('READ_OUT_OF_BOUNDS', 'input', `${this.path}: read of ${dst.length} bytes at offset ${offset} is past the end of the file (${this.size} bytes)`);
     }
-    for (let done = 0; done < dst.length; ) {
-      const pos = offset + done;
-      const w = this.cur;
-      if (!w || pos < w.start || pos >= w.start + w.bytes.length) {
-        await this.seek(pos);
-        continue;
-      }
-      const from = pos - w.start;
-      const n = Math.min(dst.length - done, w.bytes.length - from);
-      dst.set(w.bytes.subarray(from, from + n), done);
-      done += n;
+    const done = this.copy(dst, offset, 0);
+    if (done < dst.length) return this.readRest(dst, offset, done);
+  }
+
+  /** Copy what the current window holds of dst's range from byte `done` on; returns the new `done`. */
+  private copy(dst: Uint8Array, offset: number, done: number): number {
+    const w = this.cur;
+    const pos = offset + done;
+    if (!w || pos < w.start || pos >= w.start + w.bytes.length) return done;
+    const from = pos - w.start;
+    const n = Math.min(dst.length - done, w.bytes.length - from);
+    dst.set(w.bytes.subarray(from, from + n), done);
+    return done + n;
+  }
+
+  private async readRest(dst: Uint8Array, offset: number, done: number): Promise<void> {
+    while (done < dst.length) {
+      await this.seek(offset + done);
+      done = this.copy(dst, offset, done);
     }
   }
 
@@ -104,7 +116,8 @@ export class OldFile implements OldSource {
     const w = this.cur;
     if (w && offset >= w.start && offset + length <= w.start + w.bytes.length) return w.bytes.subarray(offset - w.start, offset - w.start + length);
     const b = this.buffers.get('oldread', length);
-    await this.readInto(b, offset);
+    const p = this.readInto(b, offset);
+    if (p) await p;
     return b;
   }
 

@@ -325,19 +325,28 @@ class PipelinedWriter {
    * A view of the next `n` bytes of the current buffer (flushing first if they do not fit), for the
    * decoder to fill in place; passing that same view to `write` then costs no copy.
    */
-  async reserve(n: number): Promise<Uint8Array | undefined> {
+  reserve(n: number): Promise<Uint8Array | undefined> | Uint8Array | undefined {
     if (n > IO_BUFFER_BYTES) return undefined;
-    if (this.len + n > IO_BUFFER_BYTES) await this.flush();
+    if (this.len + n > IO_BUFFER_BYTES) return this.flush().then(() => this.bufs[this.cur].subarray(this.len, this.len + n));
     return this.bufs[this.cur].subarray(this.len, this.len + n);
   }
-  async write(chunk: Uint8Array): Promise<void> {
+  /** Returns a promise only when it must wait for the file (a full buffer). */
+  write(chunk: Uint8Array): Promise<void> | void {
     const buf = this.bufs[this.cur];
     if (chunk.buffer === buf.buffer && chunk.byteOffset === buf.byteOffset + this.len && this.len + chunk.length <= buf.length) {
       // built in place after reserve(): already where it belongs
       this.len += chunk.length;
-      if (this.len === buf.length) await this.flush();
+      if (this.len === buf.length) return this.flush();
       return;
     }
+    if (this.len + chunk.length < buf.length) {
+      buf.set(chunk, this.len);
+      this.len += chunk.length;
+      return;
+    }
+    return this.copyIn(chunk);
+  }
+  private async copyIn(chunk: Uint8Array): Promise<void> {
     for (let off = 0; off < chunk.length; ) {
       const buf = this.bufs[this.cur];
       const n = Math.min(chunk.length - off, buf.length - this.len);

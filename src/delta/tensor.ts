@@ -473,7 +473,8 @@ export type Reserve = (n: number) => Promise<Uint8Array | undefined> | Uint8Arra
  * result before its next read) and may offer `readInto`, which reads straight into the caller's buffer.
  */
 export interface OldSource extends RandomAccessSource {
-  readInto?(dst: Uint8Array, offset: number): Promise<void>;
+  /** may complete synchronously (no promise) when the bytes are at hand */
+  readInto?(dst: Uint8Array, offset: number): Promise<void> | void;
 }
 
 export interface DecodeOptions {
@@ -570,9 +571,11 @@ export async function decodeTensorPayload(
   await d.literals(plan, litFrame, opts.prepared?.ref);
   for (const s of plan.seg) {
     switch (s[0]) {
-      case 'L':
-        await d.literal(s[1]);
+      case 'L': {
+        const p = d.literal(s[1]);
+        if (p) await p;
         break;
+      }
       case 'C':
         await d.copy(s[1], s[2]);
         break;
@@ -613,15 +616,22 @@ class SegmentDecoder {
     return this.opts.buffers ? this.opts.buffers.get(key, n) : new Uint8Array(n);
   }
 
-  private async readInto(dst: Uint8Array, off: number): Promise<void> {
-    if (this.old.readInto) await this.old.readInto(dst, off);
-    else dst.set(await this.old.read(off, dst.length));
+  // The helpers below return a promise only when they must wait (a window load, a buffer flush), and
+  // callers await only then: most pieces complete synchronously, without a promise or a suspension.
+
+  private readInto(dst: Uint8Array, off: number): Promise<void> | void {
+    if (this.old.readInto) return this.old.readInto(dst, off);
+    return this.old.read(off, dst.length).then((b) => dst.set(b));
   }
 
-  private async dest(n: number, w: number): Promise<Uint8Array> {
-    const r = this.opts.reserve ? await this.opts.reserve(n) : undefined;
+  private destFrom(r: Uint8Array | undefined, n: number, w: number): Uint8Array {
     if (r && r.length >= n && (r.byteOffset % w === 0 || acceptsUnaligned(w))) return r.subarray(0, n);
     return (this.scratch ??= this.buf('scratch', PIECE_BYTES)).subarray(0, n);
+  }
+
+  private dest(n: number, w: number): Promise<Uint8Array> | Uint8Array {
+    const r = this.opts.reserve?.(n);
+    return r instanceof Promise ? r.then((x) => this.destFrom(x, n, w)) : this.destFrom(r, n, w);
   }
 
   private reader(key: string, w: number): StreamReader {
@@ -644,16 +654,18 @@ class SegmentDecoder {
     for (const [off, len] of plan.ref) {
       if (off >= from) break; // ranges ascend when gathered
       const n = Math.min(len, from - off);
-      await this.readInto(ref.subarray(pos, pos + n), off);
+      const p = this.readInto(ref.subarray(pos, pos + n), off);
+      if (p) await p;
       pos += len;
     }
     checkFrameSize(litFrame, plan.lit[0], this.what);
     this.lit = zstdDecompressWithPrefix(litFrame, ref, plan.lit[0]);
   }
 
-  async literal(n: number): Promise<void> {
-    await this.sink(this.lit.subarray(this.litPos, this.litPos + n));
+  literal(n: number): Promise<void> | void {
+    const c = this.lit.subarray(this.litPos, this.litPos + n);
     this.litPos += n;
+    return this.sink(c);
   }
 
   async copy(off: number, len: number): Promise<void> {
@@ -661,14 +673,17 @@ class SegmentDecoder {
     for (let done = 0; done < len; ) {
       const n = Math.min(PIECE_BYTES, len - done);
       // straight from OLD into the sink's buffer when it offers one
-      const r = reserve ? await reserve(n) : undefined;
+      let r = reserve?.(n);
+      if (r instanceof Promise) r = await r;
+      let p: Promise<void> | void;
       if (r && r.length >= n) {
         const d = r.subarray(0, n);
-        await this.readInto(d, off + done);
-        await this.sink(d);
+        if ((p = this.readInto(d, off + done))) await p;
+        p = this.sink(d);
       } else {
-        await this.sink(await this.old.read(off + done, n));
+        p = this.sink(await this.old.read(off + done, n));
       }
+      if (p) await p;
       done += n;
     }
   }
@@ -679,9 +694,11 @@ class SegmentDecoder {
       const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
       const n = run.count * w;
       // OLD is read into the destination and NEW rebuilt over it in place
-      const d = await this.dest(n, w);
-      await this.readInto(d, off + done);
-      await this.sink(inverseResidualRun(op, w, d, run, d));
+      let d = this.dest(n, w);
+      if (d instanceof Promise) d = await d;
+      let p = this.readInto(d, off + done);
+      if (p) await p;
+      if ((p = this.sink(inverseResidualRun(op, w, d, run, d)))) await p;
       done += n;
     }
   }
@@ -692,7 +709,10 @@ class SegmentDecoder {
     for (let done = 0; done < newLen; ) {
       const run = r.run(Math.min(PIECE_BYTES, newLen - done) / k.toWidth);
       const pred = k.convert(await this.old.read(off + (done / k.toWidth) * k.fromWidth, run.count * k.fromWidth));
-      await this.sink(inverseResidualRun(op, k.toWidth, pred, run, await this.dest(run.count * k.toWidth, k.toWidth)));
+      let d = this.dest(run.count * k.toWidth, k.toWidth);
+      if (d instanceof Promise) d = await d;
+      const p = this.sink(inverseResidualRun(op, k.toWidth, pred, run, d));
+      if (p) await p;
       done += run.count * k.toWidth;
     }
   }
@@ -701,7 +721,10 @@ class SegmentDecoder {
     const r = this.reader(`n${w}`, w);
     for (let done = 0; done < len; ) {
       const run = r.run(Math.min(PIECE_BYTES, len - done) / w);
-      await this.sink(joinRunFast(w, run, await this.dest(run.count * w, w)));
+      let d = this.dest(run.count * w, w);
+      if (d instanceof Promise) d = await d;
+      const p = this.sink(joinRunFast(w, run, d));
+      if (p) await p;
       done += run.count * w;
     }
   }
