@@ -9,6 +9,8 @@
 
 /** A buffer larger than this is dropped when its set is released (a huge patch is not kept around). */
 export const MAX_RETAINED_BUFFER_BYTES = 16 << 20;
+/** A released set keeps at most this many bytes (its largest buffers are dropped first). */
+export const MAX_RETAINED_SET_BYTES = 32 << 20;
 /** Sets kept for reuse; more concurrent applies than this allocate (and later drop) their own. */
 export const MAX_IDLE_SETS = 2;
 
@@ -38,9 +40,15 @@ export class BufferSet {
     return n;
   }
 
-  /** Drop buffers over MAX_RETAINED_BUFFER_BYTES. */
+  /** Drop buffers over MAX_RETAINED_BUFFER_BYTES, then the largest until the set holds at most MAX_RETAINED_SET_BYTES. */
   trim(): void {
     for (const [k, b] of this.bufs) if (b.length > MAX_RETAINED_BUFFER_BYTES) this.bufs.delete(k);
+    let total = this.bytes;
+    for (const [k, b] of [...this.bufs].sort((x, y) => y[1].length - x[1].length)) {
+      if (total <= MAX_RETAINED_SET_BYTES) break;
+      this.bufs.delete(k);
+      total -= b.length;
+    }
   }
 }
 

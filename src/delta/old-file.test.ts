@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { McdnError } from '../errors.ts';
-import { BufferSet, MAX_RETAINED_BUFFER_BYTES, acquireBuffers, releaseBuffers } from './buffers.ts';
+import { BufferSet, MAX_RETAINED_BUFFER_BYTES, MAX_RETAINED_SET_BYTES, acquireBuffers, releaseBuffers } from './buffers.ts';
 import { OldFile, WINDOW_BYTES } from './old-file.ts';
 import { prng } from './test-util.ts';
 
@@ -78,6 +78,9 @@ test('BufferSet: buffers are reused by key and grown on demand; released sets ar
   assert.ok(s.bytes > MAX_RETAINED_BUFFER_BYTES);
   s.trim();
   assert.equal(s.bytes, 200);
+  for (let i = 0; i < 3; i++) s.get(`mid${i}`, MAX_RETAINED_BUFFER_BYTES); // 3 x 16 MiB: over the set's limit
+  s.trim();
+  assert.ok(s.bytes <= MAX_RETAINED_SET_BYTES && s.bytes >= MAX_RETAINED_SET_BYTES - MAX_RETAINED_BUFFER_BYTES, `kept ${s.bytes}`);
 
   const x = acquireBuffers();
   const y = acquireBuffers();
