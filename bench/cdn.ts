@@ -9,7 +9,9 @@
  *  3. 100 concurrent cold requests for one blob → requests that reach the origin (target exactly 1),
  *     counted by a small counting proxy between edge and origin;
  *  4. a generated 1 GB safetensors model (FP32 weights ~ N(0, σ²)) published on the origin and pulled
- *     through an edge whose upstream is the origin itself (no counting proxy in the path) with verification on (cold edge, then warm edge), target ≥ 400 MB/s;
+ *     through an edge whose upstream is the origin itself (no counting proxy in the path) by a client
+ *     in a fresh process (bench/pull-run.ts: its CPU and heap are its own; start-up not timed), with
+ *     verification on (cold edge packed, warm edge packed, warm edge raw), target ≥ 400 MB/s;
  *  5. the peak RSS (VmHWM) of each server process: origin, edge, nginx worker.
  * Origin and edge run as `modelcdn origin` / `modelcdn edge` child processes; everything lives in a
  * temp dir removed at the end. Options: --size 1GB (model), --blob 256MB, --reps 5, --keep,
@@ -31,9 +33,10 @@ import { writeSafetensors } from '../src/formats/safetensors.ts';
 import { FsBlobStore } from '../src/store/index.ts';
 import { dataPaths } from '../src/cdn/origin/data-dir.ts';
 import { collectFiles, publish } from '../src/cdn/origin/publish-client.ts';
-import { pull } from '../src/cdn/client/index.ts';
+import type { pull } from '../src/cdn/client/index.ts';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const PULL_RUN = fileURLToPath(new URL('./pull-run.ts', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     size: { type: 'string', default: '1GB' },
@@ -227,12 +230,13 @@ async function pullSection(root: string, origin: Server, originData: string, edg
       const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
       for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
     }
-    const c0 = process.cpuUsage();
     const e0 = cpuMs(edge.child.pid);
     const o0 = cpuMs(origin.child.pid);
-    const r = await pull({ ref: 'bench-model@1.0', server: edge.url, outDir: out, home: `${home}-${n}`, parallel: 4, noPacked: raw });
-    const c = process.cpuUsage(c0);
-    const cpuS = { client: (c.user + c.system) / 1e6, edge: (cpuMs(edge.child.pid) - e0) / 1000, origin: (cpuMs(origin.child.pid) - o0) / 1000 };
+    // the client runs in its own process, as `modelcdn pull` would (its time excludes start-up)
+    const r = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed'], { encoding: 'utf8', maxBuffer: 1 << 24 }),
+    ) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number };
+    const cpuS = { client: r.cpuSeconds, edge: (cpuMs(edge.child.pid) - e0) / 1000, origin: (cpuMs(origin.child.pid) - o0) / 1000 };
     const allCpu = cpuS.client + cpuS.edge + cpuS.origin;
     const mbps = r.totalBytes / r.seconds / 1e6;
     const route = r.files.map((f) => f.route).join(',');
