@@ -28,6 +28,8 @@ export type VerifyMode = 'changed' | 'always';
 /** Injectable write path, so tests can simulate a full disk. */
 export interface FillIo {
   write(fh: FileHandle, buf: Uint8Array, position: number): Promise<number>;
+  /** several buffers in one call (optional: without it a batch is joined and written with `write`) */
+  writev?(fh: FileHandle, bufs: Buffer[], position: number): Promise<number>;
 }
 
 export interface BlobCacheOptions {
@@ -92,6 +94,10 @@ export const FILL_MAX_PENDING = 8 << 20;
 const defaultIo: FillIo = {
   async write(fh, buf, position) {
     const { bytesWritten } = await fh.write(buf, 0, buf.length, position);
+    return bytesWritten;
+  },
+  async writev(fh, bufs, position) {
+    const { bytesWritten } = await fh.writev(bufs, position);
     return bytesWritten;
   },
 };
@@ -505,13 +511,14 @@ export class EdgeBlobCache {
           } else if (body.isPaused()) body.resume();
           return;
         }
-        const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        const batch = pending;
+        const batchBytes = pendingBytes;
         pending = [];
         pendingBytes = 0;
         writing = true;
-        fhP.then((fh) => this.writeAll(fh, batch, fill.written, fill)).then(() => {
-          hasher.update(batch);
-          fill.advance(batch.length);
+        fhP.then((fh) => this.writeBatch(fh, batch, batchBytes, fill.written, fill)).then(() => {
+          for (const b of batch) hasher.update(b);
+          fill.advance(batchBytes);
           writing = false;
           flush();
         }, fail);
@@ -543,6 +550,21 @@ export class EdgeBlobCache {
       body.on('error', stop);
       body.on('close', stop);
     });
+  }
+
+  /** Write received buffers at `pos` with one writev (no joined copy); partial writes and a full disk fall back to writeAll. */
+  private async writeBatch(fh: FileHandle, bufs: Buffer[], len: number, pos: number, fill: Fill): Promise<void> {
+    if (bufs.length === 1) return this.writeAll(fh, bufs[0]!, pos, fill);
+    let n = 0;
+    if (this.io.writev) {
+      try {
+        n = await this.io.writev(fh, bufs, pos);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw fromSystemError(e, fill.tmpPath);
+        n = 0; // writeAll below frees space and retries
+      }
+    }
+    if (n < len) await this.writeAll(fh, Buffer.concat(bufs, len).subarray(n), pos + n, fill);
   }
 
   private async writeAll(fh: FileHandle, c: Uint8Array, pos: number, fill: Fill): Promise<void> {
