@@ -57,3 +57,19 @@ test('the wasm SIMD transposes equal the JS reference for widths 2 and 4, any le
 test('the committed wasm module is built from planes.wat (scripts/build-wasm.ts --check)', () => {
   execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-wasm.ts', '--check'], { stdio: 'pipe' });
 });
+
+test('Buffer views at any byte offset work (Buffer#slice is a view, not a copy)', () => {
+  const big = Buffer.from(Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) & 255));
+  for (const simd of [true, false]) {
+    setPlanesSimd(simd);
+    for (const off of [0, 1, 2, 3]) {
+      for (const len of [10, 100, 301, 4004]) {
+        for (const w of [2, 4]) {
+          const v = big.subarray(off, off + len);
+          assert.deepEqual(Buffer.from(joinPlanes(splitPlanes(v, w), w)), v, `simd ${simd} offset ${off} length ${len} width ${w}`);
+        }
+      }
+    }
+  }
+  setPlanesSimd(true);
+});

@@ -28,7 +28,7 @@ export function splitPlanes(bytes: Uint8Array, width: number): Uint8Array {
     split4x4(bytes, out, n);
   } else if (width === 4 && LITTLE_ENDIAN) {
     // read whole 32-bit words (copy first if the view is unaligned)
-    const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    const src = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would be a view)
     const w = new Uint32Array(src.buffer, src.byteOffset, n);
     const p1 = n, p2 = 2 * n, p3 = 3 * n;
     for (let i = 0; i < n; i++) {
@@ -111,7 +111,7 @@ export function joinPlanes(planes: Uint8Array, width: number): Uint8Array {
  * ~2–3× faster than byte loops. Requires n % 4 === 0; copies unaligned inputs first.
  */
 function split4x4(bytes: Uint8Array, out: Uint8Array, n: number): void {
-  const src = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const src = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would be a view)
   const w = new Uint32Array(src.buffer, src.byteOffset, n);
   const o = new Uint32Array(out.buffer, out.byteOffset, n); // out is freshly allocated: aligned
   const q = n >>> 2;
@@ -125,7 +125,7 @@ function split4x4(bytes: Uint8Array, out: Uint8Array, n: number): void {
 }
 
 function join4x4(planes: Uint8Array, out: Uint8Array, n: number): void {
-  const src = planes.byteOffset % 4 === 0 ? planes : planes.slice();
+  const src = planes.byteOffset % 4 === 0 ? planes : new Uint8Array(planes); // a copy (Buffer#slice would be a view)
   const p = new Uint32Array(src.buffer, src.byteOffset, n);
   const o = new Uint32Array(out.buffer, out.byteOffset, n);
   const q = n >>> 2;

@@ -131,11 +131,11 @@ export class MczParser {
     if (!this.header) {
       if (this.headerLength < 0) {
         if (this.buffered < MCZ_PREAMBLE_BYTES) return undefined;
-        this.headerLength = readHeaderLength(this.peek(MCZ_PREAMBLE_BYTES).slice());
+        this.headerLength = readHeaderLength(new Uint8Array(this.peek(MCZ_PREAMBLE_BYTES)));
       }
       if (this.buffered < this.headerLength) return undefined;
-      // a copy: the header must not keep views of the caller's (reusable) pieces
-      this.header = decodeHeader(this.take(this.headerLength).slice());
+      // a copy (not .slice(): on a Buffer that is a view): the header must not keep views of the caller's reusable pieces
+      this.header = decodeHeader(new Uint8Array(this.take(this.headerLength)));
       return { kind: 'header', header: this.header };
     }
     const i = this.nextChunk;
