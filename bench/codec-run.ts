@@ -1,13 +1,17 @@
 /**
  * Child process of bench/codec.ts: runs one mcz pack or unpack in a fresh process and reports its
  * wall time (excluding Node/tsx start-up) and peak RSS as JSON on stdout. Not a user-facing tool.
- * Usage: node --import tsx bench/codec-run.ts pack|unpack IN OUT LEVEL REPS [fsync] [max]
+ * Usage: node --import tsx bench/codec-run.ts pack|unpack|decode IN OUT LEVEL REPS [fsync] [max]
+ * `decode` streams IN through the verifying decoder (whole-file sha256 checked) into a null sink —
+ * what `zstd -d -c > /dev/null` measures — while `unpack` writes OUT (temp file + rename).
  * Without `fsync` the output is not fsynced before the rename (like the zstd/gzip/brotli tools);
  * `max` packs with effort max (boost 'max').
  * With REPS > 1 the best time is reported (the first run also pays module loading and JIT warm-up).
  */
-import { readFileSync } from 'node:fs';
-import { packFile, unpackFile } from '../src/codec/index.ts';
+import { createReadStream, readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createUnpackStream, packFile, unpackFile } from '../src/codec/index.ts';
 
 const [op, input, output, level, reps, ...flags] = process.argv.slice(2);
 const durable = flags.includes('fsync');
@@ -21,6 +25,9 @@ for (let i = 0; i < Math.max(1, Number(reps ?? 1)); i++) {
   if (op === 'pack') {
     const r = await packFile(input!, output!, { durable, ...(max ? { boost: 'max' as const } : {}), ...(level ? { level: Number(level) } : {}) });
     packedSize = r.packedSize;
+  } else if (op === 'decode') {
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(createReadStream(input!, { highWaterMark: 1 << 20 }), createUnpackStream({ chunkHashes: false }), sink);
   } else {
     await unpackFile(input!, output!, { durable });
   }
