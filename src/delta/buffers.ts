@@ -4,8 +4,11 @@
  * bytes), so one apply of a 10.8 MB model that allocates its I/O and plane buffers anew spends a
  * third of its CPU time in page faults. A BufferSet hands out named buffers that are kept for the
  * next apply in the same process (a long-lived client or edge applies many patches); concurrent
- * applies each take their own set. Knows nothing about patches, files or hashes.
+ * applies each take their own set. `prefault` touches fresh buffers' pages on the I/O pool (reading
+ * /dev/zero into them), so the thread that later fills them does not stop for the faults. Knows
+ * nothing about patches or hashes; the only file it opens is /dev/zero.
  */
+import { open } from 'node:fs/promises';
 
 /** A buffer larger than this is dropped when its set is released (a huge patch is not kept around). */
 export const MAX_RETAINED_BUFFER_BYTES = 16 << 20;
@@ -31,6 +34,18 @@ export class BufferSet {
     let b = this.bufs.get(key);
     if (!b || b.length < n) this.bufs.set(key, (b = fresh(n)));
     return b.length === n ? b : b.subarray(0, n);
+  }
+
+  /**
+   * Make sure the buffer named `key` holds at least `n` bytes. Returns the buffer when it was
+   * allocated just now (its pages not touched yet: see `prefault`), else undefined.
+   */
+  ensure(key: string, n: number): Uint8Array | undefined {
+    const b = this.bufs.get(key);
+    if (b && b.length >= n) return undefined;
+    const f = fresh(n);
+    this.bufs.set(key, f);
+    return f;
   }
 
   /** Total bytes held. */
@@ -63,4 +78,31 @@ export function acquireBuffers(): BufferSet {
 export function releaseBuffers(set: BufferSet): void {
   set.trim();
   if (idle.length < MAX_IDLE_SETS && !idle.includes(set)) idle.push(set);
+}
+
+/**
+ * Touch every page of `bufs` from the I/O pool: a read from /dev/zero makes the kernel fault them in
+ * (and zero them) on a pool thread, while this thread does other work. Best effort: a no-op where
+ * /dev/zero cannot be read. The buffers' contents are zeros afterwards.
+ */
+export async function prefault(bufs: readonly Uint8Array[]): Promise<void> {
+  if (bufs.length === 0) return;
+  let fh;
+  try {
+    fh = await open('/dev/zero', 'r');
+    const zero = fh;
+    await Promise.all(
+      bufs.map(async (b) => {
+        for (let done = 0; done < b.length; ) {
+          const { bytesRead } = await zero.read(b, done, b.length - done, null);
+          if (bytesRead === 0) return;
+          done += bytesRead;
+        }
+      }),
+    );
+  } catch {
+    // only a head start: whoever fills the buffers faults the pages in otherwise
+  } finally {
+    await fh?.close().catch(() => {});
+  }
 }

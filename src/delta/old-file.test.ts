@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { McdnError } from '../errors.ts';
-import { BufferSet, MAX_RETAINED_BUFFER_BYTES, MAX_RETAINED_SET_BYTES, acquireBuffers, releaseBuffers } from './buffers.ts';
+import { BufferSet, MAX_RETAINED_BUFFER_BYTES, MAX_RETAINED_SET_BYTES, acquireBuffers, prefault, releaseBuffers } from './buffers.ts';
 import { OldFile, WINDOW_BYTES } from './old-file.ts';
 import { prng } from './test-util.ts';
 
@@ -90,4 +90,18 @@ test('BufferSet: buffers are reused by key and grown on demand; released sets ar
   const z = acquireBuffers();
   assert.ok(z === x || z === y, 'a released set is handed out again');
   releaseBuffers(z);
+});
+
+test('BufferSet.ensure reports only new buffers; prefault leaves them zeroed (or untouched where /dev/zero is missing)', async () => {
+  const s = new BufferSet();
+  const a = s.ensure('p', 3 << 20);
+  assert.ok(a && a.length === 3 << 20);
+  assert.equal(s.ensure('p', 1000), undefined, 'big enough already');
+  assert.equal(s.get('p', 1000).buffer, a.buffer);
+  a.fill(0xab);
+  const b = s.ensure('q', 4096)!;
+  b.fill(1);
+  await prefault([a, b]);
+  assert.ok(a.every((x) => x === 0) && b.every((x) => x === 0));
+  await prefault([]); // nothing to do
 });

@@ -390,6 +390,28 @@ export function validatePlan(x: unknown, oldSize: number, newSize: number, what:
   return p;
 }
 
+/** Name in a BufferSet of the buffer plane k of stream `key` decodes into ('z') or is copied to ('r'). */
+function planeBufferName(kind: 'z' | 'r', key: string, k: number): string {
+  return `${kind}${key}.${k}`;
+}
+
+/**
+ * The zstd-coded planes' buffers a decode of `plan` will take from its BufferSet: [name, bytes] with
+ * the largest size each needs, so a caller can allocate (and prefault) them ahead of decoding.
+ */
+export function planeBuffersOf(plan: TensorPlan): [string, number][] {
+  const need = new Map<string, number>();
+  for (const [key, raw, codings] of plan.blk) {
+    const n = raw / Number(key.slice(1));
+    codings.forEach(([kind], k) => {
+      if (kind !== 'z') return;
+      const name = planeBufferName('z', key, k);
+      need.set(name, Math.max(need.get(name) ?? 0, n));
+    });
+  }
+  return [...need];
+}
+
 /** Sequential reader over one residual stream's blocks, handing out runs of plane bytes. */
 class StreamReader {
   private planes: Uint8Array[] = [];
@@ -404,8 +426,8 @@ class StreamReader {
     private readonly buffers: BufferSet | undefined,
   ) {}
   /** A buffer for plane k of the current block: from the set (reused block after block) or fresh. */
-  private planeBuffer(k: number, n: number, kind: string): Uint8Array {
-    return this.buffers ? this.buffers.get(`${kind}${this.key}.${k}`, n) : new Uint8Array(n);
+  private planeBuffer(k: number, n: number, kind: 'z' | 'r'): Uint8Array {
+    return this.buffers ? this.buffers.get(planeBufferName(kind, this.key, k), n) : new Uint8Array(n);
   }
   private load(): void {
     const b = this.blocks[this.next++];
