@@ -232,23 +232,30 @@ async function pullSection(root: string, origin: Server, originData: string, edg
     }
     const e0 = cpuMs(edge.child.pid);
     const o0 = cpuMs(origin.child.pid);
-    // the client runs in its own process, as `modelcdn pull` would (its time excludes start-up)
-    const r = JSON.parse(
-      execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed'], { encoding: 'utf8', maxBuffer: 1 << 24 }),
-    ) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number };
-    const cpuS = { client: r.cpuSeconds, edge: (cpuMs(edge.child.pid) - e0) / 1000, origin: (cpuMs(origin.child.pid) - o0) / 1000 };
-    const allCpu = cpuS.client + cpuS.edge + cpuS.origin;
-    const mbps = r.totalBytes / r.seconds / 1e6;
-    const route = r.files.map((f) => f.route).join(',');
-    rows.push([
-      `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked)`,
-      `${mbps.toFixed(0)} MB/s`,
-      `${r.seconds.toFixed(1)} s`,
-      `${(r.totalBytes / 1e6 / allCpu).toFixed(0)} MB/CPU-s`,
-      '≥ 400 MB/s',
-      mbps >= 400 ? 'PASS' : 'FAIL',
-    ]);
-    log(`${label} ${route}: ${mbps.toFixed(0)} MB/s; CPU s — client ${cpuS.client.toFixed(2)}, edge ${cpuS.edge.toFixed(2)}, origin ${cpuS.origin.toFixed(2)}`);
+    // the client runs in its own process, as `modelcdn pull` would (its time excludes start-up);
+    // warm-edge pulls run twice in that process: a fresh CLI process, then a warm long-lived client
+    const reps = label === 'warm edge' ? 2 : 1;
+    const lines = execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number });
+    const edgeS = (cpuMs(edge.child.pid) - e0) / 1000 / reps;
+    const originS = (cpuMs(origin.child.pid) - o0) / 1000 / reps;
+    lines.forEach((r, i) => {
+      const allCpu = r.cpuSeconds + edgeS + originS;
+      const mbps = r.totalBytes / r.seconds / 1e6;
+      const route = r.files.map((f) => f.route).join(',');
+      const who = i === 0 ? 'fresh client process' : 'same client process again';
+      rows.push([
+        `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked; ${who})`,
+        `${mbps.toFixed(0)} MB/s`,
+        `${r.seconds.toFixed(1)} s`,
+        `${(r.totalBytes / 1e6 / allCpu).toFixed(0)} MB/CPU-s`,
+        '≥ 400 MB/s',
+        mbps >= 400 ? 'PASS' : 'FAIL',
+      ]);
+      log(`${label} ${route} (${who}): ${mbps.toFixed(0)} MB/s; CPU s — client ${r.cpuSeconds.toFixed(2)}, edge ${edgeS.toFixed(2)}, origin ${originS.toFixed(2)} (edge/origin averaged over the ${reps} pull(s))`);
+    });
     await rm(out, { recursive: true, force: true });
   }
 }
