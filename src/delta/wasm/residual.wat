@@ -1,6 +1,6 @@
 ;; Residual inversion with 128-bit SIMD (docs/spec/patch.md, "D segments"): NEW element = OLD element
 ;; combined with the residual element gathered from w byte planes. 'x' XORs the bit patterns; 's' adds
-;; the zigzag-decoded difference ((z >>> 1) ^ -(z & 1)) modulo 2^(8w). Compiled by build.ts into
+;; the zigzag-decoded difference ((z >>> 1) ^ -(z & 1)) modulo 2^(8w). Compiled by scripts/build-wasm.ts into
 ;; residual-wasm.ts; the scalar JS in ../residual.ts is the reference. Each function handles the
 ;; first `n` elements, `n` a multiple of 16 (the caller does the rest): OLD at $q is overwritten
 ;; with NEW in place; plane k's bytes for those elements start at $pk.
