@@ -258,6 +258,33 @@ async function pullSection(root: string, origin: Server, originData: string, edg
     });
     await rm(out, { recursive: true, force: true });
   }
+  // the same raw blob fetched by standard tools from the same warm edge into a file on the same disk:
+  // what this machine allows for "download 1 GB and write it" (with and without streaming verification)
+  const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
+  const file = (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string; size: number }[] }).files[0]!;
+  const url = `${edge.url}/v1/blobs/${file.sha256}`;
+  const dest = join(root, 'curl.out');
+  for (const [label, cmd] of [
+    ['curl -o FILE (no verification)', `curl -s -o '${dest}' '${url}'`],
+    ['curl | tee FILE | openssl dgst -sha256 (verified while streaming)', `curl -s '${url}' | tee '${dest}' | openssl dgst -sha256 -r`],
+  ] as const) {
+    let best = Infinity;
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      let outText = '';
+      try {
+        outText = execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
+      } catch (e) {
+        log(`baseline skipped (${label}): ${(e as Error).message}`);
+        break;
+      }
+      const secs = (performance.now() - t0) / 1000;
+      if (cmd.includes('openssl') && !outText.startsWith(file.sha256)) throw new Error(`baseline digest ${outText.trim()} is not ${file.sha256}`);
+      best = Math.min(best, secs);
+      await rm(dest, { force: true });
+    }
+    if (Number.isFinite(best)) rows.push([`  baseline on the same blob and disk: ${label}, best of 2`, `${(file.size / 1e6 / best).toFixed(0)} MB/s`, `${best.toFixed(1)} s`, '-', '-', '-']);
+  }
 }
 
 /** `--pull-only`: just section 4 (origin + one edge + the client), for work on the pull path. */
