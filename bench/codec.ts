@@ -75,6 +75,7 @@ function runTool(bin: string, args: string[], input: string, output: string, rep
   let cpu: number | null = null;
   let rss: number | null = null;
   for (let i = 0; i < reps; i++) {
+    spawnSync('sync'); // untimed: earlier runs' dirty pages are flushed, as for our own runs (codec-run.ts)
     const fdIn = openSync(input, 'r');
     const fdOut = openSync(output, 'w');
     const rssFile = join(work, 'rss.txt');
@@ -109,7 +110,8 @@ function runOurs(op: 'pack' | 'unpack' | 'decode', input: string, output: string
 const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 function measureFile(file: string, bytes: number, tools: typeof TOOLS, withFsync = false, withMax = true): Row {
-  const reps = bytes < 2e6 ? 5 : bytes < 20e6 ? 3 : 1;
+  // big files: best of 2 too — on this VM the first 1 GB written into cold page-cache memory can cost 2–3x the second
+  const reps = bytes < 2e6 ? 5 : bytes < 20e6 ? 3 : 2;
   const results: Measure[] = [];
   const packed = join(work, basename(file) + '.mcz');
   const p = runOurs('pack', file, packed, reps);
@@ -240,7 +242,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(
-      `notes: mcz level ${level}; times are the best of 1–5 runs (one run for the slow compressors: zstd -19, brotli -q 11, mcz max), ours measured inside a child process (excluding Node start-up; including layout ` +
+      `notes: mcz level ${level}; times are the best of 2–5 runs (one run for the slow compressors: zstd -19, brotli -q 11, mcz max), ours measured inside a child process (excluding Node start-up; including layout ` +
         `detection, sha256 of every chunk and of the file, temp file + rename, but no fsync — like the tools; the "+fsync" row adds it), ` +
         `tools via /usr/bin/time (compress to a file, decompress to /dev/null; ours decompresses to a file). For the big file both also run the other way: ` +
         `"mcz → /dev/null" (our verifying stream decoder, whole-file sha256 checked, into a null sink) and "zstd -3 → file" (page-cache writes cost real CPU on this VM); peak MB = max RSS ` +
