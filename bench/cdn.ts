@@ -230,6 +230,7 @@ async function pullSection(root: string, origin: Server, originData: string, edg
       const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
       for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
     }
+    execFileSync('sync'); // untimed: earlier pulls' dirty pages are flushed, so a pull does not pay for their writeback
     const e0 = cpuMs(edge.child.pid);
     const o0 = cpuMs(origin.child.pid);
     // the client runs in its own process, as `modelcdn pull` would (its time excludes start-up);
@@ -270,6 +271,7 @@ async function pullSection(root: string, origin: Server, originData: string, edg
   ] as const) {
     let best = Infinity;
     for (let i = 0; i < 2; i++) {
+      execFileSync('sync');
       const t0 = performance.now();
       let outText = '';
       try {

@@ -6,6 +6,7 @@
  * pull: the pull result plus CPU seconds (user + system, all threads; start-up not included).
  * Usage: node --import tsx bench/pull-run.ts REF SERVER OUT_DIR HOME packed|raw [REPS]
  */
+import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { pull } from '../src/cdn/client/index.ts';
 
@@ -13,6 +14,7 @@ const [ref, server, outDir, home, mode, reps] = process.argv.slice(2);
 for (let i = 0; i < Math.max(1, Number(reps ?? 1)); i++) {
   const out = i === 0 ? outDir! : `${outDir}-again-${i}`;
   const h = i === 0 ? home! : `${home}-again-${i}`;
+  if (i > 0) execFileSync('sync'); // untimed, as before the first pull (bench/cdn.ts)
   const c0 = process.cpuUsage();
   const r = await pull({ ref: ref!, server: server!, outDir: out, home: h, parallel: 4, noPacked: mode === 'raw' });
   const c = process.cpuUsage(c0);
