@@ -6,11 +6,14 @@
  * the median of the rest (the steady state of a long-lived client or edge) separately.
  *
  *   node --import tsx bench/delta-run.ts make OLD NEW PATCH METHOD
- *   node --import tsx bench/delta-run.ts apply OLD PATCH OUT
+ *   node --import tsx bench/delta-run.ts apply OLD PATCH OUT [fsync]
+ * Without `fsync` NEW is not flushed before its rename — like bspatch, xdelta3 and zstd, which the
+ * benchmark times beside it; with it, as `modelcdn patch` does by default.
  */
 import { applyPatch, makePatch, type MakeMethod } from '../src/delta/index.ts';
 
 const [cmd, a, b, c, method] = process.argv.slice(2);
+const durable = cmd === 'apply' && method === 'fsync';
 const t0 = performance.now();
 const c0 = process.cpuUsage();
 const done = (extra: Record<string, unknown>) => {
@@ -29,7 +32,7 @@ if (cmd === 'make') {
   for (let i = 0; i < runs; i++) {
     const w0 = performance.now();
     const wc = process.cpuUsage();
-    r = await applyPatch(a!, b!, c!);
+    r = await applyPatch(a!, b!, c!, { durable });
     const wcu = process.cpuUsage(wc);
     // the first run's figures count from process start-up (module imports done), as before
     const cu = i === 0 ? process.cpuUsage(c0) : wcu;
