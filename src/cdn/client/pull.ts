@@ -313,7 +313,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           for (const s of p.steps!) {
             const patch = await dl(s.blob, s.size);
             const out = `${tmp}.${s.to}`;
-            const r = await applyPatch(base, patch.path, out);
+            // no fsync per step: like the raw and packed routes, the pull relies on the atomic rename, not a flush
+            const r = await applyPatch(base, patch.path, out, { durable: false });
             await rm(patch.path, { force: true });
             temps.push(out);
             if (r.sha256 !== s.sha256) throw new McdnError('PATCH_RESULT_MISMATCH', 'integrity', `patch ${s.from} → ${s.to} of ${f.path} produced ${r.sha256}, expected ${s.sha256}`);
