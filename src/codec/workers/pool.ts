@@ -7,11 +7,11 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { McdnError, type ErrorCategory } from '../../errors.ts';
 import type { DecodeJob, EncodeJob, EncodeResult, Job } from '../jobs.ts';
+import { chunkWorkerEntry } from './entry.ts';
 
 export const MAX_POOL_WORKERS = 8;
 /** Files at least this large are coded on worker threads (smaller ones are not worth the spawn). */
 export const POOL_MIN_BYTES = 16 * 1024 * 1024;
-const WORKER_URL = new URL('./chunk-worker.mjs', import.meta.url);
 
 interface Slot {
   worker: Worker;
@@ -62,7 +62,7 @@ export class ChunkPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { execArgv: [] });
+    const worker = new Worker(chunkWorkerEntry(), { execArgv: [] });
     const slot: Slot = { worker, busy: 0 };
     worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: { code: string; category: ErrorCategory; message: string; details: Record<string, unknown> } }) => {
       const p = this.pending.get(m.id);
