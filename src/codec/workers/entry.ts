@@ -33,7 +33,7 @@ export function chunkWorkerEntry(): URL {
 }
 
 function bundle(): URL {
-  if (!existsSync(join(CACHE_DIR, '..'))) throw new Error('no node_modules next to the sources');
+  if (!existsSync(join(CACHE_DIR, '..', '..'))) throw new Error('no node_modules next to the sources');
   const require = createRequire(import.meta.url);
   const esbuild = require('esbuild') as typeof import('esbuild');
   const r = esbuild.buildSync({
