@@ -1,6 +1,7 @@
 /**
  * Byte pumps from the cache to an HTTP response, all with backpressure and bounded memory (two
- * reused buffers per response, sized from a shared budget): a verified cached file (plain reads, or
+ * reused buffers per response, sized from a shared budget and taken from a shared free list): a
+ * verified cached file (plain reads, or
  * block-by-block re-verification), a fill in progress (reading the growing temp
  * file; a response that reaches the blob's end holds its last chunk back until the fill's sha256 is
  * confirmed, so a full response only ever completes with verified bytes), and a straight upstream proxy (bypass, or the rest of a fill that
