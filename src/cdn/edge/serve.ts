@@ -186,8 +186,8 @@ export async function serveFile(res: ServerResponse, fh: FileHandle, range: Byte
     return sent;
   } finally {
     active--;
-    await fh.close().catch(() => {});
-    await pair.close();
+    void fh.close().catch(() => {}); // not awaited: the caller records the response as done at once
+    void pair.close(); // buffers go back once their writes finished; the response is already done
   }
 }
 
@@ -243,8 +243,8 @@ export async function serveFileVerified(res: ServerResponse, fh: FileHandle, ent
     return sent;
   } finally {
     active--;
-    await fh.close().catch(() => {});
-    await pair.close();
+    void fh.close().catch(() => {}); // not awaited: the caller records the response as done at once
+    void pair.close(); // buffers go back once their writes finished; the response is already done
   }
 }
 
@@ -318,8 +318,8 @@ export async function serveFromFill(res: ServerResponse, fill: Fill, range: Byte
   } finally {
     active--;
     fill.readers--;
-    await fh?.close().catch(() => {});
-    await pair?.close();
+    void fh?.close().catch(() => {});
+    void pair?.close();
   }
 }
 
