@@ -10,6 +10,7 @@
  */
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../../errors.ts';
+import { pumpToWriter } from '../http/body.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
 import { backoffMs, cancelled, claimReadBuffer, isRetryable, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
@@ -49,80 +50,25 @@ export const MAX_PENDING_WRITE = 16 << 20;
  * bytes are on disk. Resolves when the body ended and everything is written (the caller checks
  * for truncation), rejects on a socket or disk error.
  */
-function writeBody(res: BodyStream, fh: FileHandle, pos: number, maxLen: number, skip: number, onWritten: (n: number, bufs: Buffer[]) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let taken = 0;
-    let writing = false;
-    let ended = false;
-    let settled = false;
-    const fail = (e: unknown) => {
-      if (settled) return;
-      settled = true;
-      res.destroy();
-      reject(e instanceof McdnError ? e : new McdnError('DOWNLOAD_INTERRUPTED', 'network', `download interrupted: ${(e as Error)?.message ?? e}`, { cause: e }));
-    };
-    const flush = () => {
-      if (writing || settled) return;
-      if (pendingBytes === 0) {
-        if (ended) {
-          settled = true;
-          resolve();
-        } else if (res.isPaused()) res.resume();
-        return;
-      }
-      const batch = pending;
-      const len = pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-      writing = true;
-      writevAll(fh, batch, len, pos).then(() => {
-        pos += len;
-        writing = false;
-        onWritten(len, batch);
-        flush();
-      }, (e: unknown) => fail(fromSystemError(e, 'download part file')));
-    };
-    res.on('data', (raw: Buffer) => {
-      let c = raw;
-      if (skip > 0) {
-        if (c.length <= skip) {
-          skip -= c.length;
-          return;
+async function writeBody(res: BodyStream, fh: FileHandle, pos: number, maxLen: number, skip: number, onWritten: (n: number, bufs: Buffer[]) => void): Promise<void> {
+  try {
+    await pumpToWriter(res, {
+      skip,
+      limit: maxLen,
+      maxPending: MAX_PENDING_WRITE,
+      write: async (batch, len) => {
+        try {
+          await writevAll(fh, batch, len, pos);
+        } catch (e) {
+          throw fromSystemError(e, 'download part file');
         }
-        c = c.subarray(skip);
-        skip = 0;
-      }
-      if (taken + c.length > maxLen) c = c.subarray(0, maxLen - taken);
-      if (c.length > 0) {
-        taken += c.length;
-        pending.push(c);
-        pendingBytes += c.length;
-        if (pendingBytes >= MAX_PENDING_WRITE) res.pause();
-      }
-      if (taken >= maxLen && !ended) {
-        ended = true;
-        res.destroy();
-      }
-      flush();
+        pos += len;
+        onWritten(len, batch);
+      },
     });
-    res.on('error', (e) => {
-      // a reset after we took everything we wanted is not a failure
-      if (taken >= maxLen) return;
-      ended = true;
-      flush();
-      void e;
-    });
-    res.on('end', () => {
-      ended = true;
-      flush();
-    });
-    res.on('close', () => {
-      ended = true;
-      flush();
-    });
-  });
+  } catch (e) {
+    throw e instanceof McdnError ? e : new McdnError('DOWNLOAD_INTERRUPTED', 'network', `download interrupted: ${(e as Error)?.message ?? e}`, { cause: e });
+  }
 }
 
 async function writevAll(fh: FileHandle, bufs: Buffer[], len: number, pos: number): Promise<void> {

@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { McdnError } from '../../errors.ts';
+import type { PausableBody } from '../http/body.ts';
 
 export const DEFAULT_STALL_MS = 15_000;
 export const DEFAULT_RETRIES = 10;
@@ -24,16 +25,9 @@ export const READ_POOL_MAX = 256;
 export const MAX_RESPONSE_HEAD_BYTES = 64 << 10;
 
 /** What downloads need from a response: status, headers and a pausable stream of body chunks. */
-export interface BodyStream {
+export interface BodyStream extends PausableBody {
   statusCode?: number | undefined;
   headers: Record<string, string | string[] | undefined>;
-  on(event: 'data', cb: (chunk: Buffer) => void): unknown;
-  on(event: 'end' | 'close', cb: () => void): unknown;
-  on(event: 'error', cb: (e: Error) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  isPaused(): boolean;
-  destroy(e?: Error): unknown;
 }
 
 const readPool: ArrayBuffer[] = [];

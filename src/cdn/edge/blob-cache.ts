@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { createPolicy, DEFAULT_POLICY, PolicyCache } from '../eviction/index.ts';
 import { isSha256Hex } from '../../util/hash.ts';
+import { pumpToWriter } from '../http/body.ts';
 import { BlockHasher, DEFAULT_BLOCK_SIZE, fingerprintOf, hashFile } from './blocks.ts';
 import { Fill } from './fill.ts';
 import { EdgeIndexDb } from './index-db.ts';
@@ -489,66 +490,19 @@ export class EdgeBlobCache {
    * and everything received is on disk (the caller checks for truncation); rejects on disk errors.
    */
   private consume(fill: Fill, fhP: Promise<FileHandle>, hasher: BlockHasher, resp: UpstreamResponse, skip: number): Promise<void> {
-    const body = resp.body;
-    return new Promise<void>((resolve, reject) => {
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let writing = false;
-      let ended = false;
-      let settled = false;
-      const fail = (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        body.destroy();
-        reject(e);
-      };
-      const flush = () => {
-        if (writing || settled) return;
-        if (pendingBytes === 0) {
-          if (ended) {
-            settled = true;
-            resolve();
-          } else if (body.isPaused()) body.resume();
-          return;
-        }
-        const batch = pending;
-        const batchBytes = pendingBytes;
-        pending = [];
-        pendingBytes = 0;
-        writing = true;
-        fhP.then((fh) => this.writeBatch(fh, batch, batchBytes, fill.written, fill)).then(() => {
-          for (const b of batch) hasher.update(b);
-          fill.advance(batchBytes);
-          writing = false;
-          flush();
-        }, fail);
-      };
-      body.on('data', (raw: Buffer) => {
-        let c = raw;
-        if (skip > 0) {
-          if (c.length <= skip) {
-            skip -= c.length;
-            return;
-          }
-          c = c.subarray(skip);
-          skip = 0;
-        }
-        if (this.closed) return fail(new McdnError('EDGE_CLOSING', 'cancelled', 'edge is shutting down'));
-        if (fill.received + c.length > fill.size) return fail(new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`));
-        fill.receive(c);
-        pending.push(c);
-        pendingBytes += c.length;
-        if (pendingBytes >= FILL_MAX_PENDING) body.pause();
-        flush();
-      });
-      const stop = () => {
-        ended = true;
-        flush();
-      };
-      body.on('end', stop);
-      // a reset or stall: keep what arrived; the caller resumes from fill.written
-      body.on('error', stop);
-      body.on('close', stop);
+    return pumpToWriter(resp.body, {
+      skip,
+      maxPending: FILL_MAX_PENDING,
+      onChunk: (c) => {
+        if (this.closed) return new McdnError('EDGE_CLOSING', 'cancelled', 'edge is shutting down');
+        if (fill.received + c.length > fill.size) return new McdnError('FILL_TOO_LONG', 'integrity', `upstream sent more than ${fill.size} bytes for blob ${fill.hash}`);
+        fill.receive(c); // readers near the front are served from memory before the write
+      },
+      write: async (batch, bytes) => {
+        await this.writeBatch(await fhP, batch, bytes, fill.written, fill);
+        for (const b of batch) hasher.update(b);
+        fill.advance(bytes);
+      },
     });
   }
 

@@ -10,6 +10,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { McdnError } from '../../errors.ts';
+import { skipper } from '../http/body.ts';
 import type { ByteRange } from '../http/range.ts';
 import { blockMatches } from './blocks.ts';
 import type { CacheEntry } from './blob-cache.ts';
@@ -339,17 +340,11 @@ async function proxyRest(res: ServerResponse, hash: string, start: number, end: 
 /** copy `len` bytes of `body` after skipping `skip`, then end the response */
 export async function pumpBody(res: ServerResponse, body: AsyncIterable<Buffer> & { destroy(): void }, skip: number, len: number): Promise<number> {
   let sent = 0;
+  const after = skipper(skip);
   try {
     for await (const raw of body) {
-      let c = raw;
-      if (skip > 0) {
-        if (c.length <= skip) {
-          skip -= c.length;
-          continue;
-        }
-        c = c.subarray(skip);
-        skip = 0;
-      }
+      let c = after(raw);
+      if (!c) continue;
       if (sent + c.length > len) c = c.subarray(0, len - sent);
       if (!(await writeChunk(res, c))) {
         body.destroy();

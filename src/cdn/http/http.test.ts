@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { McdnError } from '../../errors.ts';
 import { contentRange, parseContentRange, parseRange, unsatisfiedRange } from './range.ts';
+import { pumpToWriter, skipper } from './body.ts';
 import { ifRangeHolds, noneMatchHits, ifMatchHolds, parseEtagList, planResponse, strongEtag } from './etag.ts';
 import { negotiateEncoding, parseAcceptEncoding } from './encoding.ts';
 import { splitUrlPath, validateChannel, validateFilePath, validateHash, validateModelName, validateVersion } from './validate.ts';
@@ -198,4 +199,37 @@ test('planResponse: property — 206 bodies lie inside the blob and headers agre
     }),
     { numRuns: 1000 },
   );
+});
+
+test('skipper drops exactly the first bytes of a chunk stream', () => {
+  const chunks = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('hi')];
+  for (let skip = 0; skip <= 9; skip++) {
+    const after = skipper(skip);
+    const kept = chunks.map((c) => after(c)).filter((c): c is Buffer => c !== undefined);
+    assert.equal(Buffer.concat(kept).toString(), 'abcdefghi'.slice(skip));
+  }
+});
+
+test('pumpToWriter batches writes in order, honours skip and limit, and stops on a chunk error', async () => {
+  const { PassThrough } = await import('node:stream');
+  const body = new PassThrough();
+  const written: string[] = [];
+  const p = pumpToWriter(body, {
+    skip: 2,
+    limit: 6,
+    maxPending: 4,
+    write: async (batch) => {
+      await new Promise((r) => setTimeout(r, 5));
+      written.push(Buffer.concat(batch).toString());
+    },
+  });
+  for (const s of ['ab', 'cde', 'f', 'ghij', 'klm']) body.write(s);
+  body.end();
+  await p;
+  assert.equal(written.join(''), 'cdefgh');
+  const bad = new PassThrough();
+  const q = pumpToWriter(bad, { maxPending: 8, onChunk: (c) => (c.includes('!') ? new Error('bang') : undefined), write: async () => {} });
+  bad.write('ok');
+  bad.write('no!');
+  await assert.rejects(q, /bang/);
 });

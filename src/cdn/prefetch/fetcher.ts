@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import type { TokenBucket } from '../placement/index.ts';
 import type { Upstream } from '../edge/upstream.ts';
+import { skipper } from '../http/body.ts';
 
 export function partPath(dir: string, hash: string): string {
   return join(dir, `${hash}.part`);
@@ -109,16 +110,10 @@ export async function fetchBlobResumable(opts: {
   const onAbort = () => body.destroy();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    const after = skipper(skip);
     for await (const raw of body as AsyncIterable<Buffer>) {
-      let c = raw;
-      if (skip > 0) {
-        if (c.length <= skip) {
-          skip -= c.length;
-          continue;
-        }
-        c = c.subarray(skip);
-        skip = 0;
-      }
+      const c = after(raw);
+      if (!c) continue;
       if (have + c.length > size) throw new McdnError('PREFETCH_TOO_LONG', 'integrity', `upstream sent more than ${size} bytes for blob ${hash}`);
       await fh.write(c);
       have += c.length;
