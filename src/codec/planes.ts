@@ -22,7 +22,7 @@ export function splitPlanes(bytes: Uint8Array, width: number): Uint8Array {
     return out;
   }
   const n = Math.floor(len / width);
-  if (n >= SIMD_MIN_ELEMENTS && (width === 4 || width === 2) && simdTranspose(bytes, out, n, width, 'split')) {
+  if (n >= SIMD_MIN_ELEMENTS && (width === 4 || width === 2) && simdTranspose(n * width, (m) => m.set(bytes.subarray(0, n * width)), out, n, width, 'split')) {
     // done by wasm
   } else if (width === 4 && LITTLE_ENDIAN && n % 4 === 0) {
     split4x4(bytes, out, n);
@@ -72,7 +72,7 @@ export function joinPlanes(planes: Uint8Array, width: number): Uint8Array {
     return out;
   }
   const n = Math.floor(len / width);
-  if (n >= SIMD_MIN_ELEMENTS && (width === 4 || width === 2) && simdTranspose(planes, out, n, width, 'join')) {
+  if (n >= SIMD_MIN_ELEMENTS && (width === 4 || width === 2) && simdTranspose(n * width, (m) => m.set(planes.subarray(0, n * width)), out, n, width, 'join')) {
     // done by wasm
   } else if (width === 4 && LITTLE_ENDIAN && n % 4 === 0) {
     join4x4(planes, out, n);
@@ -168,31 +168,33 @@ export function setPlanesSimd(enabled: boolean): void {
 }
 
 /**
- * Transpose the `n` elements of width 4 or 2 from `src` into `out`: the first n & ~15 through wasm
- * memory (input at 0, output after it), the last few in JS. Returns false if wasm SIMD is unavailable.
+ * Transpose `n` elements of width 4 or 2 into `out` through wasm memory: `fill` writes the `inLen`
+ * input bytes at its start (the elements or planes first), the first n & ~15 elements go through
+ * the SIMD kernel, the last few through JS. Returns the wasm memory view (input still at 0), or
+ * undefined if wasm SIMD is unavailable.
  */
-function simdTranspose(src: Uint8Array, out: Uint8Array, n: number, width: 2 | 4, op: 'join' | 'split'): boolean {
+function simdTranspose(inLen: number, fill: (scratch: Uint8Array) => void, out: Uint8Array, n: number, width: 2 | 4, op: 'join' | 'split'): Uint8Array | undefined {
   const s = simdPlanes();
-  if (!s) return false;
+  if (!s) return undefined;
   const bytes = n * width;
-  const dst = (bytes + 15) & ~15;
+  const dst = (inLen + 15) & ~15;
   const need = dst + bytes;
   const have = s.memory.buffer.byteLength;
   if (need > have) s.memory.grow(Math.ceil((need - have) / 65536));
   const mem = new Uint8Array(s.memory.buffer); // after any grow (growing detaches the old buffer)
-  mem.set(src.subarray(0, bytes), 0);
+  fill(mem.subarray(0, inLen));
   const m = n & ~15;
-  if (width === 4) (op === 'join' ? s.join4 : s.split4)(0, dst, m, n);
-  else (op === 'join' ? s.join2 : s.split2)(0, dst, m, n);
+  const kernel = width === 4 ? (op === 'join' ? s.join4 : s.split4) : op === 'join' ? s.join2 : s.split2;
+  kernel(0, dst, m, n);
   out.set(mem.subarray(dst, dst + bytes), 0);
   // the last n - m elements: element i, byte k <-> plane k, position i
   for (let i = m; i < n; i++) {
     for (let k = 0; k < width; k++) {
-      if (op === 'join') out[i * width + k] = src[k * n + i]!;
-      else out[k * n + i] = src[i * width + k]!;
+      if (op === 'join') out[i * width + k] = mem[k * n + i]!;
+      else out[k * n + i] = mem[i * width + k]!;
     }
   }
-  return true;
+  return mem;
 }
 
 /**
@@ -203,29 +205,16 @@ function simdTranspose(src: Uint8Array, out: Uint8Array, n: number, width: 2 | 4
 export function joinPlanesFrom(innerLen: number, selLen: number, width: number, fill: (scratch: Uint8Array) => void): Uint8Array {
   checkWidth(width);
   const n = Math.floor(selLen / width);
-  const s = (width === 4 || width === 2) && n >= SIMD_MIN_ELEMENTS ? simdPlanes() : null;
-  if (!s) {
-    const inner = uninitialized(innerLen);
-    fill(inner);
-    const joined = joinPlanes(inner.subarray(0, selLen), width);
-    if (selLen === innerLen) return joined;
-    const out = uninitialized(innerLen);
-    out.set(joined, 0);
-    out.set(inner.subarray(selLen), selLen);
+  const out = uninitialized(innerLen);
+  const mem = (width === 4 || width === 2) && n >= SIMD_MIN_ELEMENTS ? simdTranspose(innerLen, fill, out, n, width, 'join') : undefined;
+  if (mem) {
+    if (n * width < innerLen) out.set(mem.subarray(n * width, innerLen), n * width); // plane tail + unselected bytes
     return out;
   }
-  const dst = (innerLen + 15) & ~15;
-  const need = dst + n * width;
-  const have = s.memory.buffer.byteLength;
-  if (need > have) s.memory.grow(Math.ceil((need - have) / 65536));
-  const mem = new Uint8Array(s.memory.buffer);
-  fill(mem.subarray(0, innerLen));
-  const m = n & ~15;
-  (width === 4 ? s.join4 : s.join2)(0, dst, m, n);
-  const out = uninitialized(innerLen);
-  out.set(mem.subarray(dst, dst + n * width), 0);
-  for (let i = m; i < n; i++) for (let k = 0; k < width; k++) out[i * width + k] = mem[k * n + i]!;
-  if (n * width < innerLen) out.set(mem.subarray(n * width, innerLen), n * width); // plane tail + unselected bytes
+  const inner = uninitialized(innerLen);
+  fill(inner);
+  out.set(joinPlanes(inner.subarray(0, selLen), width), 0);
+  out.set(inner.subarray(selLen), selLen);
   return out;
 }
 

@@ -97,14 +97,13 @@ export class MczParser {
     } else {
       out = new Uint8Array(n);
       this.copyInto(out, 0, n);
-      this.consumed -= n;
     }
     this.buffered -= n;
     this.consumed += n;
     return out;
   }
 
-  /** Move `n` buffered bytes into `dst` at `at`, dropping the pieces they came from. */
+  /** Move `n` buffered bytes into `dst` at `at`, dropping the pieces they came from (the caller counts them). */
   private copyInto(dst: Uint8Array, at: number, n: number): void {
     let o = 0;
     while (o < n) {
@@ -115,7 +114,6 @@ export class MczParser {
       if (k === p.byteLength) this.pieces.shift();
       else this.pieces[0] = p.subarray(k);
     }
-    this.consumed += n;
   }
 
   private peek(n: number): Uint8Array {
@@ -151,6 +149,7 @@ export class MczParser {
     if (k > 0) {
       this.copyInto(a.buf, a.have, k);
       this.buffered -= k;
+      this.consumed += k;
       a.have += k;
     }
     if (a.have < entry.packedLength) return undefined;
