@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { McdnError, fromSystemError, inputError } from '../../errors.ts';
 import { errorResponse, httpError } from './errors.ts';
 import { planResponse, type ResponsePlan } from './etag.ts';
+import type { ByteRange } from './range.ts';
 
 /** Read size for file responses: big reads keep syscalls and event-loop turns per GB low. */
 export const FILE_READ_CHUNK = 1 << 20;
@@ -77,6 +78,16 @@ export function representationHeaders(plan: ResponsePlan, info: RepresentationIn
   return h;
 }
 
+/** The byte range to send; when there is no body (304, 412, 416, HEAD, an empty range) the head alone is sent and undefined returned. */
+function bodyRange(req: IncomingMessage, res: ServerResponse, plan: ResponsePlan, headers: ReturnType<typeof representationHeaders>): ByteRange | undefined {
+  if (plan.status === 304 || plan.status === 412 || plan.status === 416 || req.method === 'HEAD' || !plan.range || plan.range.end === plan.range.start) {
+    res.writeHead(plan.status, headers);
+    res.end();
+    return undefined;
+  }
+  return plan.range;
+}
+
 /**
  * Answer GET/HEAD for a representation whose bytes come from `open(range)` (a file region or any
  * byte stream). Returns the plan that was applied.
@@ -89,12 +100,9 @@ export async function sendRepresentation(
 ): Promise<ResponsePlan> {
   const plan = planResponse(req.headers, info.etag, info.size);
   const headers = representationHeaders(plan, info);
-  if (plan.status === 304 || plan.status === 412 || plan.status === 416 || req.method === 'HEAD' || !plan.range || plan.range.end === plan.range.start) {
-    res.writeHead(plan.status, headers);
-    res.end();
-    return plan;
-  }
-  const src = await open(plan.range.start, plan.range.end);
+  const range = bodyRange(req, res, plan, headers);
+  if (!range) return plan;
+  const src = await open(range.start, range.end);
   res.writeHead(plan.status, headers);
   const readable = src instanceof Readable ? src : Readable.from(src as AsyncIterable<Uint8Array>);
   try {
@@ -154,11 +162,8 @@ export function fileBuffersInUse(): number {
 export async function sendFile(req: IncomingMessage, res: ServerResponse, info: RepresentationInfo, path: string): Promise<ResponsePlan> {
   const plan = planResponse(req.headers, info.etag, info.size);
   const headers = representationHeaders(plan, info);
-  if (plan.status === 304 || plan.status === 412 || plan.status === 416 || req.method === 'HEAD' || !plan.range || plan.range.end === plan.range.start) {
-    res.writeHead(plan.status, headers);
-    res.end();
-    return plan;
-  }
+  const range = bodyRange(req, res, plan, headers);
+  if (!range) return plan;
   let fh: FileHandle;
   try {
     fh = await openFile(path, 'r');
@@ -167,7 +172,7 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, info: 
   }
   try {
     res.writeHead(plan.status, headers);
-    await pumpFile(fh, res, plan.range.start, plan.range.end);
+    await pumpFile(fh, res, range.start, range.end);
   } finally {
     await fh.close().catch(() => {});
   }

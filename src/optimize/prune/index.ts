@@ -135,6 +135,18 @@ export async function pruneFile(inPath: string, outPath: string, opts: PruneOpti
   const pruned = new Map<Candidate, Float32Array>();
   const keep = (r: Omit<PruneTensorReport, 'action' | 'sparsityBefore'>, reason: string) => kept.push({ ...r, action: 'kept', reason, sparsityBefore: 0 });
   const rule = { minElements: opts.minElements, ...(opts.exclude ? { exclude: opts.exclude } : {}), dtypes: ['F32', 'F16', 'BF16'] as DType[] };
+  /** safetensors / GGUF tensors: kept with a reason, or a candidate whose data is re-encoded in place */
+  const considerTensors = <T extends { name: string; shape: number[]; dtype: DType; data: Uint8Array }>(tensors: T[], axisOf: (t: T) => number) => {
+    for (const t of tensors) {
+      const r = { name: t.name, shape: t.shape, dtype: t.dtype };
+      const why = keepReason(t.name, t.dtype, t.shape, rule);
+      if (why) {
+        keep(r, why);
+        continue;
+      }
+      cands.push(candidate(r, readTensorAsF32(t, t.data), axisOf(t), (v) => (t.data = encodeDType(t.dtype, v)), pruned, opts.pattern));
+    }
+  };
   let sizeBefore = 0;
   let files: string[] = [outPath];
   let output = outPath;
@@ -191,15 +203,7 @@ export async function pruneFile(inPath: string, outPath: string, opts: PruneOpti
       sizeBefore = (await stat(inPath)).size;
       const f = await readSafetensorsFile(inPath);
       const tensors = f.tensors.map((t) => ({ ...t }));
-      for (const t of tensors) {
-        const r = { name: t.name, shape: t.shape, dtype: t.dtype };
-        const why = keepReason(t.name, t.dtype, t.shape, rule);
-        if (why) {
-          keep(r, why);
-          continue;
-        }
-        cands.push(candidate(r, readTensorAsF32(t, t.data), 1, (v) => (t.data = encodeDType(t.dtype, v)), pruned, opts.pattern));
-      }
+      considerTensors(tensors, () => 1);
       applyPruning(cands, opts);
       write = async () => (await writeSafetensors(outPath, tensors, f.metadata)).size;
       break;
@@ -214,15 +218,7 @@ export async function pruneFile(inPath: string, outPath: string, opts: PruneOpti
       } finally {
         await src.close();
       }
-      for (const t of tensors) {
-        const r = { name: t.name, shape: t.shape, dtype: t.dtype };
-        const why = keepReason(t.name, t.dtype, t.shape, rule);
-        if (why) {
-          keep(r, why);
-          continue;
-        }
-        cands.push(candidate(r, readTensorAsF32(t, t.data), t.shape.length - 1, (v) => (t.data = encodeDType(t.dtype, v)), pruned, opts.pattern));
-      }
+      considerTensors(tensors, (t) => t.shape.length - 1);
       applyPruning(cands, opts);
       write = async () => (await writeGguf(outPath, { metadata: g.metadata, tensors, version: g.version })).size;
       break;

@@ -180,12 +180,7 @@ function rewriteInt8(
     nodes.push(makeNode('Mul', [tmp, sName], [c.name], alloc(`${c.name}_Mul`)));
   }
   replaceConstant(model, c, stored, nodes, alloc);
-  let smin = Infinity;
-  let smax = -Infinity;
-  for (const s of res.scales) {
-    smin = Math.min(smin, s);
-    smax = Math.max(smax, s);
-  }
+  const [smin, smax] = extent(res.scales);
   return {
     ...base,
     action: 'int8',
@@ -240,12 +235,7 @@ function rewriteInt8Blocks(model: OnnxModel, c: ConstantTensor, shape: number[],
   }
   nodes.push(makeNode('Mul', [t1, scaleIn], [t2], alloc(`${c.name}_Mul`)), makeNode('Reshape', [t2, shName], [c.name], alloc(`${c.name}_Reshape`)));
   replaceConstant(model, c, stored, nodes, alloc);
-  let smin = Infinity;
-  let smax = -Infinity;
-  for (const s of res.scales) {
-    smin = Math.min(smin, s);
-    smax = Math.max(smax, s);
-  }
+  const [smin, smax] = extent(res.scales);
   return {
     ...base,
     action: 'int8',
@@ -279,4 +269,15 @@ function rewriteHalf(model: OnnxModel, c: ConstantTensor, scheme: 'fp16' | 'bf16
   const stored = [makeOnnxTensor(hName, dt, shape, bytesView(bits).slice())];
   replaceConstant(model, c, stored, [makeNode('Cast', [hName], [c.name], alloc(`${c.name}_Cast`), [intAttr('to', ONNX_FLOAT)])], alloc);
   return { ...base, action: scheme, maxAbsError: err, bytesAfter: bits.byteLength };
+}
+
+/** Smallest and largest of `xs` ([Infinity, -Infinity] when empty). */
+function extent(xs: Iterable<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of xs) {
+    lo = Math.min(lo, x);
+    hi = Math.max(hi, x);
+  }
+  return [lo, hi];
 }
