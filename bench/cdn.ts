@@ -198,6 +198,12 @@ async function writeRandomFile(path: string, size: number): Promise<string> {
 
 type Server = { child: ChildProcess; url: string };
 
+/** The files of the benchmark model's manifest, as the edge serves it. */
+async function manifestFiles(server: string): Promise<{ sha256: string; size: number }[]> {
+  const env = await getJson<{ payload: string }>(`${server}/v1/models/bench-model/versions/1.0/manifest`);
+  return (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string; size: number }[] }).files;
+}
+
 /**
  * Section 4: a generated FP32 safetensors model published on the origin and pulled by the client
  * through `edge` (cold edge, then warm; packed route, then raw), sha256 checked. Reports wall MB/s
@@ -226,9 +232,7 @@ async function pullSection(root: string, origin: Server, originData: string, edg
     const out = join(root, `pulled-${n}`);
     if (raw) {
       // the warm raw pull needs the raw blob in the edge cache (the earlier pulls fetched the packed one)
-      const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
-      const m = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string }[] };
-      for (const f of m.files) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
+      for (const f of await manifestFiles(edge.url)) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
     }
     execFileSync('sync'); // untimed: earlier pulls' dirty pages are flushed, so a pull does not pay for their writeback
     const e0 = cpuMs(edge.child.pid);
@@ -261,8 +265,7 @@ async function pullSection(root: string, origin: Server, originData: string, edg
   }
   // the same raw blob fetched by standard tools from the same warm edge into a file on the same disk:
   // what this machine allows for "download 1 GB and write it" (with and without streaming verification)
-  const env = await getJson<{ payload: string }>(`${edge.url}/v1/models/bench-model/versions/1.0/manifest`);
-  const file = (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { files: { sha256: string; size: number }[] }).files[0]!;
+  const file = (await manifestFiles(edge.url))[0]!;
   const url = `${edge.url}/v1/blobs/${file.sha256}`;
   const dest = join(root, 'curl.out');
   for (const [label, cmd] of [

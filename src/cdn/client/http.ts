@@ -47,10 +47,7 @@ function takeReadBuffer(): Buffer {
  * come from the raw fetcher, and second releases, are ignored.
  */
 export function releaseReadBuffer(chunk: Uint8Array): void {
-  const ab = chunk.buffer as ArrayBuffer;
-  if (!lent.has(ab)) return;
-  lent.delete(ab);
-  if (readPool.length < READ_POOL_MAX) readPool.push(ab);
+  if (claimReadBuffer(chunk)) returnReadMemory(chunk.buffer as ArrayBuffer);
 }
 
 /**
