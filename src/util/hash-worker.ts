@@ -22,6 +22,11 @@ export interface BlobHasher {
    * view of its ArrayBuffer in use (it is detached here). `giveBack` receives the memory once hashed.
    */
   adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void;
+  /**
+   * Hash `view`, a view of a SharedArrayBuffer, where it lies (no copy, no transfer): the caller must
+   * not change those bytes until `done` is called.
+   */
+  updateShared(view: Uint8Array, done: () => void): void;
   digest(): Promise<string>;
   /** stop the worker without a result (errors, cancellation) */
   dispose(): void;
@@ -30,8 +35,14 @@ export interface BlobHasher {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const h = require('node:crypto').createHash('sha256');
+let shared;
 parentPort.on('message', (m) => {
   if (m === null) return parentPort.postMessage(h.digest('hex'));
+  if (m.shared !== undefined) {
+    if (m.sab) shared = m.sab;
+    h.update(new Uint8Array(shared, m.off, m.len));
+    return parentPort.postMessage({ sharedDone: m.shared });
+  }
   h.update(new Uint8Array(m.buf, m.off || 0, m.len));
   parentPort.postMessage(m.adopted ? { adopted: m.buf, id: m.id } : m.buf, [m.buf]);
 });
@@ -45,6 +56,10 @@ class InlineHasher implements BlobHasher {
   adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void {
     this.h.update(chunk);
     giveBack(chunk.buffer as ArrayBuffer);
+  }
+  updateShared(view: Uint8Array, done: () => void): void {
+    this.h.update(view);
+    done();
   }
   async digest(): Promise<string> {
     return this.h.digest('hex');
@@ -63,6 +78,9 @@ class WorkerHasher implements BlobHasher {
   private readonly adopted = new Map<number, (memory: ArrayBuffer) => void>();
   private nextAdopt = 0;
   private failed: Error | undefined;
+  private readonly sharedDone = new Map<number, () => void>();
+  private nextShared = 0;
+  private sentSab: SharedArrayBuffer | undefined;
 
   constructor() {
     this.worker.on('error', (e) => (this.failed = e));
@@ -74,6 +92,11 @@ class WorkerHasher implements BlobHasher {
         const giveBack = this.adopted.get(id);
         this.adopted.delete(id);
         giveBack?.(adopted);
+      } else if (m && typeof m === 'object' && 'sharedDone' in m) {
+        const id = (m as { sharedDone: number }).sharedDone;
+        const done = this.sharedDone.get(id);
+        this.sharedDone.delete(id);
+        done?.();
       }
     });
     this.worker.unref();
@@ -96,6 +119,17 @@ class WorkerHasher implements BlobHasher {
     this.adopted.set(id, giveBack);
     const buf = chunk.buffer as ArrayBuffer;
     this.worker.postMessage({ buf, off: chunk.byteOffset, len: chunk.byteLength, adopted: true, id }, [buf]);
+  }
+
+  updateShared(view: Uint8Array, done: () => void): void {
+    this.send(); // bytes batched so far go first
+    const id = this.nextShared++;
+    this.sharedDone.set(id, done);
+    const sab = view.buffer as SharedArrayBuffer;
+    // the memory itself is posted once; later messages name a range of it
+    const first = this.sentSab !== sab;
+    this.sentSab = sab;
+    this.worker.postMessage({ shared: id, off: view.byteOffset, len: view.byteLength, ...(first ? { sab } : {}) });
   }
 
   private send(): void {

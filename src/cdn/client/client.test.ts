@@ -285,3 +285,138 @@ describe('client through an edge', () => {
     }
   });
 });
+
+describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
+  const direct = { directMinBytes: 0, segmentSize: 256 << 10 };
+  const supported = async () => {
+    const { openDirect } = await import('../../util/direct-io.ts');
+    const fh = await openDirect(join(await tempDir(), 'probe'), false);
+    await fh?.close();
+    return fh !== undefined;
+  };
+
+  test('a blob with an unaligned tail downloads exactly, over parallel segments', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const data = randomBlob((3 << 20) + 12_345, 31);
+    const h = origin.add(data);
+    const client = new ClientHttp(origin.url);
+    const part = join(await tempDir(), 'd.part');
+    const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(3), ...direct });
+    client.close();
+    assert.equal(r.direct, await supported());
+    const got = await readFile(r.path);
+    assert.equal(got.length, data.length, 'the padded last block was cut off');
+    assert.ok(got.equals(data));
+  });
+
+  test('connections cut at unaligned offsets: whole 4 KiB units are kept, the rest fetched again', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const data = randomBlob((2 << 20) + 777, 32);
+    const h = origin.add(data);
+    origin.cut = { remaining: 5, after: 100_001 };
+    try {
+      const client = new ClientHttp(origin.url, { retries: 10 });
+      const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), 'c.part'), sem: new Semaphore(2), ...direct });
+      client.close();
+      assert.ok((await readFile(r.path)).equals(data));
+      assert.equal(r.fetched, data.length, 'counted once: a dropped tail was never counted');
+      assert.ok((origin.gets.get(h) ?? 0) > Math.ceil(data.length / (256 << 10)) + 2, `each cut segment was asked for again (${origin.gets.get(h)} GETs)`);
+    } finally {
+      origin.cut = { remaining: 0, after: 0 };
+    }
+  });
+
+  test('resumes a part file left by a page-cache download at an unaligned point', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const data = randomBlob((2 << 20) + 5, 33);
+    const h = origin.add(data);
+    const part = join(await tempDir(), 'r.part');
+    const ac = new AbortController();
+    origin.pace = { chunk: 10_007, delayMs: 2 };
+    const client = new ClientHttp(origin.url);
+    try {
+      await assert.rejects(
+        downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), signal: ac.signal, directIo: false, segmentSize: 256 << 10, onBytes: () => ac.abort() }),
+      );
+    } finally {
+      origin.pace = { chunk: 0, delayMs: 0 };
+    }
+    const sidecar = JSON.parse(await readFile(`${part}.json`, 'utf8')) as { done: number[] };
+    assert.ok(sidecar.done.some((d) => d % 4096 !== 0), 'left off at an unaligned point');
+    const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), ...direct });
+    client.close();
+    assert.ok(r.resumedFrom > 0);
+    assert.equal(r.direct, await supported());
+    assert.ok((await readFile(r.path)).equals(data));
+  });
+
+  test('a server that ignores Range, and one that sends chunked bodies (copied into blocks)', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const http = await import('node:http');
+    const data = randomBlob((1 << 20) + 3000, 34);
+    const h = sha256(data);
+    for (const mode of ['ignore-range', 'chunked'] as const) {
+      const server = http.createServer((req, res) => {
+        if (mode === 'ignore-range') return res.writeHead(200, { 'content-length': data.length }).end(data);
+        const m = /bytes=(\d+)-(\d+)/.exec(String(req.headers.range));
+        const a = Number(m?.[1] ?? 0);
+        const b = Number(m?.[2] ?? data.length - 1);
+        res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'transfer-encoding': 'chunked' });
+        res.end(data.subarray(a, b + 1));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      try {
+        const client = new ClientHttp(`http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`);
+        const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), `${mode}.part`), sem: new Semaphore(2), ...direct });
+        client.close();
+        assert.ok((await readFile(r.path)).equals(data), mode);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    }
+  });
+
+  test('a follower that hands chunks back reads ring blocks in order', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const { releaseReadBuffer } = await import('./http.ts');
+    const data = randomBlob((2 << 20) + 99, 36);
+    const h = origin.add(data);
+    const client = new ClientHttp(origin.url);
+    const seen: Buffer[] = [];
+    const r = await downloadBlob({
+      http: client,
+      hash: h,
+      size: data.length,
+      partPath: join(await tempDir(), 'f.part'),
+      sem: new Semaphore(3),
+      ...direct,
+      followerReleases: true,
+      follower: async (c) => {
+        seen.push(Buffer.from(c)); // a copy; then the block goes back
+        await new Promise((res) => setImmediate(res));
+        releaseReadBuffer(c);
+      },
+    });
+    client.close();
+    assert.equal(r.direct, await supported());
+    assert.ok(Buffer.concat(seen).equals(data));
+    assert.ok((await readFile(r.path)).equals(data));
+  });
+
+  test('a corrupt blob is discarded in direct mode too', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const data = randomBlob(1 << 20, 35);
+    const h = origin.add(data);
+    origin.corrupt.add(h);
+    try {
+      const client = new ClientHttp(origin.url);
+      const part = join(await tempDir(), 'bad.part');
+      assert.equal(await code(downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), ...direct })), 'BLOB_HASH_MISMATCH');
+      client.close();
+      await assert.rejects(stat(part));
+    } finally {
+      origin.corrupt.delete(h);
+    }
+  });
+});

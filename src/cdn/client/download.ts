@@ -13,7 +13,9 @@ import { McdnError, fromSystemError } from '../../errors.ts';
 import { pumpToWriter } from '../http/body.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
-import { backoffMs, cancelled, claimReadBuffer, isRetryable, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
+import { acquireRing, alignDown, DIRECT_ALIGN, openDirect, releaseRing, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
+import { DirectIoRefused, receiveDirect } from './direct-body.ts';
+import { backoffMs, cancelled, claimReadBuffer, isRetryable, lendView, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;
@@ -21,6 +23,10 @@ export const DEFAULT_SEGMENT_SIZE = 8 << 20;
 export const RETAIN_MAX_BYTES = 64 << 20;
 /** Read size of the in-order follower. */
 export const FOLLOW_CHUNK = 1 << 20;
+/** Blobs at least this large are written with O_DIRECT where the file system takes it (see util/direct-io.ts). */
+export const DIRECT_MIN_BYTES = 64 << 20;
+/** Ring blocks a segment other than the one the in-order reader waits for leaves free. */
+export const RING_RESERVE = 4;
 /** How often the sidecar is rewritten while bytes flow. */
 export const STATE_SAVE_INTERVAL_MS = 500;
 
@@ -101,6 +107,18 @@ export interface DownloadOptions {
    * must equal the signed manifest's sha256). Saves one sha256 pass over the download. Default true.
    */
   verify?: boolean;
+  /**
+   * Write around the page cache (O_DIRECT) when the blob is large (≥ DIRECT_MIN_BYTES), no follower
+   * reads along, and the file system takes it. Default true; `MODELCDN_DIRECT_IO=0` also turns it off.
+   */
+  directIo?: boolean;
+  /**
+   * The follower hands every chunk back with `releaseReadBuffer` once it no longer needs it (an
+   * unpack stream's onConsumed): then chunks may be ring blocks and the download may go direct.
+   */
+  followerReleases?: boolean;
+  /** smallest blob written with O_DIRECT (default DIRECT_MIN_BYTES) */
+  directMinBytes?: number;
 }
 
 export interface DownloadResult {
@@ -109,6 +127,8 @@ export interface DownloadResult {
   /** bytes fetched from the network by this call (less than size after a resume) */
   fetched: number;
   resumedFrom: number;
+  /** written with O_DIRECT (around the page cache) */
+  direct: boolean;
 }
 
 interface Sidecar {
@@ -134,9 +154,22 @@ async function loadSidecar(path: string, hash: string, size: number, segmentSize
   }
 }
 
-const NO_HASH: BlobHasher = { update() {}, adopt() {}, digest: async () => '', dispose() {} };
+const NO_HASH: BlobHasher = { update() {}, adopt() {}, updateShared: (_v, done) => done(), digest: async () => '', dispose() {} };
+
 
 export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResult> {
+  const segSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const direct = opts.directIo !== false && (!opts.follower || opts.followerReleases === true) && opts.size >= (opts.directMinBytes ?? DIRECT_MIN_BYTES) && segSize % DIRECT_ALIGN === 0;
+  if (!direct) return downloadOnce(opts, false);
+  try {
+    return await downloadOnce(opts, true);
+  } catch (e) {
+    if (!(e instanceof DirectIoRefused)) throw e;
+    return downloadOnce(opts, false); // resumes from the sidecar
+  }
+}
+
+async function downloadOnce(opts: DownloadOptions, wantDirect: boolean): Promise<DownloadResult> {
   const { http, hash, size, partPath, sem, signal } = opts;
   const sidecarPath = `${partPath}.json`;
   const segSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -148,12 +181,22 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   } catch (e) {
     throw fromSystemError(e, partPath);
   }
+  // direct mode: writes through a second, O_DIRECT handle from aligned ring blocks; reads (of bytes
+  // that were on disk before this call) through `fh`
+  let dfh: FileHandle | undefined;
+  if (wantDirect && (state?.segmentSize ?? segSize) % DIRECT_ALIGN === 0) {
+    dfh = await openDirect(partPath, true).catch(() => undefined);
+  }
+  const ring: BlockRing | undefined = dfh ? acquireRing() : undefined;
   if (state) {
     // trust the sidecar only as far as the part file actually reaches
     const st = await fh.stat();
     for (const [i, d] of state.done.entries()) {
       const start = i * state.segmentSize;
       if (start + d > st.size) state.done[i] = Math.max(0, Math.min(d, st.size - start));
+      // direct writes start on an aligned offset: an unfinished segment resumes from its last whole block
+      const len = Math.min(state.segmentSize, size - start);
+      if (dfh && state.done[i]! < len) state.done[i] = alignDown(state.done[i]!);
     }
   } else {
     state = { hash, size, segmentSize: segSize, done: new Array(Math.max(1, Math.ceil(size / segSize))).fill(0) };
@@ -199,12 +242,21 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   // Chunks just written are kept in memory (bounded) so the follower hashes them without reading
   // the file back; segments that were partly on disk before this call, or whose chunks had to be
   // let go to respect the bound, are read from the file.
+  // In direct mode the chunks are ring blocks (bounded by the ring; a block goes back once hashed).
   const retained: (Buffer[] | null)[] = st.done.map((d) => (d === 0 ? [] : null));
+  const blockOf = new WeakMap<Buffer, RingBlock>();
   let retainedBytes = 0;
   const retain = (i: number, bufs: Buffer[], n: number) => {
     const r = retained[i];
-    if (!r) return;
+    if (!r) {
+      for (const b of bufs) {
+        const blk = blockOf.get(b);
+        if (blk) ring!.give(blk);
+      }
+      return;
+    }
     r.push(...bufs);
+    if (ring) return; // the ring is the bound
     retainedBytes += n;
     // over the bound: stop retaining the segment furthest from the follower
     for (let j = retained.length - 1; retainedBytes > RETAIN_MAX_BYTES && j >= 0; j--) {
@@ -221,13 +273,31 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
     while (pos < size) {
       const end = prefix();
       const i = Math.floor(pos / st.segmentSize);
-      followSeg = i;
+      if (followSeg !== i) {
+        followSeg = i;
+        ring?.serve(); // the writer of segment i may now use the reserve
+      }
       const r = retained[i];
       if (r && r.length > 0 && end > pos) {
         // from memory: the next chunk of this segment starts exactly at pos
         const c = r.shift()!;
-        retainedBytes -= c.length;
         pos += c.length;
+        const blk = blockOf.get(c);
+        if (blk) {
+          // a ring block: hashed in place by the worker and, with a follower, lent to it; given back
+          // once both are done with it
+          let users = opts.follower ? 2 : 1;
+          const done = () => {
+            if (--users === 0) ring!.give(blk);
+          };
+          hasher.updateShared(c, done);
+          if (opts.follower) {
+            lendView(c, done);
+            await opts.follower(c);
+          }
+          continue;
+        }
+        retainedBytes -= c.length;
         // written to disk: with no consumer after us, the hasher takes the socket buffer itself (no
         // copy) and hands its memory back to the fetcher for the next read
         if (!opts.follower && claimReadBuffer(c)) {
@@ -292,20 +362,37 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
           throw new McdnError('SERVER_STATUS', code >= 500 || code === 429 ? 'network' : 'input', `HTTP ${code} for blob ${hash}`);
         }
         const before = st.done[i]!;
-        await writeBody(res, fh, i * st.segmentSize + st.done[i]!, segLen(i) - st.done[i]!, skip, (n, bufs) => {
+        const onWritten = (n: number, bufs: Buffer[]) => {
           retain(i, bufs, n);
           st.done[i]! += n;
           fetched += n;
           opts.onBytes?.(n);
           notify();
           void save();
-        });
+        };
+        if (dfh) {
+          await receiveDirect(res, {
+            ring: ring!,
+            fh: dfh,
+            pos: i * st.segmentSize + st.done[i]!,
+            maxLen: segLen(i) - st.done[i]!,
+            skip,
+            size,
+            // a segment the in-order reader does not wait for leaves a few blocks to the one it does
+            reserve: () => (i === followSeg ? 0 : RING_RESERVE),
+            onWritten: (n, views, blocks) => {
+              views.forEach((v, k) => blockOf.set(v, blocks[k]!));
+              onWritten(n, views);
+            },
+          });
+        }
+        else await writeBody(res, fh, i * st.segmentSize + st.done[i]!, segLen(i) - st.done[i]!, skip, onWritten);
         if (st.done[i]! > before) progressed = true;
         res.destroy();
         if (st.done[i]! < segLen(i)) throw new McdnError('DOWNLOAD_TRUNCATED', 'network', `connection closed at byte ${i * st.segmentSize + st.done[i]!} of ${hash}`);
       } catch (e) {
         if (signal?.aborted) throw cancelled();
-        if (!isRetryable(e)) throw e;
+        if (e instanceof DirectIoRefused || !isRetryable(e)) throw e;
         if (progressed) attempt = 0;
         if (++attempt > http.retries) throw e;
         release();
@@ -333,10 +420,12 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
     fetchDone = true;
   } catch (e) {
     failed = e;
+    ring?.abort(e);
     notify();
     await followerDone.catch(() => {});
     hasher.dispose();
     await save(true).catch(() => {});
+    await dfh?.close().catch(() => {});
     await fh.close().catch(() => {});
     throw e;
   }
@@ -344,13 +433,24 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   try {
     await followerDone;
   } catch (e) {
+    ring?.abort(e);
     hasher.dispose();
     await save(true).catch(() => {});
+    await dfh?.close().catch(() => {});
     await fh.close().catch(() => {});
     throw e;
   }
+  if (dfh) {
+    // the last block went out padded to 4 KiB
+    try {
+      await dfh.truncate(size);
+    } finally {
+      await dfh.close();
+    }
+  }
   await fh.close();
   const got = opts.verify === false ? hash : await hasher.digest();
+  if (ring) releaseRing(ring); // every block is back once the digest arrived
   if (got !== hash) {
     await rm(partPath, { force: true });
     await rm(sidecarPath, { force: true });
@@ -358,5 +458,5 @@ export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResul
   }
   await saving?.catch(() => {});
   await rm(sidecarPath, { force: true });
-  return { path: partPath, size, fetched, resumedFrom };
+  return { path: partPath, size, fetched, resumedFrom, direct: dfh !== undefined };
 }

@@ -28,6 +28,12 @@ export const MAX_RESPONSE_HEAD_BYTES = 64 << 10;
 export interface BodyStream extends PausableBody {
   statusCode?: number | undefined;
   headers: Record<string, string | string[] | undefined>;
+  /**
+   * Where the next socket read should land (the raw fetcher asks before every read once the head is
+   * parsed; undefined: a pooled read buffer). Lets a consumer receive straight into its own memory,
+   * e.g. aligned blocks for direct I/O. Responses from node:http ignore it.
+   */
+  readInto?: (() => Uint8Array | undefined) | undefined;
 }
 
 const readPool: ArrayBuffer[] = [];
@@ -47,7 +53,19 @@ function takeReadBuffer(): Buffer {
  * come from the raw fetcher, and second releases, are ignored.
  */
 export function releaseReadBuffer(chunk: Uint8Array): void {
+  const hook = releaseHooks.get(chunk);
+  if (hook) {
+    releaseHooks.delete(chunk);
+    return hook();
+  }
   if (claimReadBuffer(chunk)) returnReadMemory(chunk.buffer as ArrayBuffer);
+}
+
+const releaseHooks = new WeakMap<Uint8Array, () => void>();
+
+/** Lend `view` (e.g. a ring block) to a consumer that calls `releaseReadBuffer(view)` when done with it. */
+export function lendView(view: Uint8Array, release: () => void): void {
+  releaseHooks.set(view, release);
 }
 
 /**
@@ -80,6 +98,7 @@ class RawBlobResponse extends EventEmitter implements BodyStream {
   private remaining = -1;
   private paused = false;
   private finished = false;
+  readInto: (() => Uint8Array | undefined) | undefined;
 
   constructor(url: URL, path: string, headers: Record<string, string>, stallMs: number, onHead: (e?: Error) => void) {
     super();
@@ -89,7 +108,7 @@ class RawBlobResponse extends EventEmitter implements BodyStream {
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port: Number(url.port || 80),
       onread: {
-        buffer: takeReadBuffer,
+        buffer: () => (headDone && this.readInto?.()) || takeReadBuffer(),
         callback: (n: number, buf: Uint8Array) => {
           const b = Buffer.from(buf.buffer, buf.byteOffset, n);
           if (!headDone) {

@@ -8,14 +8,14 @@
  * raw file. Downloads are parallel, ranged and resumable (see download.ts); every file's sha256 is
  * checked before the atomic rename into place. Writes nothing outside `outDir` and the client home.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transform } from 'node:stream';
 import { McdnError, inputError } from '../../errors.ts';
 import { validateChannel, validateModelName, validateVersion } from '../http/validate.ts';
 import { verifyManifestEnvelope, type Manifest, type ManifestFile } from '../manifest/index.ts';
-import { downloadBlob, Semaphore } from './download.ts';
+import { DIRECT_MIN_BYTES, downloadBlob, Semaphore } from './download.ts';
+import { FileWriter } from '../../util/direct-io.ts';
 import { ClientHttp, cancelled, releaseReadBuffer } from './http.ts';
 import { clientHome, ContentCache, destPath, fileMatches, placeFile, readInstalled, stateDir, writeInstalled, type InstalledFile, type InstalledState } from './local-state.ts';
 import { resolveTrust, type TrustedKey } from './trust.ts';
@@ -43,6 +43,11 @@ export interface PullOptions {
   onNote?: (msg: string) => void;
   /** skip the packed artifact even when the codec can unpack it (tests, diagnostics) */
   noPacked?: boolean;
+  /**
+   * Write large files (≥ 64 MiB) around the page cache with O_DIRECT where the file system takes it.
+   * Default true; `MODELCDN_DIRECT_IO=0` turns it off too. See docs/client.md.
+   */
+  directIo?: boolean;
 }
 
 export interface PulledFile {
@@ -248,7 +253,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     await mkdir(partialDir, { recursive: true });
     await mkdir(tmpDir, { recursive: true });
     let fetched = 0;
-    const dl = async (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify = true) => {
+    const dl = async (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify = true, followerReleases = false) => {
       const r = await downloadBlob({
         http,
         hash,
@@ -260,6 +265,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         onBytes: progress,
         ...(follower ? { follower } : {}),
         verify,
+        followerReleases,
+        directIo: opts.directIo !== false,
       });
       fetched += r.fetched;
       if (r.resumedFrom > 0) progress(Math.min(r.resumedFrom, size));
@@ -302,7 +309,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           await assembleFile(m, chunkCache, tmp);
           await placeFile(tmp, p.dest);
         } else if (p.kind === 'packed') {
-          await downloadPacked(f, tmp, join(partialDir, `${f.packed!.blob}.part`), unpacker!, dl);
+          await downloadPacked(f, tmp, join(partialDir, `${f.packed!.blob}.part`), unpacker!, dl, opts.directIo !== false);
           await placeFile(tmp, p.dest);
           await rm(join(partialDir, `${f.packed!.blob}.part`), { force: true });
         } else {
@@ -403,33 +410,50 @@ async function downloadPacked(
   tmp: string,
   partPath: string,
   unpacker: UnpackFactory,
-  dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify?: boolean) => Promise<unknown>,
+  dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify?: boolean, followerReleases?: boolean) => Promise<unknown>,
+  directIo: boolean,
 ): Promise<void> {
   // socket read buffers go back to the fetcher as soon as the decoder has copied them out
   const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer });
-  const out = createWriteStream(tmp);
+  // the unpacked file goes to disk around the page cache where it can (util/direct-io.ts)
+  const out = await FileWriter.create(tmp, directIo && f.size >= DIRECT_MIN_BYTES);
   let size = 0;
   let streamErr: Error | undefined;
   const onErr = (e: Error) => (streamErr ??= e);
   unpack.on('error', onErr);
-  out.on('error', onErr);
   unpack.on('header', (h: { sha256: string; originalSize: number }) => {
     if (h.sha256 !== f.sha256 || h.originalSize !== f.size) {
       unpack.destroy(new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: packed artifact ${f.packed!.blob} holds ${h.sha256} (${h.originalSize} bytes), expected ${f.sha256} (${f.size} bytes)`));
     }
   });
+  let writing: Promise<void> | undefined;
   unpack.on('data', (c: Buffer) => {
     size += c.length;
-    if (!out.write(c)) {
+    const p = out.write(c);
+    if (p) {
+      // every block is on its way to disk: wait for one
       unpack.pause();
-      out.once('drain', () => unpack.resume());
+      writing = p.then(
+        () => {
+          writing = undefined;
+          unpack.resume();
+        },
+        (e: Error) => {
+          onErr(e);
+          unpack.destroy(e);
+        },
+      );
     }
   });
   const finished = new Promise<void>((resolve, reject) => {
-    unpack.on('end', () => out.end());
-    out.on('finish', () => resolve());
+    unpack.on('end', () => {
+      void (async () => {
+        await writing;
+        if (streamErr) throw streamErr;
+        await out.close();
+      })().then(resolve, reject);
+    });
     unpack.on('error', reject);
-    out.on('error', reject);
   });
   finished.catch(() => {});
   const follower = async (c: Buffer) => {
@@ -448,13 +472,14 @@ async function downloadPacked(
     if (streamErr) throw streamErr;
   };
   try {
-    await dl(f.packed!.blob, f.packed!.size, follower, false);
+    // the unpack stream hands each chunk back (onConsumed) once copied out
+    await dl(f.packed!.blob, f.packed!.size, follower, false, true);
     unpack.end();
     await finished;
     if (size !== f.size) throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: unpacked ${size} bytes, expected ${f.size}`);
   } catch (e) {
     unpack.destroy();
-    out.destroy();
+    await out.abort();
     const err = e instanceof McdnError ? e : new McdnError('UNPACK_FAILED', 'integrity', `unpacking ${f.path}: ${(e as Error).message}`, { cause: e });
     // bad bytes, whatever the decoder called them (a corrupt header is an 'input' error to it)
     if (err.category !== 'integrity' && !/^(MCZ|ZSTD)_/.test(err.code)) throw err;
