@@ -218,10 +218,39 @@ export function joinPlanesFrom(innerLen: number, selLen: number, width: number, 
   return out;
 }
 
-/** A fresh, unpooled buffer without zero-filling (callers overwrite every byte; safe to transfer). */
+/**
+ * A buffer of its own ArrayBuffer (safe to transfer) without zero-filling (callers overwrite every
+ * byte): one donated back by a consumer when one of exactly `n` bytes is spare, else a fresh one.
+ */
 export function uninitialized(n: number): Uint8Array {
+  const spare = spares.get(n)?.pop();
+  if (spare) {
+    spareBytes -= n;
+    return new Uint8Array(spare, 0, n);
+  }
   const b = Buffer.allocUnsafeSlow(n);
   return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** Bytes of donated buffers this thread keeps at most. */
+export const MAX_SPARE_BYTES = 64 << 20;
+const spares = new Map<number, ArrayBuffer[]>();
+let spareBytes = 0;
+
+/**
+ * Give buffers that nothing references any more to this thread's `uninitialized` (a chunk worker
+ * receives the decoded chunks its consumer has written out), so decoding a large file reuses a few
+ * buffers instead of allocating, faulting in and collecting one per chunk. Beyond MAX_SPARE_BYTES
+ * they are left to the GC.
+ */
+export function donateBuffers(list: ArrayBuffer[]): void {
+  for (const ab of list) {
+    if (spareBytes + ab.byteLength > MAX_SPARE_BYTES) return;
+    let l = spares.get(ab.byteLength);
+    if (!l) spares.set(ab.byteLength, (l = []));
+    l.push(ab);
+    spareBytes += ab.byteLength;
+  }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -18,6 +18,7 @@ import { checkRef, runDecode, type DecodeJob } from './jobs.ts';
 import { METHOD_REF } from './chunk.ts';
 import { AtomicFile } from './atomic-file.ts';
 import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
+import { uninitialized } from './planes.ts';
 import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
 import { createBlobHasher, type BlobHasher } from '../util/hash-worker.ts';
 
@@ -143,7 +144,7 @@ export class MczParser {
       return undefined;
     }
     // the payload owns its memory (it may be transferred to a worker): bytes are copied into it as they arrive
-    this.asm ??= { buf: new Uint8Array(entry.packedLength), have: 0 };
+    this.asm ??= { buf: takePayloadBuffer(entry.packedLength), have: 0 };
     const a = this.asm;
     const k = Math.min(this.buffered, entry.packedLength - a.have);
     if (k > 0) {
@@ -185,12 +186,38 @@ export interface UnpackStreamOptions {
   chunkHashes?: boolean;
 }
 
+/** Payload memory handed back by chunk workers, for the next payloads (at most PAYLOAD_SPARES). */
+const payloadSpares: ArrayBuffer[] = [];
+const PAYLOAD_SPARES = 16;
+
+/** Memory for a payload of `n` bytes (not zero-filled: the parser copies every byte in). */
+function takePayloadBuffer(n: number): Uint8Array {
+  let best = -1;
+  for (let i = 0; i < payloadSpares.length; i++) {
+    const l = payloadSpares[i]!.byteLength;
+    if (l >= n && l <= 2 * n + 65536 && (best < 0 || l < payloadSpares[best]!.byteLength)) best = i;
+  }
+  if (best >= 0) return new Uint8Array(payloadSpares.splice(best, 1)[0]!, 0, n);
+  return uninitialized(n);
+}
+
+function givePayloadBuffer(ab: ArrayBuffer): void {
+  if (payloadSpares.length >= PAYLOAD_SPARES) payloadSpares.shift();
+  payloadSpares.push(ab);
+}
+
+/** Decoded chunks given back by the consumer, sent to the workers with the next jobs (at most this many held). */
+const MAX_DONATIONS = 8;
+
 /** A Transform: .mcz bytes in, original bytes out in order; emits 'header' (MczHeader) first. */
 export class UnpackStream extends Transform {
   private readonly parser = new MczParser();
   /** pieces written but not yet handed to onConsumed */
   private held: Buffer[] = [];
-  private readonly queue: Promise<Uint8Array>[] = [];
+  private readonly queue: { p: Promise<Uint8Array>; recyclable: boolean }[] = [];
+  /** emitted chunks the consumer may give back with recycle() (not repeated by a REF chunk) */
+  private readonly recyclable = new WeakSet<ArrayBuffer>(); // by memory: push() hands consumers a Buffer view, not our object
+  private donations: ArrayBuffer[] = [];
   /** sha256 of the whole output: on a worker thread for large files (created with the header) */
   private fileHash: BlobHasher | undefined;
   private pool: ChunkPool | undefined;
@@ -250,26 +277,47 @@ export class UnpackStream extends Transform {
       }
       let p: Promise<Uint8Array>;
       const i = item.index;
+      let recyclable = false;
       if (item.entry.method === METHOD_REF) {
         const target = checkRef(item.payload, item.entry.crc32, item.entry.ref, i);
         p = this.retained.get(target)!;
         if (this.lastUse.get(target) === i) this.retained.delete(target);
       } else {
         const job = decodeJob(this.header!, i, item.payload, this.opts.chunkHashes !== false);
-        p = this.pool ? this.pool.decode(job) : Promise.resolve().then(() => runDecode(job));
+        if (this.pool) {
+          const donate = this.donations;
+          this.donations = [];
+          p = this.pool.decodeRecycling(job, donate).then((r) => {
+            if (r.payload) givePayloadBuffer(r.payload);
+            return r.raw;
+          });
+        } else p = Promise.resolve().then(() => runDecode(job));
         if (this.lastUse.has(i)) this.retained.set(i, p);
+        else recyclable = this.pool !== undefined;
       }
       p.catch(() => {}); // awaited in order by emitOne
-      this.queue.push(p);
+      this.queue.push({ p, recyclable });
       while (this.queue.length >= this.maxInflight) await this.emitOne();
     }
   }
 
   private async emitOne(): Promise<void> {
-    const raw = await this.queue.shift()!;
+    const q = this.queue.shift()!;
+    const raw = await q.p;
     this.fileHash!.update(raw);
     this.produced += raw.byteLength;
+    if (q.recyclable && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) this.recyclable.add(raw.buffer as ArrayBuffer);
     this.push(raw);
+  }
+
+  /**
+   * Give back an emitted chunk the consumer has finished with (written out; no view of it kept):
+   * its memory goes to a chunk worker to decode a later chunk into. Chunks that may not be reused
+   * (repeated by a REF chunk, decoded on this thread) and second calls are ignored.
+   */
+  recycle(chunk: Uint8Array): void {
+    if (chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength || !this.recyclable.delete(chunk.buffer as ArrayBuffer)) return;
+    if (this.donations.length < MAX_DONATIONS) this.donations.push(chunk.buffer as ArrayBuffer);
   }
 }
 

@@ -187,7 +187,8 @@ async function downloadOnce(opts: DownloadOptions, wantDirect: boolean): Promise
   if (wantDirect && (state?.segmentSize ?? segSize) % DIRECT_ALIGN === 0) {
     dfh = await openDirect(partPath, true).catch(() => undefined);
   }
-  const ring: BlockRing | undefined = dfh ? acquireRing() : undefined;
+  // shared memory only when the hash worker reads the blocks in place
+  const ring: BlockRing | undefined = dfh ? acquireRing(opts.verify !== false) : undefined;
   if (state) {
     // trust the sidecar only as far as the part file actually reaches
     const st = await fh.stat();

@@ -114,7 +114,7 @@ export function isOlder(m: { createdAt: string; version: string }, installed: { 
   return compareVersions(m.version, installed.version) < 0;
 }
 
-type UnpackFactory = (opts: { chunkHashes: boolean; onConsumed?: (piece: Buffer) => void }) => Transform;
+type UnpackFactory = (opts: { chunkHashes: boolean; onConsumed?: (piece: Buffer) => void }) => Transform & { recycle?: (chunk: Uint8Array) => void };
 
 async function loadUnpacker(): Promise<UnpackFactory | undefined> {
   try {
@@ -430,20 +430,21 @@ async function downloadPacked(
   unpack.on('data', (c: Buffer) => {
     size += c.length;
     const p = out.write(c);
-    if (p) {
-      // every block is on its way to disk: wait for one
-      unpack.pause();
-      writing = p.then(
-        () => {
-          writing = undefined;
-          unpack.resume();
-        },
-        (e: Error) => {
-          onErr(e);
-          unpack.destroy(e);
-        },
-      );
-    }
+    // once copied out, the decoded chunk's memory goes back to the decoder
+    if (!p) return unpack.recycle?.(c);
+    // every block is on its way to disk: wait for one
+    unpack.pause();
+    writing = p.then(
+      () => {
+        writing = undefined;
+        unpack.recycle?.(c);
+        unpack.resume();
+      },
+      (e: Error) => {
+        onErr(e);
+        unpack.destroy(e);
+      },
+    );
   });
   const finished = new Promise<void>((resolve, reject) => {
     unpack.on('end', () => {

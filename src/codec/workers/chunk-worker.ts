@@ -6,8 +6,10 @@
 import { parentPort } from 'node:worker_threads';
 import { McdnError } from '../../errors.ts';
 import { runDecode, runEncode, type Job } from '../jobs.ts';
+import { donateBuffers } from '../planes.ts';
 
-parentPort!.on('message', (msg: { id: number; job: Job }) => {
+parentPort!.on('message', (msg: { id: number; job: Job; donate?: ArrayBuffer[] }) => {
+  if (msg.donate) donateBuffers(msg.donate);
   try {
     if (msg.job.op === 'encode') {
       const r = runEncode(msg.job);
@@ -15,7 +17,10 @@ parentPort!.on('message', (msg: { id: number; job: Job }) => {
       parentPort!.postMessage({ id: msg.id, ok: true, result: r }, transfer);
     } else {
       const raw = runDecode(msg.job);
-      parentPort!.postMessage({ id: msg.id, ok: true, result: raw }, raw.buffer === msg.job.payload.buffer ? [] : [raw.buffer as ArrayBuffer]);
+      // the payload's memory goes back too (the caller may reuse it for the next payload)
+      const payload = msg.job.payload.buffer as ArrayBuffer;
+      const own = raw.buffer === payload;
+      parentPort!.postMessage({ id: msg.id, ok: true, result: raw, ...(own ? {} : { payload }) }, own ? [] : [raw.buffer as ArrayBuffer, payload]);
     }
   } catch (e) {
     const err = e instanceof McdnError ? e : new McdnError('INTERNAL', 'internal', String((e as Error)?.stack ?? e));

@@ -21,6 +21,8 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   slot: Slot;
+  /** resolve with { raw, payload } (decodeRecycling) */
+  withPayload?: boolean;
 }
 
 export class ChunkPool {
@@ -39,16 +41,24 @@ export class ChunkPool {
     return this.run(job, [job.payload.buffer as ArrayBuffer]) as Promise<Uint8Array>;
   }
 
+  /**
+   * Decode, giving the worker `donate` (buffers of earlier results that nothing uses any more) to
+   * decode into, and resolving with the payload's memory as well when the worker hands it back.
+   */
+  decodeRecycling(job: DecodeJob, donate: ArrayBuffer[]): Promise<{ raw: Uint8Array; payload?: ArrayBuffer }> {
+    return this.run(job, [job.payload.buffer as ArrayBuffer, ...donate], donate, true) as Promise<{ raw: Uint8Array; payload?: ArrayBuffer }>;
+  }
+
   /** Run a job; its buffers are transferred to the worker (callers must not reuse them). */
-  private run(job: Job, transfer: ArrayBuffer[]): Promise<unknown> {
+  private run(job: Job, transfer: ArrayBuffer[], donate?: ArrayBuffer[], withPayload = false): Promise<unknown> {
     if (this.closed) return Promise.reject(new McdnError('POOL_CLOSED', 'internal', 'chunk worker pool is closed'));
     const slot = this.pick();
     const id = this.nextId++;
     slot.busy++;
     if (slot.busy === 1) slot.worker.ref();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, slot });
-      slot.worker.postMessage({ id, job }, transfer);
+      this.pending.set(id, { resolve, reject, slot, withPayload });
+      slot.worker.postMessage(donate?.length ? { id, job, donate } : { id, job }, transfer);
     });
   }
 
@@ -64,12 +74,12 @@ export class ChunkPool {
   private spawn(): Slot {
     const worker = new Worker(chunkWorkerEntry(), { execArgv: [] });
     const slot: Slot = { worker, busy: 0 };
-    worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: { code: string; category: ErrorCategory; message: string; details: Record<string, unknown> } }) => {
+    worker.on('message', (m: { id: number; ok: boolean; result?: unknown; payload?: ArrayBuffer; error?: { code: string; category: ErrorCategory; message: string; details: Record<string, unknown> } }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (--slot.busy === 0) worker.unref();
-      if (m.ok) p.resolve(m.result);
+      if (m.ok) p.resolve(p.withPayload ? { raw: m.result, ...(m.payload ? { payload: m.payload } : {}) } : m.result);
       else p.reject(new McdnError(m.error!.code, m.error!.category, m.error!.message, { details: m.error!.details }));
     });
     worker.on('error', (e) => this.failSlot(slot, e));
