@@ -258,8 +258,13 @@ async function benchPair(p: Pair): Promise<{ pair: Pair; newSize: number; result
     }
     // apply in --reps fresh processes; each figure is the median over them (the box is shared).
     // Headline: no fsync before the rename, like bspatch, xdelta3 and zstd; then again with fsync.
-    const aps = Array.from({ length: Math.max(1, Number(opt.reps) || 1) }, () => ours(['apply', p.old, patch, out]));
-    const apsF = Array.from({ length: Math.max(1, Number(opt.reps) || 1) }, () => ours(['apply', p.old, patch, out, 'fsync']));
+    // each process starts without OUT, as each external tool does (see bench/delta-run.ts)
+    const fresh = (cmd: string[]) => {
+      rmSync(out, { force: true });
+      return ours(cmd);
+    };
+    const aps = Array.from({ length: Math.max(1, Number(opt.reps) || 1) }, () => fresh(['apply', p.old, patch, out]));
+    const apsF = Array.from({ length: Math.max(1, Number(opt.reps) || 1) }, () => fresh(['apply', p.old, patch, out, 'fsync']));
     const medOf = (runs: { inner: Inner | null }[], k: keyof Inner): number | undefined => {
       const xs = runs.map((x) => x.inner?.[k]).filter((v): v is number => typeof v === 'number').sort((x, y) => x - y);
       return xs.length ? xs[xs.length >> 1] : undefined;

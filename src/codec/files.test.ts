@@ -231,3 +231,50 @@ test('a forged payload (CRC fixed up) fails unpackFile on the file sha256 and a 
   assert.equal((await unpackFile(path, out)).sha256, createHash('sha256').update(raw).digest('hex'));
   assert.deepEqual(new Uint8Array(readFileSync(out)), raw);
 });
+
+test('recycled output chunks: decoded memory goes back to the workers, REF-repeated chunks are never reused early', async () => {
+  const { packBytes } = await import('./pack.ts');
+  const { decodeHeader } = await import('./format.ts');
+  const { createUnpackStream } = await import('./unpack.ts');
+  const { METHOD_REF } = await import('./chunk.ts');
+  const { randomBytes } = await import('node:crypto');
+  const a = new Uint8Array(randomBytes(4 << 20));
+  const b = new Uint8Array(4 << 20).map((_, i) => (i * 31) & 255);
+  // six more distinct, compressible chunks: decoded by zstd into memory that recycled chunks provide
+  const rest = Array.from({ length: 6 }, (_, k) => new Uint8Array(4 << 20).map((_, i) => ((i >> (k + 2)) * (k + 3)) & 255));
+  const raw = new Uint8Array(4 * a.length + rest.length * a.length);
+  raw.set(a, 0);
+  raw.set(b, a.length);
+  raw.set(a, 2 * a.length); // a REF to chunk 0
+  raw.set(b, 3 * a.length); // a REF to chunk 1
+  rest.forEach((r, k) => raw.set(r, (4 + k) * a.length));
+  const mcz = packBytes(raw);
+  assert.ok(decodeHeader(mcz).chunks.some((x) => x.method === METHOD_REF), 'the container repeats chunks by REF');
+  const pool = new ChunkPool(2);
+  try {
+    for (let round = 0; round < 2; round++) {
+      const u = createUnpackStream({ pool, chunkHashes: false });
+      const got: Uint8Array[] = [];
+      u.on('data', (chunk: Buffer) => {
+        got.push(Uint8Array.from(chunk));
+        const before = u.recycled;
+        u.recycle(chunk);
+        // memory given back is the decoder's again: scribble over it, as a worker decoding into it
+        // would; a chunk that a later REF repeats must not have been taken back
+        if (u.recycled > before) chunk.fill(0xee);
+      });
+      const done = new Promise<void>((res, rej) => {
+        u.on('end', res);
+        u.on('error', rej);
+      });
+      for (let i = 0; i < mcz.length; i += 1 << 20) u.write(Buffer.from(mcz.subarray(i, Math.min(mcz.length, i + (1 << 20)))));
+      u.end();
+      await done;
+      const out = Buffer.concat(got);
+      assert.ok(out.equals(Buffer.from(raw)), `round ${round}: output intact`);
+      assert.equal(u.recycled, rest.length, 'exactly the chunks no REF repeats were taken back');
+    }
+  } finally {
+    await pool.close();
+  }
+});

@@ -218,6 +218,8 @@ export class UnpackStream extends Transform {
   /** emitted chunks the consumer may give back with recycle() (not repeated by a REF chunk) */
   private readonly recyclable = new WeakSet<ArrayBuffer>(); // by memory: push() hands consumers a Buffer view, not our object
   private donations: ArrayBuffer[] = [];
+  /** chunks taken back by recycle() */
+  recycled = 0;
   /** sha256 of the whole output: on a worker thread for large files (created with the header) */
   private fileHash: BlobHasher | undefined;
   private pool: ChunkPool | undefined;
@@ -317,6 +319,7 @@ export class UnpackStream extends Transform {
    */
   recycle(chunk: Uint8Array): void {
     if (chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength || !this.recyclable.delete(chunk.buffer as ArrayBuffer)) return;
+    this.recycled++;
     if (this.donations.length < MAX_DONATIONS) this.donations.push(chunk.buffer as ArrayBuffer);
   }
 }
