@@ -404,6 +404,54 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
     assert.ok((await readFile(r.path)).equals(data));
   });
 
+  test('MODELCDN_DIRECT_IO=0 writes through the page cache', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const data = randomBlob((1 << 20) + 17, 37);
+    const h = origin.add(data);
+    const client = new ClientHttp(origin.url);
+    process.env.MODELCDN_DIRECT_IO = '0';
+    try {
+      const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), 'p.part'), sem: new Semaphore(2), ...direct });
+      assert.equal(r.direct, false);
+      assert.ok((await readFile(r.path)).equals(data));
+    } finally {
+      delete process.env.MODELCDN_DIRECT_IO;
+      client.close();
+    }
+  });
+
+  test('a file system that refuses a direct write: receiveDirect says so (DirectIoRefused) and gives every block back', async () => {
+    const { receiveDirect, DirectIoRefused } = await import('./direct-body.ts');
+    const { BlockRing } = await import('../../util/direct-io.ts');
+    const { EventEmitter } = await import('node:events');
+    const ring = new BlockRing(4);
+    const body = Object.assign(new EventEmitter(), {
+      headers: {},
+      statusCode: 206,
+      readInto: undefined as (() => Uint8Array | undefined) | undefined,
+      paused: false,
+      pause() {
+        this.paused = true;
+        return this;
+      },
+      resume() {
+        this.paused = false;
+        return this;
+      },
+      isPaused() {
+        return this.paused;
+      },
+      destroy() {
+        return this;
+      },
+    });
+    const refusing = { writev: async () => Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' })) } as unknown as import('node:fs/promises').FileHandle;
+    const p = receiveDirect(body, { ring, fh: refusing, pos: 0, maxLen: 3 << 20, skip: 0, size: 3 << 20, reserve: () => 0, onWritten: () => assert.fail('nothing was written') });
+    body.emit('data', Buffer.alloc(2 << 20, 1)); // copied in: fills two blocks, the first write is refused
+    await assert.rejects(p, (e: unknown) => e instanceof DirectIoRefused);
+    assert.ok(ring.idle, 'every block is back in the ring');
+  });
+
   test('a corrupt blob is discarded in direct mode too', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
     const data = randomBlob(1 << 20, 35);
