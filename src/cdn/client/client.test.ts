@@ -50,6 +50,31 @@ async function code(p: Promise<unknown>): Promise<string> {
   return 'OK';
 }
 
+/**
+ * A loopback server for one blob that the raw fetcher cannot take as is: 'chunked' answers ranges
+ * with chunked transfer encoding (the client falls back to node:http), 'ignore-range' always sends
+ * the whole blob with 200 (the client skips to its range).
+ */
+async function startOddServer(data: Buffer, mode: 'chunked' | 'ignore-range'): Promise<{ url: string; close(): Promise<void> }> {
+  const http = await import('node:http');
+  const server = http.createServer((req, res) => {
+    if (mode === 'ignore-range') return res.writeHead(200, { 'content-length': data.length }).end(data);
+    const m = /bytes=(\d+)-(\d+)/.exec(String(req.headers.range));
+    const a = Number(m?.[1] ?? 0);
+    const b = Number(m?.[2] ?? data.length - 1);
+    res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'transfer-encoding': 'chunked' });
+    res.end(data.subarray(a, b + 1));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 before(async () => {
   origin = await startTestOrigin();
   keys = generateSigningKey();
@@ -213,28 +238,17 @@ describe('client pull', () => {
 describe('client download engine', () => {
   test('a server that answers with chunked encoding is handled (falls back from the raw fetcher)', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
-    const http = await import('node:http');
     const data = randomBlob(300_000, 21);
-    const h = sha256(data);
-    const server = http.createServer((req, res) => {
-      const m = /bytes=(\d+)-(\d+)/.exec(String(req.headers.range));
-      const a = Number(m?.[1] ?? 0);
-      const b = Number(m?.[2] ?? data.length - 1);
-      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'transfer-encoding': 'chunked' });
-      res.end(data.subarray(a, b + 1));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const server = await startOddServer(data, 'chunked');
     try {
-      const port = (server.address() as import('node:net').AddressInfo).port;
-      const client = new ClientHttp(`http://127.0.0.1:${port}`);
+      const client = new ClientHttp(server.url);
       const part = join(await tempDir(), 'x.part');
-      const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), segmentSize: 64 << 10 });
+      const r = await downloadBlob({ http: client, hash: sha256(data), size: data.length, partPath: part, sem: new Semaphore(2), segmentSize: 64 << 10 });
       assert.equal(client.rawOk, false);
       assert.ok((await readFile(r.path)).equals(data));
       client.close();
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
     }
   });
 });
@@ -352,27 +366,16 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
 
   test('a server that ignores Range, and one that sends chunked bodies (copied into blocks)', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
-    const http = await import('node:http');
     const data = randomBlob((1 << 20) + 3000, 34);
-    const h = sha256(data);
     for (const mode of ['ignore-range', 'chunked'] as const) {
-      const server = http.createServer((req, res) => {
-        if (mode === 'ignore-range') return res.writeHead(200, { 'content-length': data.length }).end(data);
-        const m = /bytes=(\d+)-(\d+)/.exec(String(req.headers.range));
-        const a = Number(m?.[1] ?? 0);
-        const b = Number(m?.[2] ?? data.length - 1);
-        res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'transfer-encoding': 'chunked' });
-        res.end(data.subarray(a, b + 1));
-      });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const server = await startOddServer(data, mode);
       try {
-        const client = new ClientHttp(`http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`);
-        const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), `${mode}.part`), sem: new Semaphore(2), ...direct });
+        const client = new ClientHttp(server.url);
+        const r = await downloadBlob({ http: client, hash: sha256(data), size: data.length, partPath: join(await tempDir(), `${mode}.part`), sem: new Semaphore(2), ...direct });
         client.close();
         assert.ok((await readFile(r.path)).equals(data), mode);
       } finally {
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
+        await server.close();
       }
     }
   });
