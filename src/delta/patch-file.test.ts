@@ -145,6 +145,30 @@ test('wrong base: one clear error, nothing written', async () => {
   assert.deepEqual(noTemps(), []);
 });
 
+test('a caller-verified OLD is not hashed again; NEW is still checked', async () => {
+  for (const method of ['tensor', 'binary'] as const) {
+    const patch = join(dir, `trust-${method}.patch`);
+    await makePatch(OLD, NEW, patch, { method, level: 1 });
+    const h = await readPatchHeader(patch);
+    const out = join(dir, `trust-${method}.out`);
+    const r = await applyPatch(OLD, patch, out, { trustedOldSha256: h.oldSha256! });
+    assert.ok(readFileSync(out).equals(pair.nw), method);
+    assert.equal(r.sha256, h.newSha256);
+    // a base that changed after the caller's check: caught by the decode (a zstd frame that used OLD
+    // as its reference) or on NEW's hash — an McdnError either way, nothing written
+    const changed = join(dir, `trust-${method}-changed`);
+    const b = Uint8Array.from(pair.old);
+    for (let i = 64; i < b.length; i += 997) b[i] ^= 0x5a;
+    writeFileSync(changed, b);
+    const out2 = join(dir, `trust-${method}-2.out`);
+    await assert.rejects(applyPatch(changed, patch, out2, { trustedOldSha256: h.oldSha256! }), (e: unknown) => e instanceof McdnError && e.code !== 'PATCH_WRONG_BASE', method);
+    assert.equal(existsSync(out2), false);
+    // a trusted hash the patch does not record changes nothing: OLD is checked as usual
+    await assert.rejects(applyPatch(changed, patch, out2, { trustedOldSha256: '0'.repeat(64) }), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_WRONG_BASE', method);
+  }
+  assert.deepEqual(noTemps(), []);
+});
+
 test('truncated, corrupted, unknown-method and non-patch files: McdnError, no output', async () => {
   const patch = join(dir, 'good.patch');
   await makePatch(OLD, NEW, patch, { method: 'tensor', level: 1 });

@@ -391,7 +391,20 @@ class PipelinedWriter {
  * `durable` (default true) fsyncs NEW before the rename; false keeps the atomic rename but skips the
  * flush, as bspatch, xdelta3 and zstd do (the benchmark's like-for-like figure).
  */
-export async function applyPatch(oldPath: string, patchPath: string, outPath: string, opts: { durable?: boolean } = {}): Promise<{ sha256: string; size: number; method: PatchMethod }> {
+export async function applyPatch(
+  oldPath: string,
+  patchPath: string,
+  outPath: string,
+  opts: {
+    durable?: boolean;
+    /**
+     * OLD's sha256 as the caller just checked it (a client that verified its installed file while
+     * planning the route). When it is the one the patch records, OLD is not hashed again; NEW is
+     * still verified, so a base that changed in between fails as PATCH_OUTPUT_MISMATCH.
+     */
+    trustedOldSha256?: string;
+  } = {},
+): Promise<{ sha256: string; size: number; method: PatchMethod }> {
   const { header, size: patchSize } = await readHeaderAndSize(patchPath);
   const oldStat = await stat(oldPath).catch((e: unknown) => {
     throw fromSystemError(e, oldPath);
@@ -400,6 +413,8 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
   if (header.oldSize !== undefined && oldStat.size !== header.oldSize) {
     throw wrongBase(oldPath, patchPath, { expectedSize: header.oldSize, size: oldStat.size });
   }
+  // OLD is hashed here unless the caller just did (and got what the patch records)
+  const hashOld = header.oldSha256 !== undefined && opts.trustedOldSha256 !== header.oldSha256;
   const buffers = acquireBuffers();
   // the patch is read in the I/O pool while OLD is hashed
   const patch = buffers.get('patch', patchSize);
@@ -437,8 +452,8 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
         }
       });
       planned.catch(() => {}); // a failed patch read is rethrown below, after OLD's check
-      if (header.oldSha256) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
-      if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+      if (hashOld) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
+      if (hashOld && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
       await planned;
       if (planError !== undefined) throw planError;
       await prefaulted;
@@ -447,9 +462,9 @@ export async function applyPatch(oldPath: string, patchPath: string, outPath: st
     } else {
       oldBytes = buffers.get('old', oldStat.size);
       await readInto(oldPath, oldBytes);
-      if (header.oldSha256) got = createHash('sha256').update(oldBytes).digest('hex');
+      if (hashOld) got = createHash('sha256').update(oldBytes).digest('hex');
     }
-    if (header.oldSha256 && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+    if (hashOld && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
     await patchRead;
     let result = { sha256: '', size: 0 };
     await writeFileAtomic(outPath, async (w) => {

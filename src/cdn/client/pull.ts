@@ -131,8 +131,9 @@ interface PlannedFile {
   dest: string;
   kind: FileRouteKind;
   bytes: number;
-  /** for patch/chain: base file path and steps with the patch blob of each */
+  /** for patch/chain: base file path (its sha256 checked while planning) and steps with the patch blob of each */
   base?: string;
+  baseSha256?: string;
   steps?: { from: string; to: string; blob: string; size: number; sha256: string }[];
   /** for chunks: the verified chunk manifest */
   chunkManifest?: ChunkManifest;
@@ -316,16 +317,20 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           // patch or chain: apply each step to the previous result, verifying every intermediate
           const { applyPatch } = await import('../../delta/index.ts');
           let base = p.base!;
+          // each base was hashed just before: the installed one while planning, the next ones as the
+          // previous step's verified output, so apply does not hash it again (NEW is still checked)
+          let baseSha = p.baseSha256;
           const temps: string[] = [];
           for (const s of p.steps!) {
             const patch = await dl(s.blob, s.size);
             const out = `${tmp}.${s.to}`;
             // no fsync per step: like the raw and packed routes, the pull relies on the atomic rename, not a flush
-            const r = await applyPatch(base, patch.path, out, { durable: false });
+            const r = await applyPatch(base, patch.path, out, { durable: false, ...(baseSha ? { trustedOldSha256: baseSha } : {}) });
             await rm(patch.path, { force: true });
             temps.push(out);
             if (r.sha256 !== s.sha256) throw new McdnError('PATCH_RESULT_MISMATCH', 'integrity', `patch ${s.from} → ${s.to} of ${f.path} produced ${r.sha256}, expected ${s.sha256}`);
             base = out;
+            baseSha = r.sha256;
           }
           await placeFile(base, p.dest);
           for (const t of temps) if (t !== base) await rm(t, { force: true });
@@ -552,5 +557,5 @@ async function planPatch(
   // the chain must start from the exact bytes we hold
   const first = fileOf.get(steps[0]!.to)!.patches.find((p) => p.fromVersion === steps[0]!.from);
   if (first && first.fromSha256 !== base.sha256) return undefined;
-  return { kind: route.kind, bytes: route.bytes, base: basePath, steps };
+  return { kind: route.kind, bytes: route.bytes, base: basePath, baseSha256: base.sha256, steps };
 }
