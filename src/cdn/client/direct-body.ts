@@ -165,8 +165,7 @@ export function receiveDirect(res: BodyStream, o: DirectBodyOptions): Promise<vo
       if (cur && held.length === 0 && c.buffer === ring.memory && c.byteOffset === cur.bytes.byteOffset + fill) {
         // landed in place
         fill += c.length;
-        if (fill === DIRECT_BLOCK) seal();
-        if (!cur) getBlock();
+        if (fill === DIRECT_BLOCK) seal(); // the next block is taken below, unless the body is complete
       } else if (c.length > 0) {
         held.push(c);
         drainHeld();
