@@ -6,7 +6,8 @@
  * follower reads the part file in order as its contiguous prefix grows and feeds the bytes to
  * sha256 (and to the caller, e.g. an unpack stream), so verification overlaps the transfer. The
  * result is returned only if the sha256 equals the blob's name; otherwise the part is deleted.
- * No manifest or file-placement logic here.
+ * Large blobs are written with O_DIRECT from an aligned ring (direct-body.ts, util/direct-io.ts)
+ * and hashed in place; others through the page cache. No manifest or file-placement logic here.
  */
 import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../../errors.ts';
@@ -108,8 +109,9 @@ export interface DownloadOptions {
    */
   verify?: boolean;
   /**
-   * Write around the page cache (O_DIRECT) when the blob is large (≥ DIRECT_MIN_BYTES), no follower
-   * reads along, and the file system takes it. Default true; `MODELCDN_DIRECT_IO=0` also turns it off.
+   * Write around the page cache (O_DIRECT) when the blob is large (≥ DIRECT_MIN_BYTES), there is no
+   * follower or it hands chunks back (`followerReleases`), and the file system takes it. Default true;
+   * `MODELCDN_DIRECT_IO=0` also turns it off.
    */
   directIo?: boolean;
   /**
@@ -155,7 +157,6 @@ async function loadSidecar(path: string, hash: string, size: number, segmentSize
 }
 
 const NO_HASH: BlobHasher = { update() {}, adopt() {}, updateShared: (_v, done) => done(), digest: async () => '', dispose() {} };
-
 
 export async function downloadBlob(opts: DownloadOptions): Promise<DownloadResult> {
   const segSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
