@@ -544,14 +544,30 @@ function scatter(selected: Uint8Array, rest: Uint8Array, ranges: ChunkRange[] | 
 // ---------------------------------------------------------------------------------------------
 // little byte utilities (LEB128 varints)
 
+/** Growable little-endian byte writer (LEB128 varints), shared by the chunk, text and header encoders. */
 export class ByteWriter {
-  private buf = new Uint8Array(64);
+  private buf: Uint8Array;
   private n = 0;
+  constructor(cap = 64) {
+    this.buf = new Uint8Array(Math.max(16, cap));
+  }
   private ensure(k: number): void {
     if (this.n + k <= this.buf.byteLength) return;
     const b = new Uint8Array(Math.max(this.buf.byteLength * 2, this.n + k));
     b.set(this.buf.subarray(0, this.n));
     this.buf = b;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.n++] = v;
+  }
+  u16(v: number): void {
+    this.u8(v & 0xff);
+    this.u8((v >>> 8) & 0xff);
+  }
+  u32(v: number): void {
+    this.u16(v & 0xffff);
+    this.u16((v >>> 16) & 0xffff);
   }
   varint(v: number): void {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint ${v}`);
@@ -562,6 +578,17 @@ export class ByteWriter {
     }
     this.buf[this.n++] = v;
   }
+  /** append `src[start, end)` */
+  append(src: Uint8Array, start = 0, end = src.byteLength): void {
+    this.ensure(end - start);
+    this.buf.set(src.subarray(start, end), this.n);
+    this.n += end - start;
+  }
+  /** the bytes written so far, without a copy (valid until the next write) */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.n);
+  }
+  /** a copy of the bytes written */
   bytes(): Uint8Array {
     return this.buf.slice(0, this.n);
   }

@@ -95,6 +95,20 @@ test('the packer writes version 2; v1 and v2 headers of the same chunks decode t
   assert.equal(hs.headerLength, 16 + 2 + 32 + 1 + (2 + 4 + 1 + 1 + 4) + (1 + 1 + 'unknown'.length) + 4); // 140 bytes: 2-byte varints
 });
 
+/**
+ * A version-2 file from a header `body` with a valid length and CRC (so the checks behind the CRC
+ * are reached): the 12 preamble bytes of `like`, then the body, its CRC and `payload`.
+ */
+function sealV2(like: Uint8Array, body: ArrayLike<number>, payload: Uint8Array): Uint8Array {
+  const len = 16 + body.length + 4;
+  const b = new Uint8Array(len);
+  b.set(like.subarray(0, 12));
+  new DataView(b.buffer).setUint32(12, len, true);
+  b.set(body, 16);
+  new DataView(b.buffer).setUint32(len - 4, crc32(b.subarray(0, len - 4)) >>> 0, true);
+  return new Uint8Array([...b, ...payload]);
+}
+
 test('version-2 header checks have their own codes (CRC, bounds, counts, layout kind)', () => {
   const raw = new TextEncoder().encode('hello hello hello hello');
   const mcz = packBytes(raw);
@@ -109,16 +123,7 @@ test('version-2 header checks have their own codes (CRC, bounds, counts, layout 
       return e.code;
     }
   };
-  /** a header body with a valid length and CRC, so the checks behind the CRC are reached */
-  const forge = (body: number[]) => {
-    const len = 16 + body.length + 4;
-    const b = new Uint8Array(len);
-    b.set(mcz.subarray(0, 12));
-    new DataView(b.buffer).setUint32(12, len, true);
-    b.set(body, 16);
-    new DataView(b.buffer).setUint32(len - 4, crc32(b.subarray(0, len - 4)) >>> 0, true);
-    return new Uint8Array([...b, ...payload]);
-  };
+  const forge = (body: number[]) => sealV2(mcz, body, payload);
   const sha = [...Buffer.from(h.sha256, 'hex')];
   const entry = [raw.length, payload.length, 0, 0, 0, h.chunks[0]!.method, 1, ...[0, 1, 2, 3].map((i) => (h.chunks[0]!.crc32 >>> (8 * i)) & 0xff)];
   const fmt = [0, 7, ...new TextEncoder().encode('unknown')];
@@ -153,13 +158,7 @@ test('fuzz: random version-2 header bodies with a valid CRC throw McdnError, nev
       // either a mutated real body (mostly well-formed) or pure junk, sealed with a correct CRC
       const b2 = mutate ? body.slice() : junk;
       if (mutate && at < b2.length) b2[at] ^= x;
-      const len = 16 + b2.length + 4;
-      const hdr = new Uint8Array(len);
-      hdr.set(good.subarray(0, 12));
-      new DataView(hdr.buffer).setUint32(12, len, true);
-      hdr.set(b2, 16);
-      new DataView(hdr.buffer).setUint32(len - 4, crc32(hdr.subarray(0, len - 4)) >>> 0, true);
-      const file = new Uint8Array([...hdr, ...good.subarray(h.headerLength)]);
+      const file = sealV2(good, b2, good.subarray(h.headerLength));
       try {
         unpackBytes(file);
       } catch (e) {

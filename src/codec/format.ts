@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32 } from 'node:zlib';
 import { McdnError } from '../errors.ts';
-import { MAX_CHUNK_BYTES, METHOD_REF, type ChunkMethod } from './chunk.ts';
+import { ByteWriter, MAX_CHUNK_BYTES, METHOD_REF, type ChunkMethod } from './chunk.ts';
 import { MAX_PLANE_WIDTH } from './planes.ts';
 import { zstdCompress, zstdDecompress } from './zstd.ts';
 
@@ -192,13 +192,13 @@ export function decodeHeader(bytes: Uint8Array): MczHeader {
 
 /** The v2 layout section: kind byte, then the format name (no tensors) or a compressed JSON block. */
 export function encodeLayoutV2(layout: MczLayout): Uint8Array {
-  const w = new Out();
+  const w = new ByteWriter();
   if (layout.tensors.length === 0) {
     const name = new TextEncoder().encode(layout.format);
     w.u8(MCZ_LAYOUT_NONE);
     w.varint(name.byteLength);
-    w.bytes(name);
-    return w.done();
+    w.append(name);
+    return w.bytes();
   }
   const json = new TextEncoder().encode(JSON.stringify(layout));
   let block = encodeLayout(layout);
@@ -210,8 +210,8 @@ export function encodeLayoutV2(layout: MczLayout): Uint8Array {
   w.u8(kind);
   w.varint(block.byteLength);
   w.varint(json.byteLength);
-  w.bytes(block);
-  return w.done();
+  w.append(block);
+  return w.bytes();
 }
 
 /** v2 header length for chunks of these raw lengths (known before any payload is encoded). */
@@ -225,13 +225,13 @@ export function headerLengthV2(originalSize: number, rawLengths: readonly number
 /** Serialize a version-2 header. `layoutSection` is encodeLayoutV2(layout). */
 export function encodeHeaderV2(h: Omit<MczHeader, 'headerLength' | 'version' | 'layout'>, layoutSection: Uint8Array): Uint8Array {
   const len = headerLengthV2(h.originalSize, h.chunks.map((c) => c.rawLength), layoutSection);
-  const w = new Out(len);
-  w.bytes(MCZ_MAGIC);
+  const w = new ByteWriter(len);
+  w.append(MCZ_MAGIC);
   w.u16(MCZ_VERSION);
   w.u16(0);
   w.u32(len);
   w.varint(h.originalSize);
-  w.bytes(hexBytes(h.sha256));
+  w.append(hexBytes(h.sha256));
   w.varint(h.chunks.length);
   for (const c of h.chunks) {
     w.varint(c.rawLength);
@@ -239,11 +239,11 @@ export function encodeHeaderV2(h: Omit<MczHeader, 'headerLength' | 'version' | '
     w.u8(c.method);
     w.u8(c.width);
     w.u32(c.crc32 >>> 0);
-    if (h.chunks.length > 1) w.bytes(hexBytes(c.sha256));
+    if (h.chunks.length > 1) w.append(hexBytes(c.sha256));
   }
-  w.bytes(layoutSection);
+  w.append(layoutSection);
   w.u32(crc32(w.view()) >>> 0);
-  const out = w.done();
+  const out = w.bytes();
   if (out.byteLength !== len) throw new Error(`v2 header is ${out.byteLength} bytes, computed ${len}`);
   return out;
 }
@@ -312,52 +312,6 @@ function varintLength(v: number): number {
     n++;
   }
   return n;
-}
-
-/** A little-endian writer for v2 headers. */
-class Out {
-  private buf: Uint8Array;
-  private n = 0;
-  constructor(cap = 256) {
-    this.buf = new Uint8Array(Math.max(16, cap));
-  }
-  private ensure(k: number): void {
-    if (this.n + k <= this.buf.byteLength) return;
-    const b = new Uint8Array(Math.max(this.buf.byteLength * 2, this.n + k));
-    b.set(this.buf.subarray(0, this.n));
-    this.buf = b;
-  }
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.n++] = v;
-  }
-  u16(v: number): void {
-    this.u8(v & 0xff);
-    this.u8((v >>> 8) & 0xff);
-  }
-  u32(v: number): void {
-    this.u16(v & 0xffff);
-    this.u16((v >>> 16) & 0xffff);
-  }
-  varint(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint ${v}`);
-    while (v >= 0x80) {
-      this.u8((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.u8(v);
-  }
-  bytes(b: Uint8Array): void {
-    this.ensure(b.byteLength);
-    this.buf.set(b, this.n);
-    this.n += b.byteLength;
-  }
-  view(): Uint8Array {
-    return this.buf.subarray(0, this.n);
-  }
-  done(): Uint8Array {
-    return this.buf.slice(0, this.n);
-  }
 }
 
 /** A bounds-checked reader for v2 headers: running past the end is MCZ_BAD_CHUNK_TABLE. */

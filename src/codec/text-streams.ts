@@ -86,32 +86,6 @@ function numberEnd(s: Uint8Array, p: number): number {
   return i;
 }
 
-class Bytes {
-  buf: Uint8Array;
-  n = 0;
-  constructor(cap: number) {
-    this.buf = new Uint8Array(Math.max(16, cap));
-  }
-  push(b: number): void {
-    if (this.n === this.buf.byteLength) this.grow(1);
-    this.buf[this.n++] = b;
-  }
-  append(src: Uint8Array, start: number, end: number): void {
-    const k = end - start;
-    if (this.n + k > this.buf.byteLength) this.grow(k);
-    this.buf.set(src.subarray(start, end), this.n);
-    this.n += k;
-  }
-  private grow(k: number): void {
-    const b = new Uint8Array(Math.max(this.buf.byteLength * 2, this.n + k));
-    b.set(this.buf.subarray(0, this.n));
-    this.buf = b;
-  }
-  view(): Uint8Array {
-    return this.buf.subarray(0, this.n);
-  }
-}
-
 export interface TextSplit {
   skeleton: Uint8Array;
   streams: { kind: number; data: Uint8Array }[];
@@ -119,8 +93,8 @@ export interface TextSplit {
 
 /** Split `raw` into a skeleton and value streams (the transform of spec §5.1, before brotli). */
 export function splitText(raw: Uint8Array): TextSplit {
-  const skel = new Bytes(raw.byteLength);
-  const streams: { kind: number; out: Bytes }[] = [];
+  const skel = new ByteWriter(raw.byteLength);
+  const streams: { kind: number; out: ByteWriter }[] = [];
   const streamOf = new Map<string, number>();
   const dec = new TextDecoder('latin1');
   let ctx = '';
@@ -130,7 +104,7 @@ export function splitText(raw: Uint8Array): TextSplit {
     if (id === undefined) {
       // the last id is shared by every context that comes after the others are taken
       id = streams.length < MAX_TEXT_STREAMS ? streams.length : MAX_TEXT_STREAMS - 1;
-      if (id === streams.length) streams.push({ kind, out: new Bytes(1024) });
+      if (id === streams.length) streams.push({ kind, out: new ByteWriter(1024) });
       else if (streams[id]!.kind !== kind) return -1; // the shared stream holds the other kind: keep literal
       streamOf.set(key, id);
     }
@@ -153,10 +127,10 @@ export function splitText(raw: Uint8Array): TextSplit {
         }
         const id = stream(KIND_STRING);
         if (id >= 0) {
-          skel.push(TEXT_STREAM_IDS[id]!);
+          skel.u8(TEXT_STREAM_IDS[id]!);
           const out = streams[id]!.out;
           out.append(raw, p + 1, e - 1);
-          out.push(VALUE_END);
+          out.u8(VALUE_END);
           p = e;
           continue;
         }
@@ -166,17 +140,17 @@ export function splitText(raw: Uint8Array): TextSplit {
       if (e > 0) {
         const id = stream(KIND_NUMBER);
         if (id >= 0) {
-          skel.push(TEXT_STREAM_IDS[id]!);
+          skel.u8(TEXT_STREAM_IDS[id]!);
           const out = streams[id]!.out;
           out.append(raw, p, e);
-          out.push(VALUE_END);
+          out.u8(VALUE_END);
           p = e;
           continue;
         }
       }
     }
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) skel.push(TEXT_ESC);
-    skel.push(b);
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) skel.u8(TEXT_ESC);
+    skel.u8(b);
     p++;
   }
   return { skeleton: skel.view(), streams: streams.map((s) => ({ kind: s.kind, data: s.out.view() })) };

@@ -7,6 +7,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fromSystemError } from '../errors.ts';
+import { writeAll } from '../util/direct-io.ts';
 
 /** Bytes written between the early datasyncs of a durable write (see writeFileAtomic). */
 export const EARLY_SYNC_BYTES = 4 << 20;
@@ -42,11 +43,7 @@ export async function writeFileAtomic(path: string, fill: (w: SeqWriter) => Prom
         return pos;
       },
       async write(bytes: Uint8Array) {
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, pos + done);
-          done += bytesWritten;
-        }
+        await writeAll(handle, bytes, pos);
         pos += bytes.length;
         if (durable && !early && pos - syncedTo >= EARLY_SYNC_BYTES) {
           syncedTo = pos;

@@ -192,9 +192,8 @@ export class FileWriter {
       // page-cache mode: one write at a time, in order
       const at = this.size;
       this.size += chunk.length;
-      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       const prev = this.writing ?? Promise.resolve();
-      const p = prev.then(() => writeAll(this.fh, buf, buf.length, at));
+      const p = prev.then(() => writeAll(this.fh, chunk, at));
       this.writing = p;
       p.catch((e) => (this.failed ??= e));
       return p;
@@ -282,9 +281,10 @@ export class FileWriter {
 
 const writerRings: BlockRing[] = [];
 
-async function writeAll(fh: FileHandle, buf: Buffer, len: number, pos: number): Promise<void> {
-  for (let off = 0; off < len; ) {
-    const { bytesWritten } = await fh.write(buf, off, len - off, pos + off);
+/** Write all of `buf` at `pos`, going on after short writes. */
+export async function writeAll(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
+  for (let off = 0; off < buf.byteLength; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.byteLength - off, pos + off);
     if (bytesWritten <= 0) throw new Error(`write returned ${bytesWritten}`);
     off += bytesWritten;
   }

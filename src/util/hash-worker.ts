@@ -38,13 +38,13 @@ const h = require('node:crypto').createHash('sha256');
 let shared;
 parentPort.on('message', (m) => {
   if (m === null) return parentPort.postMessage(h.digest('hex'));
-  if (m.shared !== undefined) {
-    if (m.sab) shared = m.sab;
+  if (m.sab) shared = m.sab;
+  if (m.buf === undefined) {
     h.update(new Uint8Array(shared, m.off, m.len));
-    return parentPort.postMessage({ sharedDone: m.shared });
+    return parentPort.postMessage({ done: m.id });
   }
   h.update(new Uint8Array(m.buf, m.off || 0, m.len));
-  parentPort.postMessage(m.adopted ? { adopted: m.buf, id: m.id } : m.buf, [m.buf]);
+  parentPort.postMessage(m.id !== undefined ? { done: m.id, buf: m.buf } : m.buf, [m.buf]);
 });
 `;
 
@@ -75,11 +75,10 @@ class WorkerHasher implements BlobHasher {
   private readonly spare: ArrayBuffer[] = [];
   private batch = new Uint8Array(HASH_BATCH_BYTES);
   private fill = 0;
-  private readonly adopted = new Map<number, (memory: ArrayBuffer) => void>();
-  private nextAdopt = 0;
+  /** what to do when the worker is through with an adopted buffer or a shared range, by message id */
+  private readonly whenDone = new Map<number, (buf?: ArrayBuffer) => void>();
+  private nextId = 0;
   private failed: Error | undefined;
-  private readonly sharedDone = new Map<number, () => void>();
-  private nextShared = 0;
   private sentSab: SharedArrayBuffer | undefined;
 
   constructor() {
@@ -87,16 +86,11 @@ class WorkerHasher implements BlobHasher {
     this.worker.on('message', (m: unknown) => {
       if (m instanceof ArrayBuffer) {
         if (this.spare.length < SPARE_BATCHES) this.spare.push(m);
-      } else if (m && typeof m === 'object' && 'adopted' in m) {
-        const { adopted, id } = m as { adopted: ArrayBuffer; id: number };
-        const giveBack = this.adopted.get(id);
-        this.adopted.delete(id);
-        giveBack?.(adopted);
-      } else if (m && typeof m === 'object' && 'sharedDone' in m) {
-        const id = (m as { sharedDone: number }).sharedDone;
-        const done = this.sharedDone.get(id);
-        this.sharedDone.delete(id);
-        done?.();
+      } else if (m && typeof m === 'object' && 'done' in m) {
+        const { done: id, buf } = m as { done: number; buf?: ArrayBuffer };
+        const then = this.whenDone.get(id);
+        this.whenDone.delete(id);
+        then?.(buf);
       }
     });
     this.worker.unref();
@@ -115,21 +109,21 @@ class WorkerHasher implements BlobHasher {
 
   adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void {
     this.send(); // bytes batched so far go first: the worker hashes messages in order
-    const id = this.nextAdopt++;
-    this.adopted.set(id, giveBack);
+    const id = this.nextId++;
+    this.whenDone.set(id, (buf) => giveBack(buf!));
     const buf = chunk.buffer as ArrayBuffer;
-    this.worker.postMessage({ buf, off: chunk.byteOffset, len: chunk.byteLength, adopted: true, id }, [buf]);
+    this.worker.postMessage({ buf, off: chunk.byteOffset, len: chunk.byteLength, id }, [buf]);
   }
 
   updateShared(view: Uint8Array, done: () => void): void {
     this.send(); // bytes batched so far go first
-    const id = this.nextShared++;
-    this.sharedDone.set(id, done);
+    const id = this.nextId++;
+    this.whenDone.set(id, () => done());
     const sab = view.buffer as SharedArrayBuffer;
     // the memory itself is posted once; later messages name a range of it
     const first = this.sentSab !== sab;
     this.sentSab = sab;
-    this.worker.postMessage({ shared: id, off: view.byteOffset, len: view.byteLength, ...(first ? { sab } : {}) });
+    this.worker.postMessage({ id, off: view.byteOffset, len: view.byteLength, ...(first ? { sab } : {}) });
   }
 
   private send(): void {

@@ -14,7 +14,7 @@ import { McdnError, fromSystemError } from '../../errors.ts';
 import { pumpToWriter } from '../http/body.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
-import { acquireRing, alignDown, DIRECT_ALIGN, openDirect, releaseRing, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
+import { acquireRing, alignDown, DIRECT_ALIGN, openDirect, releaseRing, writevAll, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
 import { DirectIoRefused, receiveDirect } from './direct-body.ts';
 import { backoffMs, cancelled, claimReadBuffer, isRetryable, lendView, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
@@ -65,7 +65,7 @@ async function writeBody(res: BodyStream, fh: FileHandle, pos: number, maxLen: n
       maxPending: MAX_PENDING_WRITE,
       write: async (batch, len) => {
         try {
-          await writevAll(fh, batch, len, pos);
+          await writevAll(fh, batch, pos);
         } catch (e) {
           throw fromSystemError(e, 'download part file');
         }
@@ -75,17 +75,6 @@ async function writeBody(res: BodyStream, fh: FileHandle, pos: number, maxLen: n
     });
   } catch (e) {
     throw e instanceof McdnError ? e : new McdnError('DOWNLOAD_INTERRUPTED', 'network', `download interrupted: ${(e as Error)?.message ?? e}`, { cause: e });
-  }
-}
-
-async function writevAll(fh: FileHandle, bufs: Buffer[], len: number, pos: number): Promise<void> {
-  const { bytesWritten } = await fh.writev(bufs, pos);
-  if (bytesWritten === len) return;
-  // rare partial write: finish the rest piece by piece
-  const all = Buffer.concat(bufs);
-  for (let off = bytesWritten; off < len; ) {
-    const r = await fh.write(all, off, len - off, pos + off);
-    off += r.bytesWritten;
   }
 }
 
