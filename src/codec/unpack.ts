@@ -21,6 +21,8 @@ import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
 import { uninitialized } from './planes.ts';
 import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
 import { createBlobHasher, type BlobHasher } from '../util/hash-worker.ts';
+import { FileWriter } from '../util/direct-io.ts';
+import { UnpackSink } from './workers/sink-client.ts';
 
 const INFLIGHT_PER_WORKER = 3;
 
@@ -184,6 +186,14 @@ export interface UnpackStreamOptions {
    * chunk is verified before it is emitted, for consumers that use bytes as they arrive.
    */
   chunkHashes?: boolean;
+  /**
+   * Write the decoded file to `path` (created or truncated; O_DIRECT where the file system takes it
+   * unless `direct` is false) instead of emitting it: the stream's readable side then ends empty,
+   * and 'finish' means every byte is written, the file closed and its sha256 checked against the
+   * header. With a worker pool the chunks go from the chunk workers to a sink worker that hashes and
+   * writes them (workers/sink.ts), so the decoded bytes never pass through this thread.
+   */
+  output?: { path: string; direct?: boolean };
 }
 
 /** Payload memory handed back by chunk workers, for the next payloads (at most PAYLOAD_SPARES). */
@@ -214,7 +224,7 @@ export class UnpackStream extends Transform {
   private readonly parser = new MczParser();
   /** pieces written but not yet handed to onConsumed */
   private held: Buffer[] = [];
-  private readonly queue: { p: Promise<Uint8Array>; recyclable: boolean }[] = [];
+  private readonly queue: { p: Promise<Uint8Array | number>; recyclable: boolean }[] = [];
   /** emitted chunks the consumer may give back with recycle() (not repeated by a REF chunk) */
   private readonly recyclable = new WeakSet<ArrayBuffer>(); // by memory: push() hands consumers a Buffer view, not our object
   private donations: ArrayBuffer[] = [];
@@ -223,9 +233,12 @@ export class UnpackStream extends Transform {
   /** sha256 of the whole output: on a worker thread for large files (created with the header) */
   private fileHash: BlobHasher | undefined;
   private pool: ChunkPool | undefined;
+  /** output mode: the sink worker (with a pool) or this thread's writer */
+  private sink: UnpackSink | undefined;
+  private writer: FileWriter | undefined;
   private maxInflight = 1;
   /** decoded chunks that a later REF chunk repeats, until their last use */
-  private readonly retained = new Map<number, Promise<Uint8Array>>();
+  private readonly retained = new Map<number, Promise<Uint8Array | number>>();
   private lastUse = new Map<number, number>();
   produced = 0;
   header: MczHeader | undefined;
@@ -253,7 +266,18 @@ export class UnpackStream extends Transform {
       while (this.queue.length) await this.emitOne();
       this.parser.finish();
       const h = this.header!;
-      if (this.produced !== h.originalSize || (await this.fileHash!.digest()) !== h.sha256) {
+      let sha256: string;
+      if (this.sink) {
+        const r = await this.sink.finish();
+        this.sink = undefined;
+        sha256 = r.sha256;
+        if (r.size !== this.produced) this.produced = -1;
+      } else {
+        await this.writer?.close();
+        this.writer = undefined;
+        sha256 = await this.fileHash!.digest();
+      }
+      if (this.produced !== h.originalSize || sha256 !== h.sha256) {
         throw new McdnError('MCZ_FILE_HASH_MISMATCH', 'integrity', 'decoded file sha256 does not match the header');
       }
     })().then(() => cb(), (e) => cb(e));
@@ -261,26 +285,48 @@ export class UnpackStream extends Transform {
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
     this.fileHash?.dispose();
-    cb(err);
+    const sink = this.sink;
+    const writer = this.writer;
+    this.sink = this.writer = undefined;
+    // the output file is closed before the stream reports its end (the caller removes it)
+    Promise.all([sink?.abort(), writer?.abort()]).then(() => cb(err), () => cb(err));
   }
 
   private async drainParser(): Promise<void> {
     for (let item = this.parser.next(); item; item = this.parser.next()) {
       if (item.kind === 'header') {
-        this.header = item.header;
-        this.fileHash = createBlobHasher(item.header.originalSize);
+        const h = item.header;
+        this.header = h;
         if (this.opts.pool !== false) {
-          this.pool = this.opts.pool ?? (item.header.originalSize >= POOL_MIN_BYTES ? sharedPool() : undefined);
+          this.pool = this.opts.pool ?? (h.originalSize >= POOL_MIN_BYTES ? sharedPool() : undefined);
         }
         this.maxInflight = this.pool ? this.pool.size * INFLIGHT_PER_WORKER : 1;
-        item.header.chunks.forEach((c, i) => c.ref !== undefined && this.lastUse.set(c.ref, i));
-        this.emit('header', item.header);
+        h.chunks.forEach((c, i) => c.ref !== undefined && this.lastUse.set(c.ref, i));
+        this.emit('header', h);
+        if (this.destroyed) return;
+        const out = this.opts.output;
+        if (out && this.pool) {
+          this.sink = new UnpackSink(this.pool, out.path, out.direct ?? true, Int32Array.from(h.chunks, (c) => (c.method === METHOD_REF ? (c.ref ?? -1) : -1)));
+        } else {
+          this.fileHash = createBlobHasher(h.originalSize);
+          if (out) this.writer = await FileWriter.create(out.path, out.direct ?? true);
+        }
         continue;
       }
-      let p: Promise<Uint8Array>;
+      let p: Promise<Uint8Array | number>;
       const i = item.index;
       let recyclable = false;
-      if (item.entry.method === METHOD_REF) {
+      if (this.sink) {
+        const sink = this.sink;
+        const n = item.entry.rawLength;
+        if (item.entry.method === METHOD_REF) {
+          checkRef(item.payload, item.entry.crc32, item.entry.ref, i);
+          p = sink.written(i).then(() => n);
+        } else {
+          const decoded = this.pool!.decodeTo(decodeJob(this.header!, i, item.payload, this.opts.chunkHashes !== false), sink.key).then((r) => r.payload && givePayloadBuffer(r.payload));
+          p = Promise.all([decoded, sink.written(i)]).then(() => n);
+        }
+      } else if (item.entry.method === METHOD_REF) {
         const target = checkRef(item.payload, item.entry.crc32, item.entry.ref, i);
         p = this.retained.get(target)!;
         if (this.lastUse.get(target) === i) this.retained.delete(target);
@@ -306,8 +352,16 @@ export class UnpackStream extends Transform {
   private async emitOne(): Promise<void> {
     const q = this.queue.shift()!;
     const raw = await q.p;
+    if (typeof raw === 'number') {
+      this.produced += raw; // written by the sink
+      return;
+    }
     this.fileHash!.update(raw);
     this.produced += raw.byteLength;
+    if (this.writer) {
+      await this.writer.write(raw);
+      return;
+    }
     if (q.recyclable && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength) this.recyclable.add(raw.buffer as ArrayBuffer);
     this.push(raw);
   }

@@ -15,7 +15,6 @@ import { McdnError, inputError } from '../../errors.ts';
 import { validateChannel, validateModelName, validateVersion } from '../http/validate.ts';
 import { verifyManifestEnvelope, type Manifest, type ManifestFile } from '../manifest/index.ts';
 import { DIRECT_MIN_BYTES, downloadBlob, Semaphore } from './download.ts';
-import { FileWriter } from '../../util/direct-io.ts';
 import { ClientHttp, cancelled, releaseReadBuffer } from './http.ts';
 import { clientHome, ContentCache, destPath, fileMatches, placeFile, readInstalled, stateDir, writeInstalled, type InstalledFile, type InstalledState } from './local-state.ts';
 import { resolveTrust, type TrustedKey } from './trust.ts';
@@ -114,7 +113,7 @@ export function isOlder(m: { createdAt: string; version: string }, installed: { 
   return compareVersions(m.version, installed.version) < 0;
 }
 
-type UnpackFactory = (opts: { chunkHashes: boolean; onConsumed?: (piece: Buffer) => void }) => Transform & { recycle?: (chunk: Uint8Array) => void };
+type UnpackFactory = (opts: { chunkHashes: boolean; onConsumed?: (piece: Buffer) => void; output?: { path: string; direct?: boolean } }) => Transform & { produced: number };
 
 async function loadUnpacker(): Promise<UnpackFactory | undefined> {
   try {
@@ -405,7 +404,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
 /**
  * Download a packed artifact and unpack it while it streams in. One sha256 pass proves the result:
  * the container's header must name the manifest's sha256 and size, and the unpack stream hashes
- * every byte it emits (on a worker thread) against the header before it ends without error; the
+ * every byte it writes (on a worker thread) against the header before it ends without error; the
  * temp file is placed only after that. So neither the packed bytes nor each chunk are hashed again.
  * On an integrity failure the partial download is dropped (a resume must not reuse bad bytes) and
  * the error says BLOB_HASH_MISMATCH, which the caller answers with one fresh download.
@@ -418,11 +417,11 @@ async function downloadPacked(
   dl: (hash: string, size: number, follower?: (c: Buffer) => Promise<void> | void, verify?: boolean, followerReleases?: boolean) => Promise<unknown>,
   directIo: boolean,
 ): Promise<void> {
-  // socket read buffers go back to the fetcher as soon as the decoder has copied them out
-  const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer });
-  // the unpacked file goes to disk around the page cache where it can (util/direct-io.ts)
-  const out = await FileWriter.create(tmp, directIo && f.size >= DIRECT_MIN_BYTES);
-  let size = 0;
+  // socket read buffers go back to the fetcher as soon as the decoder has copied them out; the
+  // unpacked file is written by the decoder itself, around the page cache where it can: with worker
+  // threads, decoded chunks go from the chunk workers to a sink worker that hashes and writes them
+  // (codec/workers/sink.ts), so they never pass through this thread
+  const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer, output: { path: tmp, direct: directIo && f.size >= DIRECT_MIN_BYTES } });
   let streamErr: Error | undefined;
   const onErr = (e: Error) => (streamErr ??= e);
   unpack.on('error', onErr);
@@ -431,37 +430,12 @@ async function downloadPacked(
       unpack.destroy(new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: packed artifact ${f.packed!.blob} holds ${h.sha256} (${h.originalSize} bytes), expected ${f.sha256} (${f.size} bytes)`));
     }
   });
-  let writing: Promise<void> | undefined;
-  unpack.on('data', (c: Buffer) => {
-    size += c.length;
-    const p = out.write(c);
-    // once copied out, the decoded chunk's memory goes back to the decoder
-    if (!p) return unpack.recycle?.(c);
-    // every block is on its way to disk: wait for one
-    unpack.pause();
-    writing = p.then(
-      () => {
-        writing = undefined;
-        unpack.recycle?.(c);
-        unpack.resume();
-      },
-      (e: Error) => {
-        onErr(e);
-        unpack.destroy(e);
-      },
-    );
-  });
   const finished = new Promise<void>((resolve, reject) => {
-    unpack.on('end', () => {
-      void (async () => {
-        await writing;
-        if (streamErr) throw streamErr;
-        await out.close();
-      })().then(resolve, reject);
-    });
+    unpack.on('end', resolve);
     unpack.on('error', reject);
   });
   finished.catch(() => {});
+  unpack.resume(); // nothing is emitted in output mode; this lets the stream end
   const follower = async (c: Buffer) => {
     if (streamErr) throw streamErr;
     if (!unpack.write(c)) {
@@ -482,10 +456,11 @@ async function downloadPacked(
     await dl(f.packed!.blob, f.packed!.size, follower, false, true);
     unpack.end();
     await finished;
-    if (size !== f.size) throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: unpacked ${size} bytes, expected ${f.size}`);
+    if (unpack.produced !== f.size) throw new McdnError('BLOB_HASH_MISMATCH', 'integrity', `${f.path}: unpacked ${unpack.produced} bytes, expected ${f.size}`);
   } catch (e) {
-    unpack.destroy();
-    await out.abort();
+    // the decoder closes its output file before it reports the end of the stream
+    if (!unpack.destroyed) unpack.destroy();
+    await new Promise<void>((resolve) => (unpack.closed ? resolve() : unpack.once('close', resolve)));
     const err = e instanceof McdnError ? e : new McdnError('UNPACK_FAILED', 'integrity', `unpacking ${f.path}: ${(e as Error).message}`, { cause: e });
     // bad bytes, whatever the decoder called them (a corrupt header is an 'input' error to it)
     if (err.category !== 'integrity' && !/^(MCZ|ZSTD)_/.test(err.code)) throw err;

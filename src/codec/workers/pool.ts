@@ -3,7 +3,7 @@
  * encode/decode jobs so pack and unpack use every core. Idle workers are unref'd, so a shared pool
  * never keeps the process alive. Knows nothing of files or the container.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { McdnError, type ErrorCategory } from '../../errors.ts';
 import type { DecodeJob, EncodeJob, EncodeResult, Job } from '../jobs.ts';
@@ -49,8 +49,37 @@ export class ChunkPool {
     return this.run(job, [job.payload.buffer as ArrayBuffer, ...donate], donate, true) as Promise<{ raw: Uint8Array; payload?: ArrayBuffer }>;
   }
 
+  /**
+   * Connect every worker to a consumer thread (an unpack sink, sink.ts) under `key`: returns the
+   * consumer's ends, one MessagePort per worker, for the caller to hand to that thread. Results of
+   * `decodeTo(job, key)` then travel over them and never through this thread.
+   */
+  attachSink(key: number): MessagePort[] {
+    while (this.slots.length < this.size) this.spawn();
+    return this.slots.map((s) => {
+      const ch = new MessageChannel();
+      s.worker.postMessage({ attach: key, port: ch.port1 }, [ch.port1]);
+      return ch.port2;
+    });
+  }
+
+  detachSink(key: number): void {
+    for (const s of this.slots) s.worker.postMessage({ detach: key });
+  }
+
+  /**
+   * Decode and post the chunk to the sink attached under `key`; resolves when it is on its way,
+   * with the payload's memory when the worker hands it back.
+   */
+  decodeTo(job: DecodeJob, key: number): Promise<{ payload?: ArrayBuffer }> {
+    return this.run(job, [job.payload.buffer as ArrayBuffer], undefined, true, key).then((r) => {
+      const { payload } = r as { payload?: ArrayBuffer };
+      return payload ? { payload } : {};
+    });
+  }
+
   /** Run a job; its buffers are transferred to the worker (callers must not reuse them). */
-  private run(job: Job, transfer: ArrayBuffer[], donate?: ArrayBuffer[], withPayload = false): Promise<unknown> {
+  private run(job: Job, transfer: ArrayBuffer[], donate?: ArrayBuffer[], withPayload = false, sink?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new McdnError('POOL_CLOSED', 'internal', 'chunk worker pool is closed'));
     const slot = this.pick();
     const id = this.nextId++;
@@ -58,7 +87,10 @@ export class ChunkPool {
     if (slot.busy === 1) slot.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot, withPayload });
-      slot.worker.postMessage(donate?.length ? { id, job, donate } : { id, job }, transfer);
+      const msg: Record<string, unknown> = { id, job };
+      if (donate?.length) msg['donate'] = donate;
+      if (sink !== undefined) msg['sink'] = sink;
+      slot.worker.postMessage(msg, transfer);
     });
   }
 
