@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { BOOTSTRAP_URL, chunkWorkerEntry } from './entry.ts';
+import { BOOTSTRAP_URL, bundle, chunkWorkerEntry, STAMP } from './entry.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ChunkPool } from './pool.ts';
 import { runEncode } from '../jobs.ts';
 
@@ -34,4 +35,20 @@ test('chunk workers start from a bundle in node_modules/.cache, and the tsx boot
   } finally {
     await pool.close();
   }
+});
+
+test('a stamp of the bundle\'s inputs lets a new process skip esbuild until a source changes', () => {
+  const url = bundle();
+  type Stamp = { file: string; inputs: [string, number, number][] };
+  const st = JSON.parse(readFileSync(STAMP, 'utf8')) as Stamp;
+  assert.equal(st.file, fileURLToPath(url));
+  const names = st.inputs.map(([p]) => p);
+  for (const f of ['codec/workers/chunk-worker.ts', 'codec/workers/sink.ts', 'codec/jobs.ts', 'util/direct-io.ts']) {
+    assert.ok(names.some((p) => p.endsWith(f)), `the stamp lists ${f}`);
+  }
+  // an input that no longer matches its stamp (as after an edit) makes the next call bundle again
+  const stale: Stamp = { ...st, inputs: st.inputs.map(([p, size, m], i) => [p, i === 0 ? size + 1 : size, m]) };
+  writeFileSync(STAMP, JSON.stringify(stale));
+  assert.equal(bundle().href, url.href);
+  assert.deepEqual((JSON.parse(readFileSync(STAMP, 'utf8')) as Stamp).inputs, st.inputs, 'the stamp is written afresh');
 });
