@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bytesSource } from '../formats/source.ts';
 import type { TensorInfo } from '../formats/types.ts';
-import { decodeTensorPayload, encodeTensorPayload, readTensorPlan, refCollector } from './tensor.ts';
+import { BLOCK_RAW_BYTES, ENCODE_BLOCK_RAW_BYTES, decodeTensorPayload, encodeTensorPayload, readTensorPlan, refCollector } from './tensor.ts';
+import { McdnError } from '../errors.ts';
 import { forwardResidual, inverseResidual, inverseResidualRun, invertScalar, joinRun, joinRunFast } from './residual.ts';
 import { CHUNK_ELEMS, invertSimd, simdAvailable } from './residual-simd.ts';
 import { gaussian, makeSafetensorsPair, perturbF32, prng } from './test-util.ts';
@@ -137,6 +138,27 @@ test('tensor payload round-trips random tensor layouts (property)', async () => 
     }),
     { numRuns: 60 },
   );
+});
+
+test('residual streams are cut in blocks of blockBytes (default ENCODE_BLOCK_RAW_BYTES); any size up to BLOCK_RAW_BYTES decodes', async () => {
+  const g = gaussian(prng(11));
+  const n = 300_000; // 1.2 MB of float32: three default blocks
+  const old = new Uint8Array(new Float32Array(n).map(() => g() * 0.05).buffer);
+  const nw = perturbF32(old, 1e-3, g);
+  const t: TensorInfo[] = [{ name: 'w', dtype: 'F32', shape: [n], offset: 0, length: old.length }];
+  const blocks = (payload: Uint8Array) => readTensorPlan(payload, old.length, nw.length, 'p').plan.blk.map(([, raw]) => raw);
+  const byDefault = encodeTensorPayload(old, nw, t, t, { level: 1 }).payload;
+  assert.deepEqual(blocks(byDefault), [ENCODE_BLOCK_RAW_BYTES, ENCODE_BLOCK_RAW_BYTES, old.length - 2 * ENCODE_BLOCK_RAW_BYTES]);
+  assert.deepEqual(await decode(byDefault, old, nw.length), nw);
+  // one block of the decoder's largest size (what encoders before 512 KiB blocks wrote), and tiny ones
+  for (const blockBytes of [BLOCK_RAW_BYTES, 4096]) {
+    const { payload } = encodeTensorPayload(old, nw, t, t, { level: 1, blockBytes });
+    assert.equal(blocks(payload)[0], Math.min(blockBytes, old.length));
+    assert.deepEqual(await decode(payload, old, nw.length), nw);
+  }
+  for (const blockBytes of [0, 12, BLOCK_RAW_BYTES + 8, 1.5]) {
+    assert.throws(() => encodeTensorPayload(old, nw, t, t, { level: 1, blockBytes }), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_BAD_BLOCK_SIZE', String(blockBytes));
+  }
 });
 
 test('σ=1e-3 continued training on float32 costs about half the bits', async () => {
