@@ -8,7 +8,8 @@
  * decoding here.
  */
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32 } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
+import { crc32 } from '../util/crc32.ts';
 import { McdnError } from '../errors.ts';
 import { ByteWriter, MAX_CHUNK_BYTES, METHOD_REF, type ChunkMethod } from './chunk.ts';
 import { MAX_PLANE_WIDTH } from './planes.ts';

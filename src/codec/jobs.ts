@@ -4,7 +4,7 @@
  * Pure CPU work over Uint8Array; no file I/O.
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../util/crc32.ts';
 import { McdnError } from '../errors.ts';
 import { decodeChunk, decodeRefPayload, encodeChunk, encodeRefPayload, METHOD_REF, type ChunkMethod, type EncodeChunkOptions, type EncodedChunk } from './chunk.ts';
 

@@ -70,7 +70,7 @@ export function bundle(): URL {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['zstd-napi', 'zstd-napi/*'],
+    external: ['zstd-napi', 'zstd-napi/*', '@node-rs/crc32'],
     write: false,
     metafile: true,
     absWorkingDir: ROOT,
