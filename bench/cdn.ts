@@ -11,10 +11,11 @@
  *  4. a generated 1 GB safetensors model (FP32 weights ~ N(0, σ²)) published on the origin and pulled
  *     through an edge whose upstream is the origin itself (no counting proxy in the path) by a client
  *     in a fresh process (bench/pull-run.ts: its CPU and heap are its own; start-up not timed), with
- *     verification on (cold edge packed, warm edge packed, warm edge raw), target ≥ 400 MB/s;
+ *     verification on (cold edge packed, warm edge packed, warm edge raw), target ≥ 400 MB/s; each warm
+ *     pull is the median of --pull-runs client processes (default 3);
  *  5. the peak RSS (VmHWM) of each server process: origin, edge, nginx worker.
  * Origin and edge run as `modelcdn origin` / `modelcdn edge` child processes; everything lives in a
- * temp dir removed at the end. Options: --size 1GB (model), --blob 256MB, --reps 5, --keep,
+ * temp dir removed at the end. Options (--help): --size 1GB (model), --blob 256MB, --reps 5, --pull-runs 3, --keep,
  * --pull-only (section 4 alone: origin, one edge, the client).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -45,8 +46,23 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'proxy-target': { type: 'string' },
     'pull-only': { type: 'boolean', default: false },
+    'pull-runs': { type: 'string', default: '3' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(
+    'usage: npm run bench:cdn -- [--size 1GB] [--blob 256MB] [--reps 5] [--pull-runs 3] [--pull-only] [--keep]\n' +
+      '  --size       generated model for the pull section (default 1GB)\n' +
+      '  --blob       blob for the cache-hit and nginx comparison (default 256MB)\n' +
+      '  --reps       runs per cache-hit measurement, median reported (default 5)\n' +
+      '  --pull-runs  client processes per warm-edge pull, median reported (default 3; the cold edge is pulled once)\n' +
+      '  --pull-only  only the pull section (origin, one edge, the client)\n' +
+      '  --keep       keep the temp directory\n',
+  );
+  process.exit(0);
+}
+const PULL_RUNS = Math.max(1, Number(args['pull-runs']));
 const MODEL_BYTES = parseBytes(args.size!);
 const BLOB_BYTES = parseBytes(args.blob!);
 const REPS = Math.max(1, Number(args.reps));
@@ -234,23 +250,34 @@ async function pullSection(root: string, origin: Server, originData: string, edg
       // the warm raw pull needs the raw blob in the edge cache (the earlier pulls fetched the packed one)
       for (const f of await manifestFiles(edge.url)) await ttfb(`${edge.url}/v1/blobs/${f.sha256}`);
     }
-    execFileSync('sync'); // untimed: earlier pulls' dirty pages are flushed, so a pull does not pay for their writeback
-    const e0 = cpuMs(edge.child.pid);
-    const o0 = cpuMs(origin.child.pid);
     // the client runs in its own process, as `modelcdn pull` would (its time excludes start-up);
-    // warm-edge pulls run twice in that process: a fresh CLI process, then a warm long-lived client
+    // warm-edge pulls run twice in that process: a fresh CLI process, then a warm long-lived client.
+    // A warm edge is pulled by PULL_RUNS such processes and the median of each is reported (the cold
+    // edge is cold only once)
     const reps = label === 'warm edge' ? 2 : 1;
-    const lines = execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 })
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number });
-    const edgeS = (cpuMs(edge.child.pid) - e0) / 1000 / reps;
-    const originS = (cpuMs(origin.child.pid) - o0) / 1000 / reps;
-    lines.forEach((r, i) => {
-      const allCpu = r.cpuSeconds + edgeS + originS;
+    const runs = label === 'warm edge' ? PULL_RUNS : 1;
+    const byRep: (Awaited<ReturnType<typeof pull>> & { cpuSeconds: number; edgeS: number; originS: number })[][] = Array.from({ length: reps }, () => []);
+    for (let run = 0; run < runs; run++) {
+      await rm(out, { recursive: true, force: true });
+      await rm(`${home}-${n}`, { recursive: true, force: true });
+      execFileSync('sync'); // untimed: earlier pulls' dirty pages are flushed, so a pull does not pay for their writeback
+      const e0 = cpuMs(edge.child.pid);
+      const o0 = cpuMs(origin.child.pid);
+      const lines = execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 })
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number });
+      const edgeS = (cpuMs(edge.child.pid) - e0) / 1000 / reps;
+      const originS = (cpuMs(origin.child.pid) - o0) / 1000 / reps;
+      lines.forEach((r, i) => byRep[i]!.push({ ...r, edgeS, originS }));
+    }
+    byRep.forEach((all, i) => {
+      const sorted = [...all].sort((a, b) => a.seconds - b.seconds);
+      const r = sorted[sorted.length >> 1]!;
+      const allCpu = r.cpuSeconds + r.edgeS + r.originS;
       const mbps = r.totalBytes / r.seconds / 1e6;
       const route = r.files.map((f) => f.route).join(',');
-      const who = i === 0 ? 'fresh client process' : 'same client process again';
+      const who = (i === 0 ? 'fresh client process' : 'same client process again') + (runs > 1 ? `, median of ${runs}` : '');
       rows.push([
         `pull ${formatBytes(r.totalBytes)} model through the ${label} (${route}, ${formatBytes(r.fetchedBytes)} sent, sha256 checked; ${who})`,
         `${mbps.toFixed(0)} MB/s`,
@@ -259,7 +286,8 @@ async function pullSection(root: string, origin: Server, originData: string, edg
         '≥ 400 MB/s',
         mbps >= 400 ? 'PASS' : 'FAIL',
       ]);
-      log(`${label} ${route} (${who}): ${mbps.toFixed(0)} MB/s; CPU s — client ${r.cpuSeconds.toFixed(2)}, edge ${edgeS.toFixed(2)}, origin ${originS.toFixed(2)} (edge/origin averaged over the ${reps} pull(s))`);
+      const each = all.map((x) => (x.totalBytes / x.seconds / 1e6).toFixed(0)).join(', ');
+      log(`${label} ${route} (${who}): ${mbps.toFixed(0)} MB/s [runs: ${each}]; CPU s — client ${r.cpuSeconds.toFixed(2)}, edge ${r.edgeS.toFixed(2)}, origin ${r.originS.toFixed(2)} (edge/origin averaged over the ${reps} pull(s) of that process)`);
     });
     await rm(out, { recursive: true, force: true });
   }

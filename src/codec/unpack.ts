@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { McdnError, fromSystemError } from '../errors.ts';
 import { concat } from './chunk.ts';
@@ -21,7 +21,7 @@ import { sharedPool, POOL_MIN_BYTES, type ChunkPool } from './workers/pool.ts';
 import { uninitialized } from './planes.ts';
 import { genericDecompressStream, HashTap, sniffGeneric } from './generic.ts';
 import { createBlobHasher, type BlobHasher } from '../util/hash-worker.ts';
-import { FileWriter } from '../util/direct-io.ts';
+import { DIRECT_MIN_BYTES, FileWriter } from '../util/direct-io.ts';
 import { UnpackSink } from './workers/sink-client.ts';
 
 const INFLIGHT_PER_WORKER = 3;
@@ -187,8 +187,8 @@ export interface UnpackStreamOptions {
    */
   chunkHashes?: boolean;
   /**
-   * Write the decoded file to `path` (created or truncated; O_DIRECT where the file system takes it
-   * unless `direct` is false) instead of emitting it: the stream's readable side then ends empty,
+   * Write the decoded file to `path` (created or truncated; with O_DIRECT where the file system
+   * takes it if `direct`, which defaults to files of DIRECT_MIN_BYTES and more) instead of emitting it: the stream's readable side then ends empty,
    * and 'finish' means every byte is written, the file closed and its sha256 checked against the
    * header. With a worker pool the chunks go from the chunk workers to a sink worker that hashes and
    * writes them (workers/sink.ts), so the decoded bytes never pass through this thread.
@@ -305,11 +305,12 @@ export class UnpackStream extends Transform {
         this.emit('header', h);
         if (this.destroyed) return;
         const out = this.opts.output;
+        const direct = out?.direct ?? h.originalSize >= DIRECT_MIN_BYTES;
         if (out && this.pool) {
-          this.sink = new UnpackSink(this.pool, out.path, out.direct ?? true, Int32Array.from(h.chunks, (c) => (c.method === METHOD_REF ? (c.ref ?? -1) : -1)));
+          this.sink = new UnpackSink(this.pool, out.path, direct, Int32Array.from(h.chunks, (c) => (c.method === METHOD_REF ? (c.ref ?? -1) : -1)));
         } else {
           this.fileHash = createBlobHasher(h.originalSize);
-          if (out) this.writer = await FileWriter.create(out.path, out.direct ?? true);
+          if (out) this.writer = await FileWriter.create(out.path, direct);
         }
         continue;
       }
@@ -424,14 +425,16 @@ export async function unpackFile(inPath: string, outPath: string, opts: UnpackSt
     }
     // the temp file is renamed only after the whole-file sha256 matched the header, so hashing each
     // chunk as well would check the same bytes twice (the slowest part of decoding after zstd)
-    const dec = createUnpackStream({ chunkHashes: false, ...opts });
+    // the decoder writes the temp file itself: with worker threads, decoded chunks go from the chunk
+    // workers to a sink thread that hashes and writes them (workers/sink.ts)
+    const dec = createUnpackStream({ chunkHashes: false, ...opts, output: { path: out.tmpPath } });
     let read = 0;
     const src = createReadStream(inPath, { highWaterMark: 1 << 20 });
     src.on('data', (b) => {
       read += b.length;
       opts.onProgress?.(read, total);
     });
-    await pipeline(src, dec, createWriteStream(out.tmpPath, { flags: 'r+' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
+    await pipeline(src, dec, new Writable({ write: (_c, _e, cb) => cb() }), ...(opts.signal ? [{ signal: opts.signal }] : []));
     await out.commit(opts.durable ?? true);
     return { sha256: dec.header!.sha256, size: dec.produced, codec: 'mcz' };
   } catch (e) {

@@ -21,6 +21,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 /** Alignment used for every direct write: offsets and lengths are multiples of this. */
 export const DIRECT_ALIGN = 4096;
+/** Files at least this large are written with O_DIRECT by default where the file system takes it. */
+export const DIRECT_MIN_BYTES = 64 << 20;
 /** One ring block: the unit of a direct write and of a hash hand-off. */
 export const DIRECT_BLOCK = 1 << 20;
 /** Blocks per ring (64 MiB). */

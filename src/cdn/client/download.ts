@@ -14,7 +14,10 @@ import { McdnError, fromSystemError } from '../../errors.ts';
 import { pumpToWriter } from '../http/body.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
-import { acquireRing, alignDown, DIRECT_ALIGN, openDirect, releaseRing, writevAll, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
+import { acquireRing, alignDown, DIRECT_ALIGN, DIRECT_MIN_BYTES, openDirect, releaseRing, writevAll, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
+
+/** Blobs at least this large are written with O_DIRECT where the file system takes it (see util/direct-io.ts). */
+export { DIRECT_MIN_BYTES };
 import { DirectIoRefused, receiveDirect } from './direct-body.ts';
 import { backoffMs, cancelled, claimReadBuffer, isRetryable, lendView, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
 
@@ -24,8 +27,6 @@ export const DEFAULT_SEGMENT_SIZE = 8 << 20;
 export const RETAIN_MAX_BYTES = 64 << 20;
 /** Read size of the in-order follower. */
 export const FOLLOW_CHUNK = 1 << 20;
-/** Blobs at least this large are written with O_DIRECT where the file system takes it (see util/direct-io.ts). */
-export const DIRECT_MIN_BYTES = 64 << 20;
 /** Ring blocks a segment other than the one the in-order reader waits for leaves free. */
 export const RING_RESERVE = 4;
 /** How often the sidecar is rewritten while bytes flow. */
