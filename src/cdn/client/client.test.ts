@@ -407,6 +407,61 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
     assert.ok((await readFile(r.path)).equals(data));
   });
 
+  test('on a fast link a follower download stops writing resume state; an interrupted one resumes from what was written', async () => {
+    const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
+    const { releaseReadBuffer } = await import('./http.ts');
+    if (!(await supported())) return; // only direct follower downloads skip the writes
+    const data = randomBlob((3 << 20) + 4321, 38);
+    const h = origin.add(data);
+    const client = new ClientHttp(origin.url);
+    const follow = (seen: Buffer[]) => async (c: Buffer) => {
+      seen.push(Buffer.from(c));
+      releaseReadBuffer(c);
+    };
+    const always = { probeBytes: 512 << 10, bytesPerSecond: 1 }; // every link counts as fast
+    // a whole download: the follower gets every byte, the part file is not the blob
+    const seen: Buffer[] = [];
+    const r = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), 'fast.part'), sem: new Semaphore(2), ...direct, followerReleases: true, follower: follow(seen), fastLink: always });
+    assert.equal(r.complete, false);
+    assert.ok(Buffer.concat(seen).equals(data));
+    // 'always' (and MODELCDN_RESUME_STATE=always) keeps writing
+    const seen2: Buffer[] = [];
+    const r2 = await downloadBlob({ http: client, hash: h, size: data.length, partPath: join(await tempDir(), 'keep.part'), sem: new Semaphore(2), ...direct, followerReleases: true, follower: follow(seen2), fastLink: always, resumeState: 'always' });
+    assert.equal(r2.complete, true);
+    assert.ok((await readFile(r2.path)).equals(data));
+    // interrupted after the writes stopped: the sidecar claims only bytes that are on disk, and the
+    // next call (resume state kept) starts from there and ends with the right bytes
+    const part = join(await tempDir(), 'cut.part');
+    const ac = new AbortController();
+    let got = 0;
+    origin.pace = { chunk: 65_536, delayMs: 1 };
+    try {
+      await assert.rejects(
+        downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), ...direct, signal: ac.signal, followerReleases: true, fastLink: always,
+          follower: async (c) => {
+            got += c.length;
+            releaseReadBuffer(c);
+            if (got >= 2 << 20) ac.abort();
+          } }),
+      );
+    } finally {
+      origin.pace = { chunk: 0, delayMs: 0 };
+    }
+    const side = JSON.parse(await readFile(`${part}.json`, 'utf8')) as { done: number[]; segmentSize: number };
+    const onDisk = await readFile(part);
+    side.done.forEach((d, i) => {
+      const at = i * side.segmentSize;
+      assert.ok(onDisk.subarray(at, at + d).equals(data.subarray(at, at + d)), `segment ${i}: the ${d} bytes the sidecar claims are on disk`);
+    });
+    assert.ok(side.done.reduce((a, b) => a + b, 0) < 2 << 20, 'bytes taken after the writes stopped are not claimed');
+    const seen3: Buffer[] = [];
+    const r3 = await downloadBlob({ http: client, hash: h, size: data.length, partPath: part, sem: new Semaphore(2), ...direct, followerReleases: true, follower: follow(seen3), resumeState: 'always' });
+    client.close();
+    assert.ok(r3.resumedFrom > 0, 'resumed');
+    assert.ok(Buffer.concat(seen3).equals(data), 'the follower still sees the whole blob, resumed bytes read from the part file');
+    assert.ok((await readFile(r3.path)).equals(data));
+  });
+
   test('MODELCDN_DIRECT_IO=0 writes through the page cache', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
     const data = randomBlob((1 << 20) + 17, 37);

@@ -29,6 +29,8 @@ export interface DirectBodyOptions {
   size: number;
   /** free blocks this body must leave to others before it may take one (asked again as blocks free up) */
   reserve: () => number;
+  /** false: count blocks as written without writing them (the caller keeps no resume state any more) */
+  persist?: () => boolean;
   /** bytes now on disk, in order, with the block views holding them (the callee owns the blocks) */
   onWritten: (n: number, views: Buffer[], blocks: RingBlock[]) => void;
 }
@@ -75,7 +77,8 @@ export function receiveDirect(res: BodyStream, o: DirectBodyOptions): Promise<vo
       writing = true;
       const at = batch[0]!.at;
       const bufs = batch.map((q) => q.block.bytes.subarray(0, alignUp(q.count)));
-      writevAll(fh, bufs, at).then(
+      // blocks the caller no longer keeps on disk (resume state on a fast link) are only counted
+      (o.persist?.() === false ? Promise.resolve() : writevAll(fh, bufs, at)).then(
         () => {
           writing = false;
           if (settled) {
