@@ -126,3 +126,41 @@ test('the real origin stopped mid-transfer and restarted: the pull resumes and e
   assert.equal(sha256Hex(await readFile(join(out, 'weights.bin'))), sha256Hex(big));
   assert.ok(r.fetchedBytes < 2 * big.length, `resumed, not restarted (${r.fetchedBytes} bytes)`);
 });
+
+test('a packed file large enough for worker threads (chunk workers → sink worker), with the origin restarted mid-transfer', async () => {
+  const { POOL_MIN_BYTES } = await import('../../codec/workers/pool.ts');
+  const { syntheticWeights } = await import('../../codec/synth.ts');
+  // FP32 weights ~ N(0, 0.02²): the packed artifact is ~85 % of the file, so the transfer takes a while
+  const w = syntheticWeights((POOL_MIN_BYTES + (3 << 20)) / 4 + 31, 7, 0.02);
+  const big = Buffer.from(w.buffer, w.byteOffset, w.byteLength);
+  const d = join(dir, 'src-pool');
+  await mkdir(d);
+  await writeFile(join(d, 'weights.bin'), big);
+  const token = origin.registry.createToken('pool').token;
+  const pub = await publish({ server: origin.url, token, name: 'pool', version: '1.0', files: await collectFiles([d]) });
+  assert.equal(pub.job?.status, 'done');
+  const port = Number(new URL(origin.url).port);
+  const out = join(dir, 'out-pool');
+  let restarted: Promise<void> | undefined;
+  const r = await pull({
+    ref: 'pool@1.0',
+    server: origin.url,
+    outDir: out,
+    home: join(dir, 'home-pool'),
+    parallel: 2,
+    segmentSize: 512 << 10,
+    onProgress: (done) => {
+      if (!restarted && done > 1 << 20) {
+        restarted = (async () => {
+          await origin.close();
+          await new Promise((res) => setTimeout(res, 300));
+          origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port });
+        })();
+      }
+    },
+  });
+  await restarted;
+  assert.ok(restarted, 'the origin was restarted during the pull');
+  assert.equal(r.files[0]!.route, 'packed');
+  assert.ok((await readFile(join(out, 'weights.bin'))).equals(big));
+});
