@@ -164,3 +164,18 @@ test('a packed file large enough for worker threads (chunk workers → sink work
   assert.equal(r.files[0]!.route, 'packed');
   assert.ok((await readFile(join(out, 'weights.bin'))).equals(big));
 });
+
+test('a packed pull cancelled mid-transfer stops its sink worker and leaves nothing placed', async () => {
+  const out = join(dir, 'out-pool-cancel');
+  const ac = new AbortController();
+  const workersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Worker' || r === 'MessagePort').length;
+  await assert.rejects(
+    pull({ ref: 'pool@1.0', server: origin.url, outDir: out, home: join(dir, 'home-pool-cancel'), segmentSize: 512 << 10, signal: ac.signal, onProgress: (done) => done > 2 << 20 && ac.abort() }),
+    (e: unknown) => (e as { category?: string }).category === 'cancelled',
+  );
+  await assert.rejects(readFile(join(out, 'weights.bin')), /ENOENT/);
+  // the sink worker was terminated (chunk workers stay, idle and unref'd, for the next file)
+  await new Promise((res) => setTimeout(res, 100));
+  const after = process.getActiveResourcesInfo().filter((r) => r === 'Worker' || r === 'MessagePort').length;
+  assert.ok(after <= workersBefore, `no worker or port left running (${workersBefore} before, ${after} after)`);
+});
