@@ -92,25 +92,21 @@ test('origin → edge → client: packed first pull, patch update, downgrade ref
   assert.equal(edge.reporter.failures, 0);
 });
 
-test('the real origin stopped mid-transfer and restarted: the pull resumes and ends with the right hash', async () => {
-  const big = Buffer.alloc(6 << 20);
-  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(((Math.imul(i, 2654435761) >>> 0) ^ (i >>> 7)) >>> 0, i);
-  const d = join(dir, 'src-big');
+/** Publish `bytes` as `name@1.0` (one file, weights.bin) on the real origin. */
+async function publishOne(name: string, bytes: Buffer): Promise<void> {
+  const d = join(dir, `src-${name}`);
   await mkdir(d);
-  await writeFile(join(d, 'weights.bin'), big);
-  const token = origin.registry.createToken('big').token;
-  await publish({ server: origin.url, token, name: 'big', version: '1.0', files: await collectFiles([d]) });
+  await writeFile(join(d, 'weights.bin'), bytes);
+  const token = origin.registry.createToken(name).token;
+  const r = await publish({ server: origin.url, token, name, version: '1.0', files: await collectFiles([d]) });
+  assert.equal(r.job?.status, 'done');
+}
+
+/** An onProgress that stops the origin once 1 MiB has arrived and starts it again on the same port 300 ms later. */
+function restartOriginMidway(): { onProgress: (done: number) => void; restarted: () => Promise<void> | undefined } {
   const port = Number(new URL(origin.url).port);
-  const out = join(dir, 'out-big');
   let restarted: Promise<void> | undefined;
-  const r = await pull({
-    ref: 'big@1.0',
-    server: origin.url,
-    outDir: out,
-    home: join(dir, 'home-big'),
-    parallel: 2,
-    segmentSize: 256 << 10,
-    noPacked: true,
+  return {
     onProgress: (done) => {
       if (!restarted && done > 1 << 20) {
         restarted = (async () => {
@@ -120,9 +116,19 @@ test('the real origin stopped mid-transfer and restarted: the pull resumes and e
         })();
       }
     },
-  });
-  await restarted;
-  assert.ok(restarted, 'the origin was restarted during the pull');
+    restarted: () => restarted,
+  };
+}
+
+test('the real origin stopped mid-transfer and restarted: the pull resumes and ends with the right hash', async () => {
+  const big = Buffer.alloc(6 << 20);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(((Math.imul(i, 2654435761) >>> 0) ^ (i >>> 7)) >>> 0, i);
+  await publishOne('big', big);
+  const out = join(dir, 'out-big');
+  const mid = restartOriginMidway();
+  const r = await pull({ ref: 'big@1.0', server: origin.url, outDir: out, home: join(dir, 'home-big'), parallel: 2, segmentSize: 256 << 10, noPacked: true, onProgress: mid.onProgress });
+  assert.ok(mid.restarted(), 'the origin was restarted during the pull');
+  await mid.restarted();
   assert.equal(sha256Hex(await readFile(join(out, 'weights.bin'))), sha256Hex(big));
   assert.ok(r.fetchedBytes < 2 * big.length, `resumed, not restarted (${r.fetchedBytes} bytes)`);
 });
@@ -133,34 +139,12 @@ test('a packed file large enough for worker threads (chunk workers → sink work
   // FP32 weights ~ N(0, 0.02²): the packed artifact is ~85 % of the file, so the transfer takes a while
   const w = syntheticWeights((POOL_MIN_BYTES + (3 << 20)) / 4 + 31, 7, 0.02);
   const big = Buffer.from(w.buffer, w.byteOffset, w.byteLength);
-  const d = join(dir, 'src-pool');
-  await mkdir(d);
-  await writeFile(join(d, 'weights.bin'), big);
-  const token = origin.registry.createToken('pool').token;
-  const pub = await publish({ server: origin.url, token, name: 'pool', version: '1.0', files: await collectFiles([d]) });
-  assert.equal(pub.job?.status, 'done');
-  const port = Number(new URL(origin.url).port);
+  await publishOne('pool', big);
   const out = join(dir, 'out-pool');
-  let restarted: Promise<void> | undefined;
-  const r = await pull({
-    ref: 'pool@1.0',
-    server: origin.url,
-    outDir: out,
-    home: join(dir, 'home-pool'),
-    parallel: 2,
-    segmentSize: 512 << 10,
-    onProgress: (done) => {
-      if (!restarted && done > 1 << 20) {
-        restarted = (async () => {
-          await origin.close();
-          await new Promise((res) => setTimeout(res, 300));
-          origin = await startOrigin({ dataDir: join(dir, 'origin'), host: '127.0.0.1', port });
-        })();
-      }
-    },
-  });
-  await restarted;
-  assert.ok(restarted, 'the origin was restarted during the pull');
+  const mid = restartOriginMidway();
+  const r = await pull({ ref: 'pool@1.0', server: origin.url, outDir: out, home: join(dir, 'home-pool'), parallel: 2, segmentSize: 512 << 10, onProgress: mid.onProgress });
+  assert.ok(mid.restarted(), 'the origin was restarted during the pull');
+  await mid.restarted();
   assert.equal(r.files[0]!.route, 'packed');
   assert.ok((await readFile(join(out, 'weights.bin'))).equals(big));
 });
