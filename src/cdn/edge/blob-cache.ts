@@ -19,6 +19,7 @@ import { isSha256Hex } from '../../util/hash.ts';
 import { pumpToWriter } from '../http/body.ts';
 import { BlockHasher, DEFAULT_BLOCK_SIZE, fingerprintOf, hashFile } from './blocks.ts';
 import { Fill } from './fill.ts';
+import { releaseReadBuffer } from '../http/raw-fetch.ts';
 import { EdgeIndexDb } from './index-db.ts';
 import { DEFAULT_MEMORY_TIER_BYTES, MemoryTier } from './memory-tier.ts';
 import type { Upstream, UpstreamResponse } from './upstream.ts';
@@ -356,7 +357,7 @@ export class EdgeBlobCache {
       return { kind: 'bypass', reason: 'disk-full' };
     }
     this.stats.upstreamFetches++;
-    const resp = await this.upstream.request(path);
+    const resp = await this.upstream.request(path, { blob: true });
     if (resp.status === 404) {
       resp.body.resume();
       throw new McdnError('BLOB_NOT_FOUND', 'not_found', `blob ${hash} is not on the origin`, { details: { hash } });
@@ -388,6 +389,8 @@ export class EdgeBlobCache {
     const opening = open(tmp, 'w');
     opening.catch(() => {});
     const fill = new Fill(hash, size, tmp);
+    // the raw fetcher's read buffers go back for the next socket reads once the ring lets them go
+    fill.release = releaseReadBuffer;
     fill.fileReady = opening.then(
       () => {},
       () => {},
@@ -420,7 +423,7 @@ export class EdgeBlobCache {
       while (fill.written < fill.size || fill.size === 0) {
         try {
           if (!resp) {
-            resp = await this.upstream.request(path, { headers: { range: `bytes=${fill.written}-` } });
+            resp = await this.upstream.request(path, { headers: { range: `bytes=${fill.written}-` }, blob: true });
             this.stats.upstreamFetches++;
             if (resp.status === 200) {
               // upstream ignored the range: skip what we have

@@ -36,6 +36,11 @@ export class Fill {
   fileReady: Promise<void> = Promise.resolve();
   /** number of readers attached (for tests and metrics) */
   readers = 0;
+  /**
+   * Called with each buffer the ring lets go of (written and beyond the keep size, or the fill
+   * ended): nothing here reads it again, so its memory may be reused (the raw fetcher's read buffers).
+   */
+  release: ((buf: Buffer) => void) | undefined;
 
   constructor(hash: string, size: number, tmpPath: string) {
     this.hash = hash;
@@ -63,7 +68,9 @@ export class Fill {
     let writtenInRing = 0;
     for (const c of this.ring) if (c.pos + c.buf.length <= this.written) writtenInRing += c.buf.length;
     while (this.ring.length > 0 && writtenInRing > RING_KEEP_WRITTEN && this.ring[0]!.pos + this.ring[0]!.buf.length <= this.written) {
-      writtenInRing -= this.ring.shift()!.buf.length;
+      const dropped = this.ring.shift()!.buf;
+      writtenInRing -= dropped.length;
+      this.release?.(dropped);
     }
     this.wake();
   }
@@ -87,7 +94,7 @@ export class Fill {
   complete(finalPath: string): void {
     if (this.state !== 'filling') return;
     this.state = 'complete';
-    this.ring = [];
+    this.dropRing();
     this.finalPath = finalPath;
     this.resolveDone();
     this.wake();
@@ -97,9 +104,15 @@ export class Fill {
     if (this.state !== 'filling') return;
     this.state = 'failed';
     this.error = e;
-    this.ring = [];
+    this.dropRing();
     this.rejectDone(e);
     this.wake();
+  }
+
+  private dropRing(): void {
+    const ring = this.ring;
+    this.ring = [];
+    if (this.release) for (const c of ring) this.release(c.buf);
   }
 
   /** Resolves when more than `pos` bytes were received, or the fill finished or failed. */

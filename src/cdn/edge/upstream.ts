@@ -1,17 +1,24 @@
 /**
  * The edge's view of the servers above it: an optional parent edge and the origin, tried in that
  * order (a parent that fails or answers 5xx falls through to the origin). Thin node:http adapter —
- * no caching, no policy: the blob cache and the metadata cache decide what to ask for.
+ * no caching, no policy: the blob cache and the metadata cache decide what to ask for. Blob GETs for
+ * cache fills (`blob: true`) to http:// upstreams go through the raw fetcher: its pooled read buffers
+ * come back with releaseReadBuffer, so a 1 GB fill leaves no 64 KiB buffers for V8 to collect.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { McdnError } from '../../errors.ts';
+import type { PausableBody } from '../http/body.ts';
+import { RawBlobResponse } from '../http/raw-fetch.ts';
+
+/** A response body: node:http's IncomingMessage, or the raw fetcher's (../http/raw-fetch.ts). */
+export type UpstreamBody = PausableBody & AsyncIterable<Buffer>;
 
 export interface UpstreamResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  body: IncomingMessage;
+  body: UpstreamBody;
   /** base URL that answered */
   source: string;
 }
@@ -66,11 +73,16 @@ export class Upstream {
    * GET (or HEAD) `path` from the first base that answers with a non-5xx status. The body stream is
    * returned unread; the caller must consume or destroy it.
    */
-  async request(path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<UpstreamResponse> {
+  async request(path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal; blob?: boolean } = {}): Promise<UpstreamResponse> {
     let lastErr: unknown;
     for (const base of this.bases) {
       try {
-        const r = await this.requestOne(base, path, opts);
+        const raw = opts.blob === true && !opts.signal && (opts.method ?? 'GET') === 'GET' && base.startsWith('http:') && this.rawOk;
+        const r = raw ? await this.rawOne(base, path, opts.headers ?? {}).catch((e: unknown) => {
+          if ((e as McdnError).code !== 'RAW_UNSUPPORTED') throw e;
+          this.rawOk = false; // an upstream that chunks its blob bodies: node:http from now on
+          return this.requestOne(base, path, opts);
+        }) : await this.requestOne(base, path, opts);
         if (r.status >= 500 && base !== this.origin) {
           r.body.resume();
           lastErr = new McdnError('UPSTREAM_STATUS', 'network', `${base}${path}: HTTP ${r.status}`);
@@ -85,6 +97,29 @@ export class Upstream {
     throw lastErr instanceof McdnError
       ? lastErr
       : new McdnError('UPSTREAM_UNREACHABLE', 'network', `upstream unreachable for ${path}: ${(lastErr as Error)?.message ?? lastErr}`, { cause: lastErr });
+  }
+
+  /** false after an upstream sent a blob body the raw fetcher cannot read (then node:http is used) */
+  private rawOk = true;
+
+  private rawOne(base: string, path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
+    const url = new URL(base + path);
+    this.requestCount.set(base, (this.requestCount.get(base) ?? 0) + 1);
+    return new Promise<UpstreamResponse>((resolve, reject) => {
+      const r: RawBlobResponse = new RawBlobResponse(
+        url,
+        url.pathname + url.search,
+        headers,
+        this.idleTimeoutMs,
+        (e) => {
+          clearTimeout(timer);
+          if (e) reject(e);
+          else resolve({ status: r.statusCode ?? 502, headers: r.headers as IncomingHttpHeaders, body: r, source: base });
+        },
+        { userAgent: 'modelcdn-edge', stallCode: 'UPSTREAM_STALLED', unreachableCode: 'UPSTREAM_UNREACHABLE' },
+      );
+      const timer = setTimeout(() => r.destroy(new McdnError('UPSTREAM_TIMEOUT', 'network', `${base}${path}: no response within ${this.headersTimeoutMs} ms`)), this.headersTimeoutMs);
+    });
   }
 
   private requestOne(base: string, path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal }): Promise<UpstreamResponse> {

@@ -233,3 +233,31 @@ test('pumpToWriter batches writes in order, honours skip and limit, and stops on
   bad.write('no!');
   await assert.rejects(q, /bang/);
 });
+
+test('pumpToWriter receives the next batch while a write is in flight, and pauses only while maxPending bytes wait', async () => {
+  const { PassThrough } = await import('node:stream');
+  const body = new PassThrough();
+  let release!: () => void;
+  const writes: string[] = [];
+  const p = pumpToWriter(body, {
+    maxPending: 4,
+    write: async (batch) => {
+      writes.push(Buffer.concat(batch).toString());
+      await new Promise<void>((r) => (release = r));
+    },
+  });
+  body.write('abcd'); // ≥ maxPending: paused, then taken into the first write at once
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, ['abcd']);
+  assert.equal(body.isPaused(), false, 'resumed as soon as the waiting bytes went into the write');
+  body.write('efgh'); // arrives during the write: waits, and pauses the body (maxPending reached)
+  await new Promise((r) => setImmediate(r));
+  assert.equal(body.isPaused(), true);
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(writes, ['abcd', 'efgh']);
+  assert.equal(body.isPaused(), false, 'the second batch went into its write: receiving again');
+  body.end();
+  release();
+  await p;
+});
