@@ -263,7 +263,7 @@ async function pullSection(root: string, origin: Server, originData: string, edg
       execFileSync('sync'); // untimed: earlier pulls' dirty pages are flushed, so a pull does not pay for their writeback
       const e0 = cpuMs(edge.child.pid);
       const o0 = cpuMs(origin.child.pid);
-      const lines = execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24 })
+      const lines = execFileSync(process.execPath, ['--import', 'tsx', PULL_RUN, 'bench-model@1.0', edge.url, out, `${home}-${n}`, raw ? 'raw' : 'packed', String(reps)], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] })
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Awaited<ReturnType<typeof pull>> & { cpuSeconds: number });
