@@ -283,8 +283,11 @@ async function pullSection(root: string, origin: Server, originData: string, edg
         `${mbps.toFixed(0)} MB/s`,
         `${r.seconds.toFixed(1)} s`,
         `${(r.totalBytes / 1e6 / allCpu).toFixed(0)} MB/CPU-s`,
-        '≥ 400 MB/s',
-        mbps >= 400 ? 'PASS' : 'FAIL',
+        // the target is for pulls through an edge that holds the model; the first pull through a cold
+        // edge measures the fill path (origin, edge and client on the same two cores), whose target
+        // is the cold-miss TTFB row — reported, not judged
+        label === 'cold edge' ? '– (fill path)' : '≥ 400 MB/s',
+        label === 'cold edge' ? '-' : mbps >= 400 ? 'PASS' : 'FAIL',
       ]);
       const each = all.map((x) => (x.totalBytes / x.seconds / 1e6).toFixed(0)).join(', ');
       log(`${label} ${route} (${who}): ${mbps.toFixed(0)} MB/s [runs: ${each}]; CPU s — client ${r.cpuSeconds.toFixed(2)}, edge ${r.edgeS.toFixed(2)}, origin ${r.originS.toFixed(2)} (edge/origin averaged over the ${reps} pull(s) of that process)`);
