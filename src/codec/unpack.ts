@@ -188,9 +188,9 @@ export interface UnpackStreamOptions {
   chunkHashes?: boolean;
   /**
    * Write the decoded file to `path` (created or truncated; with O_DIRECT where the file system
-   * takes it if `direct`, which defaults to files of DIRECT_MIN_BYTES and more) instead of emitting it: the stream's readable side then ends empty,
-   * and 'finish' means every byte is written, the file closed and its sha256 checked against the
-   * header. With a worker pool the chunks go from the chunk workers to a sink worker that hashes and
+   * takes it if `direct`, which defaults to files of DIRECT_MIN_BYTES and more) instead of emitting
+   * it: the stream's readable side then ends empty, and 'finish' means every byte is written, the
+   * file closed and its sha256 checked against the header. With a worker pool the chunks go from the chunk workers to a sink worker that hashes and
    * writes them (workers/sink.ts), so the decoded bytes never pass through this thread.
    */
   output?: { path: string; direct?: boolean };
@@ -266,18 +266,17 @@ export class UnpackStream extends Transform {
       while (this.queue.length) await this.emitOne();
       this.parser.finish();
       const h = this.header!;
-      let sha256: string;
+      // in output mode with a pool the sink reports what it hashed and wrote; else this thread did
+      let written = { sha256: '', size: this.produced };
       if (this.sink) {
-        const r = await this.sink.finish();
+        written = await this.sink.finish();
         this.sink = undefined;
-        sha256 = r.sha256;
-        if (r.size !== this.produced) this.produced = -1;
       } else {
         await this.writer?.close();
         this.writer = undefined;
-        sha256 = await this.fileHash!.digest();
+        written.sha256 = await this.fileHash!.digest();
       }
-      if (this.produced !== h.originalSize || sha256 !== h.sha256) {
+      if (this.produced !== h.originalSize || written.size !== h.originalSize || written.sha256 !== h.sha256) {
         throw new McdnError('MCZ_FILE_HASH_MISMATCH', 'integrity', 'decoded file sha256 does not match the header');
       }
     })().then(() => cb(), (e) => cb(e));
@@ -318,14 +317,16 @@ export class UnpackStream extends Transform {
       const i = item.index;
       let recyclable = false;
       if (this.sink) {
+        // the sink hashes and writes the chunk (and repeats REF chunks itself): wait until it has
         const sink = this.sink;
         const n = item.entry.rawLength;
         if (item.entry.method === METHOD_REF) {
           checkRef(item.payload, item.entry.crc32, item.entry.ref, i);
           p = sink.written(i).then(() => n);
         } else {
-          const decoded = this.pool!.decodeTo(decodeJob(this.header!, i, item.payload, this.opts.chunkHashes !== false), sink.key).then((r) => r.payload && givePayloadBuffer(r.payload));
-          p = Promise.all([decoded, sink.written(i)]).then(() => n);
+          const job = decodeJob(this.header!, i, item.payload, this.opts.chunkHashes !== false);
+          const sent = this.pool!.decodeTo(job, sink.key).then((r) => r.payload && givePayloadBuffer(r.payload));
+          p = Promise.all([sent, sink.written(i)]).then(() => n);
         }
       } else if (item.entry.method === METHOD_REF) {
         const target = checkRef(item.payload, item.entry.crc32, item.entry.ref, i);

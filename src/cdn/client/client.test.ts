@@ -382,7 +382,7 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
 
   test('a follower that hands chunks back reads ring blocks in order', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
-    const { releaseReadBuffer } = await import('./http.ts');
+    const { releaseReadBuffer } = await import('../http/raw-fetch.ts');
     const data = randomBlob((2 << 20) + 99, 36);
     const h = origin.add(data);
     const client = new ClientHttp(origin.url);
@@ -409,7 +409,7 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
 
   test('on a fast link a follower download stops writing resume state; an interrupted one resumes from what was written', async () => {
     const { downloadBlob, Semaphore, ClientHttp } = await import('./index.ts');
-    const { releaseReadBuffer } = await import('./http.ts');
+    const { releaseReadBuffer } = await import('../http/raw-fetch.ts');
     if (!(await supported())) return; // only direct follower downloads skip the writes
     const data = randomBlob((3 << 20) + 4321, 38);
     const h = origin.add(data);

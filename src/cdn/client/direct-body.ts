@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { skipper } from '../http/body.ts';
 import { alignDown, alignUp, DIRECT_BLOCK, writevAll, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
-import { releaseReadBuffer, type BodyStream } from './http.ts';
+import { releaseReadBuffer, type BodyStream } from '../http/raw-fetch.ts';
 
 /** The file system refused a direct write after the open: the caller goes on through the page cache. */
 export class DirectIoRefused extends Error {}

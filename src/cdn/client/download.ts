@@ -15,11 +15,9 @@ import { pumpToWriter } from '../http/body.ts';
 import { parseContentRange } from '../http/range.ts';
 import { createBlobHasher, type BlobHasher } from '../../util/hash-worker.ts';
 import { acquireRing, alignDown, DIRECT_ALIGN, DIRECT_MIN_BYTES, openDirect, releaseRing, writevAll, type BlockRing, type RingBlock } from '../../util/direct-io.ts';
-
-/** Blobs at least this large are written with O_DIRECT where the file system takes it (see util/direct-io.ts). */
-export { DIRECT_MIN_BYTES };
 import { DirectIoRefused, receiveDirect } from './direct-body.ts';
-import { backoffMs, cancelled, claimReadBuffer, isRetryable, lendView, returnReadMemory, sleep, type BodyStream, type ClientHttp } from './http.ts';
+import { backoffMs, cancelled, isRetryable, sleep, type ClientHttp } from './http.ts';
+import { claimReadBuffer, lendView, returnReadMemory, type BodyStream } from '../http/raw-fetch.ts';
 
 /** Default segment: 8 MiB (a 1 GB blob is ~120 resumable pieces). */
 export const DEFAULT_SEGMENT_SIZE = 8 << 20;

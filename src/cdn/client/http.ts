@@ -8,16 +8,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { McdnError } from '../../errors.ts';
-export {
-  RAW_READ_BYTES,
-  READ_POOL_MAX,
-  MAX_RESPONSE_HEAD_BYTES,
-  releaseReadBuffer,
-  lendView,
-  claimReadBuffer,
-  returnReadMemory,
-  type BodyStream,
-} from '../http/raw-fetch.ts';
 import { RawBlobResponse, type BodyStream } from '../http/raw-fetch.ts';
 
 export const DEFAULT_STALL_MS = 15_000;

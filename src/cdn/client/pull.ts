@@ -14,8 +14,9 @@ import type { Transform } from 'node:stream';
 import { McdnError, inputError } from '../../errors.ts';
 import { validateChannel, validateModelName, validateVersion } from '../http/validate.ts';
 import { verifyManifestEnvelope, type Manifest, type ManifestFile } from '../manifest/index.ts';
-import { DIRECT_MIN_BYTES, downloadBlob, Semaphore } from './download.ts';
-import { ClientHttp, cancelled, releaseReadBuffer } from './http.ts';
+import { downloadBlob, Semaphore } from './download.ts';
+import { ClientHttp, cancelled } from './http.ts';
+import { releaseReadBuffer } from '../http/raw-fetch.ts';
 import { clientHome, ContentCache, destPath, fileMatches, placeFile, readInstalled, stateDir, writeInstalled, type InstalledFile, type InstalledState } from './local-state.ts';
 import { resolveTrust, type TrustedKey } from './trust.ts';
 import { ClientChunkCache, fetchChunkManifest, httpRangeReader, planChunkRoute } from './chunks.ts';
@@ -418,10 +419,10 @@ async function downloadPacked(
   directIo: boolean,
 ): Promise<void> {
   // socket read buffers go back to the fetcher as soon as the decoder has copied them out; the
-  // unpacked file is written by the decoder itself, around the page cache where it can: with worker
+  // unpacked file is written by the decoder itself (O_DIRECT from DIRECT_MIN_BYTES, unless turned off): with worker
   // threads, decoded chunks go from the chunk workers to a sink worker that hashes and writes them
   // (codec/workers/sink.ts), so they never pass through this thread
-  const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer, output: { path: tmp, direct: directIo && f.size >= DIRECT_MIN_BYTES } });
+  const unpack = unpacker({ chunkHashes: false, onConsumed: releaseReadBuffer, output: { path: tmp, ...(directIo ? {} : { direct: false }) } });
   let streamErr: Error | undefined;
   const onErr = (e: Error) => (streamErr ??= e);
   unpack.on('error', onErr);

@@ -77,12 +77,7 @@ export class Upstream {
     let lastErr: unknown;
     for (const base of this.bases) {
       try {
-        const raw = opts.blob === true && !opts.signal && (opts.method ?? 'GET') === 'GET' && base.startsWith('http:') && this.rawOk;
-        const r = raw ? await this.rawOne(base, path, opts.headers ?? {}).catch((e: unknown) => {
-          if ((e as McdnError).code !== 'RAW_UNSUPPORTED') throw e;
-          this.rawOk = false; // an upstream that chunks its blob bodies: node:http from now on
-          return this.requestOne(base, path, opts);
-        }) : await this.requestOne(base, path, opts);
+        const r = await this.requestOne(base, path, opts);
         if (r.status >= 500 && base !== this.origin) {
           r.body.resume();
           lastErr = new McdnError('UPSTREAM_STATUS', 'network', `${base}${path}: HTTP ${r.status}`);
@@ -122,7 +117,20 @@ export class Upstream {
     });
   }
 
-  private requestOne(base: string, path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal }): Promise<UpstreamResponse> {
+  /** One request to one base: a blob GET over the raw fetcher where it can read the answer, else node:http. */
+  private async requestOne(base: string, path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal; blob?: boolean }): Promise<UpstreamResponse> {
+    if (opts.blob && !opts.signal && (opts.method ?? 'GET') === 'GET' && base.startsWith('http:') && this.rawOk) {
+      try {
+        return await this.rawOne(base, path, opts.headers ?? {});
+      } catch (e) {
+        if ((e as McdnError).code !== 'RAW_UNSUPPORTED') throw e;
+        this.rawOk = false; // an upstream that chunks its blob bodies: node:http from now on
+      }
+    }
+    return this.httpOne(base, path, opts);
+  }
+
+  private httpOne(base: string, path: string, opts: { method?: 'GET' | 'HEAD'; headers?: Record<string, string>; signal?: AbortSignal }): Promise<UpstreamResponse> {
     const url = new URL(base + path);
     const mod = url.protocol === 'https:' ? https : http;
     this.requestCount.set(base, (this.requestCount.get(base) ?? 0) + 1);

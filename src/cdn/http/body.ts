@@ -83,8 +83,7 @@ export function pumpToWriter(body: PausableBody, opts: PumpOptions): Promise<voi
       pending = [];
       pendingBytes = 0;
       writing = true;
-      // nothing waits now: receive the next batch while this one is written (network and disk
-      // overlap; a body that stayed paused until the write finished alternated between them)
+      // nothing waits now: receive the next batch while this one is written (network and disk overlap)
       if (!ended && body.isPaused()) body.resume();
       opts.write(batch, bytes).then(() => {
         writing = false;

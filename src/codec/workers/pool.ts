@@ -72,10 +72,7 @@ export class ChunkPool {
    * with the payload's memory when the worker hands it back.
    */
   decodeTo(job: DecodeJob, key: number): Promise<{ payload?: ArrayBuffer }> {
-    return this.run(job, [job.payload.buffer as ArrayBuffer], undefined, true, key).then((r) => {
-      const { payload } = r as { payload?: ArrayBuffer };
-      return payload ? { payload } : {};
-    });
+    return this.run(job, [job.payload.buffer as ArrayBuffer], undefined, true, key) as Promise<{ payload?: ArrayBuffer }>;
   }
 
   /** Run a job; its buffers are transferred to the worker (callers must not reuse them). */

@@ -37,8 +37,7 @@ export class UnpackSink {
         this.doneBelow = m.index + 1;
         this.waiters.get(m.index)?.resolve();
         this.waiters.delete(m.index);
-      }
-      else if (m.op === 'result') this.result?.resolve({ sha256: m.sha256, size: m.size });
+      } else if (m.op === 'result') this.result?.resolve({ sha256: m.sha256, size: m.size });
       else if (m.op === 'error') this.fail(new McdnError(m.error.code, m.error.category as ErrorCategory, m.error.message));
       else this.aborted?.();
     });

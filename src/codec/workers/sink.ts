@@ -56,6 +56,7 @@ export class SinkSession {
   private pending = 0;
   private pumping = false;
   private finishing = false;
+  private closing = false;
   private failed = false;
   private readonly refs: Int32Array;
 
@@ -154,7 +155,6 @@ export class SinkSession {
     this.pump();
   }
 
-  private closing = false;
   private async close(): Promise<void> {
     if (this.closing || this.failed) return;
     this.closing = true;
