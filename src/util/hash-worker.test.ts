@@ -39,3 +39,31 @@ test('adopted chunks are hashed in order with copied ones, and their memory come
     assert.equal(back.length, adopted, 'every adopted buffer is handed back before the digest');
   }
 });
+
+test('a process whose only pending work is an answer from the hash worker waits for it (no unsettled exit)', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const mod = fileURLToPath(new URL('./hash-worker.ts', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'mcdn-hw-'));
+  const file = join(dir, 'wait.mts');
+  // nothing but the worker's "done" is pending: an unref'd worker let the process exit with code 13
+  writeFileSync(
+    file,
+    `const { createBlobHasher, WORKER_HASH_MIN_BYTES } = await import(${JSON.stringify(mod)});
+    const h = createBlobHasher(WORKER_HASH_MIN_BYTES);
+    const view = new Uint8Array(new SharedArrayBuffer(1 << 20)).fill(7);
+    await new Promise((resolve) => h.updateShared(view, resolve));
+    process.stdout.write('answered ');
+    process.stdout.write(await h.digest());`,
+  );
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(out, `answered ${createHash('sha256').update(new Uint8Array(1 << 20).fill(7)).digest('hex')}`);
+});

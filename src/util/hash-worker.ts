@@ -80,6 +80,7 @@ class WorkerHasher implements BlobHasher {
   private nextId = 0;
   private failed: Error | undefined;
   private sentSab: SharedArrayBuffer | undefined;
+  private digesting = false;
 
   constructor() {
     this.worker.on('error', (e) => (this.failed = e));
@@ -90,6 +91,7 @@ class WorkerHasher implements BlobHasher {
         const { done: id, buf } = m as { done: number; buf?: ArrayBuffer };
         const then = this.whenDone.get(id);
         this.whenDone.delete(id);
+        if (this.whenDone.size === 0 && !this.digesting) this.worker.unref();
         then?.(buf);
       }
     });
@@ -109,7 +111,7 @@ class WorkerHasher implements BlobHasher {
 
   adopt(chunk: Uint8Array, giveBack: (memory: ArrayBuffer) => void): void {
     this.send(); // bytes batched so far go first: the worker hashes messages in order
-    const id = this.nextId++;
+    const id = this.expectDone();
     this.whenDone.set(id, (buf) => giveBack(buf!));
     const buf = chunk.buffer as ArrayBuffer;
     this.worker.postMessage({ buf, off: chunk.byteOffset, len: chunk.byteLength, id }, [buf]);
@@ -117,13 +119,24 @@ class WorkerHasher implements BlobHasher {
 
   updateShared(view: Uint8Array, done: () => void): void {
     this.send(); // bytes batched so far go first
-    const id = this.nextId++;
+    const id = this.expectDone();
     this.whenDone.set(id, () => done());
     const sab = view.buffer as SharedArrayBuffer;
     // the memory itself is posted once; later messages name a range of it
     const first = this.sentSab !== sab;
     this.sentSab = sab;
     this.worker.postMessage({ id, off: view.byteOffset, len: view.byteLength, ...(first ? { sab } : {}) });
+  }
+
+  /**
+   * A message id whose answer a caller waits for (memory handed back): the worker keeps the process
+   * alive until every such answer arrived. Unref'd while idle, it would let a process whose only
+   * pending work is that answer (a download waiting for a ring block the hasher still holds) exit
+   * with the wait unsettled.
+   */
+  private expectDone(): number {
+    if (this.whenDone.size === 0) this.worker.ref();
+    return this.nextId++;
   }
 
   private send(): void {
@@ -146,6 +159,7 @@ class WorkerHasher implements BlobHasher {
         void this.worker.terminate();
       };
       this.worker.on('message', onMessage);
+      this.digesting = true;
       this.worker.ref(); // keep the process alive until the digest arrives
       this.worker.once('error', reject);
       this.worker.postMessage(null);
