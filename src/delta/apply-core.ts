@@ -33,7 +33,9 @@ export function patchHeaderOf(patch: Uint8Array, what = 'patch'): PatchHeader {
  * size and (when recorded) sha256 at the end and throws PATCH_OUTPUT_MISMATCH otherwise — the caller
  * must discard what the sink received in that case. OLD's identity is the caller's to check first.
  * `opts.reserve` lets the tensor decoder build NEW's bytes directly in the sink's buffer; `opts.buffers`
- * gives it reusable working buffers.
+ * gives it reusable working buffers. With `hashOutput: false` the sink hashes NEW itself (off the
+ * calling thread, say): only NEW's size is checked here, `sha256` comes back empty, and the caller
+ * must check its own digest with `checkOutputHash`.
  */
 export async function decodePatch(
   header: PatchHeader,
@@ -41,12 +43,12 @@ export async function decodePatch(
   old: OldSource,
   sink: (chunk: Uint8Array) => Promise<void> | void,
   what = 'patch',
-  opts: DecodeOptions = {},
+  opts: DecodeOptions & { hashOutput?: boolean } = {},
 ): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
+  const hash = opts.hashOutput === false ? undefined : createHash('sha256');
   let size = 0;
   const out = (c: Uint8Array) => {
-    hash.update(c);
+    hash?.update(c);
     size += c.length;
     return sink(c);
   };
@@ -58,8 +60,9 @@ export async function decodePatch(
     const nw = header.method === 'binary' ? decodeBinaryPayload(payload, oldBytes, header.newSize, what) : bspatch(oldBytes, patch, header.payloadEnd, what);
     for (let i = 0; i < nw.length; i += SINK_PIECE_BYTES) await out(nw.subarray(i, i + SINK_PIECE_BYTES));
   }
-  const sha256 = hash.digest('hex');
   checkOutputSize(header, size, what);
+  if (!hash) return { sha256: '', size };
+  const sha256 = hash.digest('hex');
   checkOutputHash(header, sha256, what);
   return { sha256, size };
 }

@@ -7,7 +7,7 @@
  */
 import { McdnError } from '../errors.ts';
 import { checkFrameSize } from './zstd-guard.ts';
-import { zstdCompressWithPrefix, zstdDecompressWithPrefix } from '../codec/index.ts';
+import { zstdCompressWithPrefix, zstdDecompressWithPrefix } from '../codec/zstd.ts';
 
 export const BINARY_MODE_PREFIX = 0;
 export const BINARY_MODE_PLAIN = 1;

@@ -247,6 +247,14 @@ test('a damaged tensor plan with a wrong base reports the wrong base; with the r
   const out = join(dir, 'plan.out');
   await assert.rejects(applyPatch(other, damaged, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_WRONG_BASE');
   await assert.rejects(applyPatch(OLD, damaged, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_CORRUPT');
+  // damage in the data blocks surfaces while NEW is being decoded — beside OLD's hashing when that
+  // runs off the main thread — and a wrong base is still what gets reported
+  const c = new Uint8Array(readFileSync(patch));
+  for (let i = c.length - 64; i < c.length; i += 7) c[i] ^= 0x55;
+  const damagedData = join(dir, 'data-damaged.patch');
+  writeFileSync(damagedData, c);
+  await assert.rejects(applyPatch(other, damagedData, out), (e: unknown) => e instanceof McdnError && e.code === 'PATCH_WRONG_BASE');
+  await assert.rejects(applyPatch(OLD, damagedData, out), (e: unknown) => e instanceof McdnError && (e.code === 'PATCH_CORRUPT' || e.code === 'PATCH_OUTPUT_MISMATCH'));
   assert.equal(existsSync(out), false);
   assert.deepEqual(noTemps(), []);
 });

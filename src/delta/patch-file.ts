@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { McdnError, fromSystemError } from '../errors.ts';
 import type { ModelLayout } from '../formats/types.ts';
-import { bytesSource, readModelLayout, writeFileAtomic, type SeqWriter } from '../formats/index.ts';
-import { packFile } from '../codec/index.ts';
+import { bytesSource } from '../formats/source.ts';
+import { writeFileAtomic, type SeqWriter } from '../formats/atomic.ts';
 import { bsdiff } from './bsdiff/bsdiff.ts';
 import { encodeBinaryPayload } from './binary.ts';
 import { encodeTensorPayload, type TensorEncodeStats } from './tensor.ts';
-import { decodePatch, wrongBase } from './apply-core.ts';
+import { checkOutputHash, decodePatch, wrongBase } from './apply-core.ts';
+import { createStreamHasher, sha256FileOffThread, type StreamHasher } from '../util/native.ts';
 import { acquireBuffers, prefault, releaseBuffers, type BufferSet } from './buffers.ts';
 import { planeBuffersOf, readTensorPlan, refCollector, type OldSource, type PreparedPlan } from './tensor.ts';
 import { OldFile, WINDOW_BYTES } from './old-file.ts';
@@ -86,8 +87,13 @@ async function readWhole(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Model layout of a file, or no tensors when formats cannot read it (then tensor = binary). */
+/**
+ * Model layout of a file, or no tensors when formats cannot read it (then tensor = binary). The
+ * format readers (and the codec, for packedFullSize) are loaded only when a patch is made: applying
+ * one needs neither, and `modelcdn patch` starts faster without them (~3 MB less heap to scan, too).
+ */
 async function layoutOf(path: string): Promise<ModelLayout> {
+  const { readModelLayout } = await import('../formats/index.ts');
   try {
     return await readModelLayout(path);
   } catch (e) {
@@ -107,6 +113,7 @@ function encodeContainer(method: 'binary' | 'tensor', old: Uint8Array, nw: Uint8
 
 /** Size of NEW packed as the CDN would serve it (codec packFile, default options; temp output removed). */
 export async function packedFullSize(newPath: string): Promise<number> {
+  const { packFile } = await import('../codec/pack.ts');
   const dir = await mkdtemp(join(tmpdir(), 'mcdn-delta-pack-'));
   try {
     return (await packFile(newPath, join(dir, 'new.mcz'))).packedSize;
@@ -277,8 +284,12 @@ function fileShrank(path: string): McdnError {
   return new McdnError('FILE_CHANGED', 'io', `${path}: file shrank while being read`, { remedy: 'retry when nothing else writes the file' });
 }
 
-/** Read a whole file of known size into `bytes` (its length), in pieces with all reads in flight. */
-async function readInto(path: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Read a whole file of known size into `bytes` (its length), in pieces with all reads in flight.
+ * With `head`, the first piece is only that many bytes and `onHead` is called as soon as it is in
+ * (before the rest), so a caller can start on a file's leading section while the bulk still loads.
+ */
+async function readInto(path: string, bytes: Uint8Array, head?: { bytes: number; onHead: () => void }): Promise<void> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -291,7 +302,14 @@ async function readInto(path: string, bytes: Uint8Array): Promise<void> {
       }
     };
     const reads: Promise<void>[] = [];
-    for (let at = 0; at < bytes.length; at += READ_PIECE_BYTES) reads.push(readAt(at, Math.min(READ_PIECE_BYTES, bytes.length - at)));
+    let at = 0;
+    if (head && head.bytes > 0 && head.bytes < bytes.length) {
+      const first = readAt(0, head.bytes);
+      first.then(head.onHead, () => {});
+      reads.push(first);
+      at = head.bytes;
+    }
+    for (; at < bytes.length; at += READ_PIECE_BYTES) reads.push(readAt(at, Math.min(READ_PIECE_BYTES, bytes.length - at)));
     const settled = await Promise.allSettled(reads);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
   } catch (e) {
@@ -301,13 +319,18 @@ async function readInto(path: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
+/** Bytes of a tensor patch read first, for its plan (a plan that does not fit waits for the whole patch). */
+const PLAN_HEAD_BYTES = 256 << 10;
+
 /** Bytes per read when a whole file is read with several reads in flight. */
 const READ_PIECE_BYTES = 4 << 20;
 
 /**
  * Copies NEW's chunks into two reused buffers and writes them with one write in flight: while the
  * file system takes buffer A, decoding fills buffer B (double buffering), so write latency overlaps
- * decode time. Chunks are copied, so the producer may reuse them as soon as `write` resolves.
+ * decode time. Each buffer is hashed as it is handed to the file — on the thread pool when the native
+ * addon is built (util/native.ts), beside the write — so NEW's sha256 costs the decoding thread
+ * nothing. Chunks are copied, so the producer may reuse them as soon as `write` resolves.
  */
 class PipelinedWriter {
   // not zero-filled: only bytes already copied or built in place (up to `len`) are ever written
@@ -315,6 +338,7 @@ class PipelinedWriter {
   private cur = 0;
   private len = 0;
   private pending: Promise<void> | undefined;
+  private readonly hasher: StreamHasher = createStreamHasher();
   constructor(
     private readonly w: SeqWriter,
     buffers: BufferSet,
@@ -356,37 +380,58 @@ class PipelinedWriter {
       if (this.len === buf.length) await this.flush();
     }
   }
-  /** Hand the filled part of the current buffer to the file; waits only for the previous write. */
+  /**
+   * Hand the filled part of the current buffer to the file and the hasher; waits only for the
+   * previous buffer's write and hash (so hash updates stay in order).
+   */
   async flush(): Promise<void> {
     if (this.len === 0) return;
     await this.settle();
-    const p = this.w.write(this.bufs[this.cur].subarray(0, this.len));
+    const piece = this.bufs[this.cur].subarray(0, this.len);
+    const written = this.w.write(piece);
+    let hashed: Promise<void> | void;
+    try {
+      hashed = this.hasher.update(piece);
+    } catch (e) {
+      hashed = Promise.reject(e);
+    }
+    // both settle before the buffer is reused, even when one fails
+    const p = hashed ? Promise.allSettled([written, hashed]).then(([a, b]) => {
+      if (a.status === 'rejected') throw a.reason;
+      if (b.status === 'rejected') throw b.reason;
+    }) : written;
     p.catch(() => {}); // observed by settle(); avoid an unhandled rejection meanwhile
     this.pending = p;
     this.cur ^= 1;
     this.len = 0;
   }
-  /** Wait for the write in flight (rethrowing its error). */
+  /** Wait for the write (and hash) in flight, rethrowing its error. */
   async settle(): Promise<void> {
     const p = this.pending;
     this.pending = undefined;
     await p;
   }
-  async finish(): Promise<void> {
+  /** Write what is left; returns NEW's sha256 (hex). */
+  async finish(): Promise<string> {
     await this.flush();
     await this.settle();
+    return this.hasher.digest();
   }
 }
 
 /**
- * Apply PATCH to OLD, writing NEW to `outPath`. OLD's size and sha256 are checked before anything is
- * written; NEW goes to a temp file beside `outPath` and is renamed into place only after its sha256
- * (or, for a BSDIFF40 patch without our trailer, its size) matches.
+ * Apply PATCH to OLD, writing NEW to `outPath`. OLD's size and sha256 are checked before NEW is
+ * anywhere but in a temp file beside `outPath`: a wrong base is always reported as PATCH_WRONG_BASE
+ * (whatever else went wrong) and leaves nothing behind. NEW is renamed into place only after its
+ * sha256 (or, for a BSDIFF40 patch without our trailer, its size) matches.
  *
- * The tensor method passes over OLD twice — a hashing pass, then reads of the ranges the plan names —
- * through reused buffers (acquireBuffers), instead of holding OLD in a fresh buffer whose page faults
- * cost as much as the reads; NEW is hashed piece by piece as it goes to the file. The binary and
- * bsdiff methods need all of OLD in memory: it is read once and hashed from there.
+ * With the native addon (util/native.ts) both hashes run on libuv's thread pool, beside the decode:
+ * OLD is read and hashed there from the start, and each 1 MiB of NEW is hashed as it goes to the
+ * file. Without it OLD is hashed on this thread first, and NEW piece by piece as it is written.
+ *
+ * The tensor method reads OLD through reused windows (old-file.ts) instead of holding it in a fresh
+ * buffer whose page faults cost as much as the reads; its plan is read from the patch's first piece
+ * while the rest loads. The binary and bsdiff methods need all of OLD in memory: it is read once.
  *
  * `durable` (default true) fsyncs NEW before the rename; false keeps the atomic rename but skips the
  * flush, as bspatch, xdelta3 and zstd do (the benchmark's like-for-like figure).
@@ -418,8 +463,31 @@ export async function applyPatch(
   const buffers = acquireBuffers();
   // the patch is read in the I/O pool while OLD is hashed
   const patch = buffers.get('patch', patchSize);
-  const patchRead = readInto(patchPath, patch);
-  patchRead.catch(() => {}); // awaited below, after OLD's check
+  // a tensor patch's plan leads its payload: its first piece is read on its own, so the plan can be
+  // parsed (and the decoder's buffers prepared) while the bulk of the patch still loads
+  let headIn: () => void = () => {};
+  const head = new Promise<void>((resolve) => (headIn = resolve));
+  let whole = false;
+  const patchRead = readInto(patchPath, patch, header.method === 'tensor' ? { bytes: PLAN_HEAD_BYTES, onHead: () => headIn() } : undefined);
+  patchRead.then(() => (whole = true), () => {}); // awaited below, after OLD's check
+  // Off this thread when the native addon is built: OLD is then read and hashed on the thread pool
+  // while this thread decodes into the temp file. Its verdict comes before anything else is reported
+  // (a wrong base is always PATCH_WRONG_BASE, whatever else failed) and before NEW is renamed into
+  // place; without the addon OLD is hashed here first, as before.
+  const oldHashed = hashOld ? sha256FileOffThread(oldPath, oldStat.size) : undefined;
+  const oldCheck = oldHashed?.then((got) => {
+    if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+  });
+  oldCheck?.catch(() => {}); // awaited before any result or error is reported
+  /** `work`'s result (not waiting for OLD's check); when it fails, OLD's failure is reported first. */
+  const oldFirst = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (e) {
+      await oldCheck;
+      throw e;
+    }
+  };
   let planned: Promise<void> | undefined;
   let prefaulted: Promise<void> | undefined;
   try {
@@ -427,19 +495,22 @@ export async function applyPatch(
     let got = '';
     let prepared: PreparedPlan | undefined;
     if (header.method === 'tensor') {
-      // the plan is read as soon as the patch is in, so the hashing pass over OLD (started at once)
-      // also gathers the container bytes the literal frame references from there on; the decoder
-      // reads only those before that point by range
+      // the plan is read as soon as the patch's first piece is in; without the addon, the hashing
+      // pass over OLD on this thread (started at once) also gathers the container bytes the literal
+      // frame references from there on, and the decoder reads only those before that point by range
       let planError: unknown;
       let refs: ReturnType<typeof refCollector>;
-      planned = patchRead.then(() => {
+      const collect = hashOld && !oldHashed;
+      planned = Promise.race([head, patchRead]).then(async () => {
+        const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
+        if (!whole && (payload.length < 8 || header.payloadOffset + 8 + new DataView(payload.buffer, payload.byteOffset, 8).getUint32(0, true) > PLAN_HEAD_BYTES)) await patchRead;
         try {
-          prepared = readTensorPlan(patch.subarray(header.payloadOffset, header.payloadEnd), oldStat.size, header.newSize, patchPath);
+          prepared = readTensorPlan(payload, oldStat.size, header.newSize, patchPath);
           let refLen = 0;
           for (const [, len] of prepared.plan.ref) refLen += len;
-          if (prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
+          if (collect && prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
           // buffers the decoder will fill, allocated now and their pages touched on the I/O pool while
-          // this thread hashes OLD (in a fresh process that is ~0.85 ms per MB off the decode)
+          // OLD is hashed and the patch loads (in a fresh process that is ~0.85 ms per MB off the decode)
           const fresh: Uint8Array[] = [];
           for (const [name, n] of [...planeBuffersOf(prepared.plan), ['io0', IO_BUFFER_BYTES], ['io1', IO_BUFFER_BYTES]] as const) {
             const b = buffers.ensure(name, n);
@@ -452,27 +523,40 @@ export async function applyPatch(
         }
       });
       planned.catch(() => {}); // a failed patch read is rethrown below, after OLD's check
-      if (hashOld) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
-      if (hashOld && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
-      await planned;
-      if (planError !== undefined) throw planError;
+      if (collect) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
+      if (collect && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+      await oldFirst(planned);
+      if (planError !== undefined) {
+        await oldCheck;
+        throw planError;
+      }
       await prefaulted;
       const ref = refs?.done(oldStat.size);
       if (prepared && ref) prepared.ref = ref;
     } else {
       oldBytes = buffers.get('old', oldStat.size);
-      await readInto(oldPath, oldBytes);
-      if (hashOld) got = createHash('sha256').update(oldBytes).digest('hex');
+      await oldFirst(readInto(oldPath, oldBytes));
+      if (hashOld && !oldHashed) {
+        got = createHash('sha256').update(oldBytes).digest('hex');
+        if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
+      }
     }
-    if (hashOld && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
-    await patchRead;
+    await oldFirst(patchRead);
     let result = { sha256: '', size: 0 };
     await writeFileAtomic(outPath, async (w) => {
       const out = new PipelinedWriter(w, buffers);
-      const src: OldSource = oldBytes ? bytesSource(oldBytes, oldPath) : await OldFile.open(oldPath, oldStat.size, buffers);
+      const src: OldSource = oldBytes ? bytesSource(oldBytes, oldPath) : await oldFirst(OldFile.open(oldPath, oldStat.size, buffers));
       try {
-        result = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, { reserve: (n) => out.reserve(n), buffers, ...(prepared ? { prepared } : {}) });
-        await out.finish();
+        // NEW is complete in the temp file; it is renamed into place only once OLD has checked out
+        result = await oldFirst(
+          (async () => {
+            const r = await decodePatch(header, patch, src, (c) => out.write(c), patchPath, { reserve: (n) => out.reserve(n), buffers, hashOutput: false, ...(prepared ? { prepared } : {}) });
+            const sha256 = await out.finish();
+            await oldCheck;
+            checkOutputHash(header, sha256, patchPath);
+            return { ...r, sha256 };
+          })(),
+        );
       } finally {
         await out.settle().catch(() => {}); // never leave a write in flight when the file is closed
         await src.close();
@@ -481,6 +565,7 @@ export async function applyPatch(
     return { ...result, method: header.method };
   } finally {
     // no read into the set's buffers still in flight
+    await oldCheck?.catch(() => {});
     await patchRead.catch(() => {});
     await planned?.catch(() => {});
     await prefaulted;

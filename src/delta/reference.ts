@@ -4,7 +4,7 @@
  * read and written through a DataView. It is the oracle the fast decoder (tensor.ts) is tested
  * against. Test-only in spirit; pure (bytes in, bytes out).
  */
-import { zstdDecompress, zstdDecompressWithPrefix } from '../codec/index.ts';
+import { zstdDecompress, zstdDecompressWithPrefix } from '../codec/zstd.ts';
 import { readTensorPlan } from './tensor.ts';
 import { CASTS } from './cast.ts';
 
