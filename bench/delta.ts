@@ -31,6 +31,7 @@ import { fixture, REPO_ROOT } from '../test/fixtures.ts';
 import { table } from '../src/cli/output.ts';
 import { readModelLayout } from '../src/formats/index.ts';
 import { makeDeltaPairs } from '../scripts/make-delta-pairs.ts';
+import { nativeAvailable } from '../src/util/native.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -40,8 +41,31 @@ const { values: opt } = parseArgs({
     'no-family': { type: 'boolean', default: false },
     reps: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+if (opt.help) {
+  process.stdout.write(`npm run bench:delta [-- OPTIONS]
+
+Delta patches side by side in one run: modelcdn's tensor, binary and bsdiff methods against Debian's
+bsdiff, xdelta3 -9 -S djw and zstd --patch-from -19 --long=27 (each installed if missing), on the
+real version pairs in ../shared/fixtures, continued-training pairs derived from ppocr_v4_rec.onnx,
+and the distill area's model family; then the targets of issue 5 and the FP32 → INT8 → update
+pipeline. Writes bench/out/delta.json.
+
+  --quick          skip Debian bsdiff on inputs > 1 MB (it takes ~47 s on the 10.8 MB model)
+  --only SUBSTR    only the pairs whose name contains SUBSTR (e.g. ppocr_rec)
+  --pair OLD:NEW   an extra pair (repeatable)
+  --no-family      skip the model-family pairs and the pipeline (building the family trains models)
+  --reps N         fresh processes per apply figure, median reported (default 3)
+  --json           print the results as JSON instead of tables
+  -h, --help       this text
+
+MODELCDN_NATIVE=off runs modelcdn's applies without the native addon (sha256 on the decoding thread).
+`);
+  process.exit(0);
+}
 
 interface Pair {
   name: string;
@@ -320,7 +344,26 @@ async function benchPair(p: Pair): Promise<{ pair: Pair; newSize: number; result
 const pct = (n: number | null, of: number) => (n === null ? '—' : ((100 * n) / of).toFixed(2));
 const sec = (s: number | null) => (s === null ? '—' : s < 10 ? s.toFixed(2) : s.toFixed(1));
 
+/**
+ * The baselines come from Debian (bsdiff 4.3, xdelta3, zstd): install whichever is missing, as .ci/run
+ * does, when this is a Debian system we may install on (root with apt-get); otherwise say what to run.
+ */
+function ensureBaselines(): void {
+  const missing = [['bsdiff', 'bsdiff'], ['bspatch', 'bsdiff'], ['xdelta3', 'xdelta3'], ['zstd', 'zstd']].filter(([bin]) => !have(bin!)).map(([, pkg]) => pkg!);
+  const pkgs = [...new Set(missing)];
+  if (pkgs.length === 0) return;
+  if (process.getuid?.() === 0 && have('apt-get')) {
+    log(`… installing Debian packages for the baselines: ${pkgs.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'ignore', env });
+    if (r.status === 0) return;
+  }
+  log(`baselines missing (${pkgs.join(' ')}): their rows will say so; install with: apt-get install ${pkgs.join(' ')}`);
+}
+
 async function main(): Promise<void> {
+  ensureBaselines();
   const fam = await family();
   const all = [];
   for (const p of await pairs()) {
@@ -359,7 +402,7 @@ async function main(): Promise<void> {
   });
   const pipe = opt.only || opt['no-family'] ? [] : await pipeline(fam);
   if (opt.json) {
-    process.stdout.write(JSON.stringify({ pairs: all, summary, pipeline: pipe }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ pairs: all, summary, pipeline: pipe, nativeHash: nativeAvailable() }, null, 2) + '\n');
   } else {
     for (const { pair, newSize, results } of all) {
       const best = Math.min(...results.filter((m) => !m.ours && m.size !== null).map((m) => m.size!));
@@ -433,9 +476,10 @@ async function main(): Promise<void> {
     process.stdout.write('\nTargets (issue 5)\n' + checks.map(([k, v]) => `  ${v === null ? 'n/a ' : v ? 'PASS' : 'FAIL'}  ${k}`).join('\n') + '\n');
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     process.stdout.write(`\n(load average during the run: ${load}; wall times on a shared 2-core box — CPU columns are steadier)\n`);
+    process.stdout.write(`(modelcdn's sha256 of OLD and NEW: ${nativeAvailable() ? 'on the thread pool beside the decode (native addon)' : 'on the decoding thread (native addon off or not built)'})\n`);
   }
   mkdirSync(join(REPO_ROOT, 'bench', 'out'), { recursive: true });
-  writeFileSync(join(REPO_ROOT, 'bench', 'out', 'delta.json'), JSON.stringify({ pairs: all, summary, pipeline: pipe }, null, 2) + '\n');
+  writeFileSync(join(REPO_ROOT, 'bench', 'out', 'delta.json'), JSON.stringify({ pairs: all, summary, pipeline: pipe, nativeHash: nativeAvailable() }, null, 2) + '\n');
 }
 
 try {
