@@ -130,12 +130,7 @@ export async function buildPatch(
   ctx: { oldSha256: string; newSha256: string; level: number; oldLayout?: () => Promise<ModelLayout>; newLayout?: () => Promise<ModelLayout> },
 ): Promise<{ bytes: Uint8Array; tensorStats?: TensorEncodeStats }> {
   if (method === 'bsdiff') {
-    const raw = bsdiff(old, nw);
-    const trailer = encodeBsdiffTrailer(ctx.oldSha256, ctx.newSha256);
-    const out = new Uint8Array(raw.length + trailer.length);
-    out.set(raw, 0);
-    out.set(trailer, raw.length);
-    return { bytes: out };
+    return { bytes: bsdiff(old, nw, { trailer: encodeBsdiffTrailer(ctx.oldSha256, ctx.newSha256) }) };
   }
   if (method === 'binary') {
     return { bytes: encodeContainer('binary', old, nw, ctx.oldSha256, ctx.newSha256, encodeBinaryPayload(old, nw, ctx.level)) };

@@ -8,8 +8,8 @@
  * inconsistency. Pure: Uint8Array in, Uint8Array out; no I/O.
  */
 import { McdnError } from '../../errors.ts';
-import { suffixArray } from '../sais.ts';
-import { bzip2Compress, bzip2Decompress } from './bzip2.ts';
+import { suffixArrayAndScratch } from '../sais.ts';
+import { bzip2Bound, bzip2CompressInto, bzip2Decompress } from './bzip2.ts';
 
 export const BSDIFF_MAGIC = 'BSDIFF40';
 export const BSDIFF_HEADER_BYTES = 32;
@@ -91,12 +91,17 @@ class Bytes {
 }
 
 /** Make a BSDIFF40 patch turning `old` into `nw` (bsdiff 4.3's algorithm, byte-compatible format). */
-export function bsdiff(old: Uint8Array, nw: Uint8Array): Uint8Array {
-  const sa = suffixArray(old);
+export function bsdiff(old: Uint8Array, nw: Uint8Array, opts: { trailer?: Uint8Array } = {}): Uint8Array {
+  // memory: OLD and NEW, the suffix array (4n) and, while it is built, 3n of working memory; the diff
+  // and extra blocks (at most NEW's size each) reuse 2n of that, and the output reuses the suffix
+  // array's, so the peak stays that of SA-IS
+  const built = suffixArrayAndScratch(old);
+  let sa: Int32Array | undefined = built.sa;
   const oldsize = old.length;
   const newsize = nw.length;
-  const db = new Uint8Array(newsize);
-  const eb = new Uint8Array(newsize);
+  const room = built.scratch.length >= 2 * newsize;
+  const db = room ? built.scratch.subarray(0, newsize) : new Uint8Array(newsize);
+  const eb = room ? built.scratch.subarray(newsize, 2 * newsize) : new Uint8Array(newsize);
   let dblen = 0;
   let eblen = 0;
   const ctrl = new Bytes(1024);
@@ -176,18 +181,26 @@ export function bsdiff(old: Uint8Array, nw: Uint8Array): Uint8Array {
     }
   }
 
-  const cz = bzip2Compress(ctrl.view());
-  const dz = bzip2Compress(db.subarray(0, dblen));
-  const ez = bzip2Compress(eb.subarray(0, eblen));
-  const out = new Uint8Array(BSDIFF_HEADER_BYTES + cz.length + dz.length + ez.length);
+  // the suffix array is done with: the three bzip2 streams are written straight into its memory
+  // (4n bytes, more than they can take when NEW is not much larger than OLD) instead of into
+  // growing buffers that are then copied out, so making the patch needs no memory beyond the scan's
+  const trailer = opts.trailer ?? new Uint8Array(0);
+  const bound = BSDIFF_HEADER_BYTES + bzip2Bound(ctrl.len) + bzip2Bound(dblen) + bzip2Bound(eblen) + trailer.length;
+  const out = sa.byteLength >= bound ? new Uint8Array(sa.buffer, sa.byteOffset, sa.byteLength) : new Uint8Array(bound);
+  sa = undefined;
+  let at = BSDIFF_HEADER_BYTES;
+  const clen = bzip2CompressInto(ctrl.view(), out, at);
+  at += clen;
+  const dlen = bzip2CompressInto(db.subarray(0, dblen), out, at);
+  at += dlen;
+  at += bzip2CompressInto(eb.subarray(0, eblen), out, at);
+  out.set(trailer, at);
+  at += trailer.length;
   out.set(new TextEncoder().encode(BSDIFF_MAGIC), 0);
-  offtout(cz.length, out, 8);
-  offtout(dz.length, out, 16);
+  offtout(clen, out, 8);
+  offtout(dlen, out, 16);
   offtout(newsize, out, 24);
-  out.set(cz, 32);
-  out.set(dz, 32 + cz.length);
-  out.set(ez, 32 + cz.length + dz.length);
-  return out;
+  return out.subarray(0, at);
 }
 
 export interface BsdiffHeader {
