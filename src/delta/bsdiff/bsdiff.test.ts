@@ -83,3 +83,24 @@ test('bspatch rejects corrupt patches with McdnError', () => {
   cases.push(huge);
   for (const c of cases) assert.throws(() => bspatch(old.subarray(0, 20_000), c), McdnError);
 });
+
+test('bzip2CompressInto writes the same stream as bzip2Compress, in place, within bzip2Bound; too little room is a RangeError', async () => {
+  const { bzip2Bound, bzip2Compress, bzip2CompressInto, bzip2Decompress } = await import('./bzip2.ts');
+  const [old] = samplePair();
+  const rnd = Uint8Array.from({ length: 50_000 }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 13) & 0xff); // incompressible
+  for (const data of [new Uint8Array(0), old.subarray(0, 1000), old, rnd]) {
+    const ref = bzip2Compress(data);
+    const out = new Uint8Array(7 + bzip2Bound(data.length));
+    const n = bzip2CompressInto(data, out, 7);
+    assert.ok(n <= bzip2Bound(data.length));
+    assert.deepEqual(out.subarray(7, 7 + n), ref);
+    assert.deepEqual(bzip2Decompress(out.subarray(7, 7 + n), data.length, 'test'), data);
+  }
+  assert.throws(() => bzip2CompressInto(old, new Uint8Array(100), 0), RangeError);
+});
+
+test('bsdiff output larger than the suffix array (NEW much larger than OLD) still builds and applies', () => {
+  const old = Uint8Array.of(1, 2, 3);
+  const nw = Uint8Array.from({ length: 20_000 }, (_, i) => (Math.imul(i + 7, 2654435761) >>> 11) & 0xff);
+  assert.deepEqual(bspatch(old, bsdiff(old, nw)), nw);
+});
