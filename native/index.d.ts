@@ -13,3 +13,5 @@ export function sha256Digest(h: Sha256Handle): string;
 export function sha256File(path: string, offset: number, length: number): Promise<string>;
 /** sync_file_range(SYNC_FILE_RANGE_WRITE) of a written range of the open file `fd`, on the thread pool (Linux; a no-op elsewhere). */
 export function startWriteback(fd: number, offset: number, length: number): Promise<void>;
+/** One bzip2 stream of `data` written into `out` from `at` by libbz2; its length. Present only when built with libbz2. */
+export function bzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number;

@@ -9,6 +9,7 @@
  *   sha256Digest(handle)                -> hex string  finishes the handle
  *   sha256File(path, offset, length)    -> Promise<hex>  read (pread) and hashed on the thread pool
  *   startWriteback(fd, offset, length)  -> Promise     sync_file_range(SYNC_FILE_RANGE_WRITE) on the pool
+ *   bzip2CompressInto(data, out, at, blockSize100k) -> bytes written   libbz2 (only when built with it)
  *
  * The digest is OpenSSL's (EVP_sha256: SHA-NI where the CPU has it), from the OpenSSL that Node.js
  * itself links and exports, so the addon carries no crypto code of its own and needs only Node's
@@ -28,6 +29,9 @@
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <uv.h>
+#ifdef HAVE_BZLIB
+#include <bzlib.h>
+#endif
 
 /* bytes per pread in sha256File */
 #define READ_BYTES (1 << 20)
@@ -495,6 +499,46 @@ static napi_value start_writeback(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---- bzip2 (libbz2) ----------------------------------------------------------------------- */
+
+#ifdef HAVE_BZLIB
+/*
+ * One bzip2 stream of `data` written into `out` from byte `at` (the reference encoder: what Debian's
+ * bsdiff writes, and ~15x faster than the JavaScript one). Throws ERR_BZIP2_ROOM when the stream does
+ * not fit; returns its length.
+ */
+static napi_value bzip2_compress_into(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const unsigned char *src, *dst;
+  size_t slen, dlen;
+  int64_t at, level;
+  if (argc < 4 || !get_bytes(env, argv[0], &src, &slen) || !get_bytes(env, argv[1], &dst, &dlen) || !get_int64(env, argv[2], &at) || !get_int64(env, argv[3], &level) ||
+      (size_t)at > dlen || level < 1 || level > 9 || slen > 0xffffffffu) {
+    throw_error(env, "ERR_INVALID_ARG_TYPE", "bzip2CompressInto(data: Uint8Array, out: Uint8Array, at: offset within out, blockSize100k: 1..9)");
+    return NULL;
+  }
+  size_t room = dlen - (size_t)at;
+  unsigned int n = room > 0xffffffffu ? 0xffffffffu : (unsigned int)room;
+  static char empty[1];
+  int rc = BZ2_bzBuffToBuffCompress((char *)dst + at, &n, slen ? (char *)src : empty, (unsigned int)slen, (int)level, 0, 30);
+  if (rc == BZ_OUTBUFF_FULL) {
+    throw_error(env, "ERR_BZIP2_ROOM", "bzip2CompressInto: the stream does not fit in the room given");
+    return NULL;
+  }
+  if (rc != BZ_OK) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "bzip2CompressInto: libbz2 error %d", rc);
+    throw_error(env, "ERR_BZIP2", msg);
+    return NULL;
+  }
+  napi_value out;
+  NAPI_OK(napi_create_double(env, (double)n, &out));
+  return out;
+}
+#endif
+
 /* ---- module -------------------------------------------------------------------------------- */
 
 NAPI_MODULE_INIT() {
@@ -507,5 +551,9 @@ NAPI_MODULE_INIT() {
       {"startWriteback", NULL, start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+#ifdef HAVE_BZLIB
+  napi_property_descriptor bz = {"bzip2CompressInto", NULL, bzip2_compress_into, NULL, NULL, NULL, napi_enumerable, NULL};
+  if (napi_define_properties(env, exports, 1, &bz) != napi_ok) return NULL;
+#endif
   return exports;
 }

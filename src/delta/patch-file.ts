@@ -177,7 +177,14 @@ export async function makePatch(oldPath: string, newPath: string, outPath: strin
       if (unmatched < nw.length * 0.5) continue;
     }
     const t0 = performance.now();
-    const r = await buildPatch(m, old, nw, ctx);
+    let r: Awaited<ReturnType<typeof buildPatch>>;
+    try {
+      r = await buildPatch(m, old, nw, ctx);
+    } catch (e) {
+      // auto keeps what it can make: bsdiff without libbz2 cannot encode every input for Debian's bspatch
+      if (method === 'auto' && e instanceof McdnError && e.code === 'BSDIFF_BZIP2_UNSUPPORTED') continue;
+      throw e;
+    }
     candidates.push({ method: m, size: r.bytes.length, ms: Math.round(performance.now() - t0) });
     if (!best || r.bytes.length < best.bytes.length) best = { method: m, ...r };
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,11 @@ test('startWriteback: resolves for a written range of an open file, rejects for 
     closeSync(fd);
   }
   await assert.rejects(startWriteback(1 << 30, 0, 1)!, (e: unknown) => (e as { code?: string }).code === 'EBADF');
+});
+
+test('the addon carries libbz2 where its header is installed (Debian libbz2-dev; .ci/run installs it)', { skip: !nativeAvailable() && 'addon off' }, () => {
+  const n = createRequire(import.meta.url)('@modelcdn/native') as Record<string, unknown>;
+  assert.equal(typeof n['bzip2CompressInto'] === 'function', existsSync('/usr/include/bzlib.h'));
 });
 
 test('MODELCDN_NATIVE=off: hashing on the calling thread, and patches still apply with every check', () => {

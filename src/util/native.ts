@@ -7,6 +7,7 @@
  *   job costs microseconds, so a short-lived command can verify a file beside its own work instead
  *   of before or after it.
  * - early writeback (sync_file_range) for durable writes, so the closing fsync waits for less.
+ * - libbz2's encoder for bsdiff patches, when the addon was built with it (Debian's libbz2-dev).
  *
  * Where the addon is missing (not built) or `MODELCDN_NATIVE=off`, everything here still works:
  * `sha256FileOffThread` and `startWriteback` return undefined (the caller does without), and
@@ -28,6 +29,8 @@ interface NativeBinding {
   sha256Digest(h: Sha256Handle): string;
   sha256File(path: string, offset: number, length: number): Promise<string>;
   startWriteback(fd: number, offset: number, length: number): Promise<void>;
+  /** present when the addon was built with libbz2 */
+  bzip2CompressInto?(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number;
 }
 
 /**
@@ -79,6 +82,14 @@ export function sha256FileOffThread(path: string, size: number): Promise<string>
     }
     throw fromSystemError(e, path);
   });
+}
+
+/**
+ * One bzip2 stream of `data` (blocks of `blockSize100k` × 100 kB) written into `out` from byte `at`
+ * by libbz2, the reference encoder; returns its length. Undefined when the addon lacks libbz2.
+ */
+export function nativeBzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number | undefined {
+  return load()?.bzip2CompressInto?.(data, out, at, blockSize100k);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,4 +103,43 @@ test('bsdiff output larger than the suffix array (NEW much larger than OLD) stil
   const old = Uint8Array.of(1, 2, 3);
   const nw = Uint8Array.from({ length: 20_000 }, (_, i) => (Math.imul(i + 7, 2654435761) >>> 11) & 0xff);
   assert.deepEqual(bspatch(old, bsdiff(old, nw)), nw);
+});
+
+/** 900 kB without runs, then four equal bytes exactly where compressjs fills its first 900 kB block. */
+function cutRunInput(): Uint8Array {
+  const n = 899_977;
+  const d = new Uint8Array(n + 4 + 100);
+  for (let i = 0; i < n; i++) d[i] = (i * 7) % 251;
+  d.fill(65, n, n + 4);
+  for (let i = n + 4; i < d.length; i++) d[i] = i % 13;
+  return d;
+}
+
+test('bzip2 streams that end a block inside a run still decode with libbz2 (Debian bspatch, bzip2 -t)', { skip: !hasTool('bzip2') && 'bzip2 not installed' }, async () => {
+  const { bzip2Compress, bzip2CutsRun } = await import('./bzip2.ts');
+  const d = cutRunInput();
+  assert.equal(bzip2CutsRun(d, 9), true, 'the input does hit the case');
+  assert.equal(bzip2CutsRun(d.subarray(1), 9), false);
+  const z = bzip2Compress(d);
+  assert.equal(spawnSync('bzip2', ['-tq'], { input: z }).status, 0);
+});
+
+test('without the native addon: a smaller block size where that avoids the cut, else BSDIFF_BZIP2_UNSUPPORTED (auto then skips bsdiff)', { skip: !hasTool('bzip2') && 'bzip2 not installed' }, () => {
+  const script = `
+    import assert from 'node:assert/strict';
+    import { spawnSync } from 'node:child_process';
+    import { bzip2Compress, bzip2CutsRun } from './src/delta/bsdiff/bzip2.ts';
+    const n = 899_977;
+    const d = new Uint8Array(n + 4 + 100);
+    for (let i = 0; i < n; i++) d[i] = (i * 7) % 251;
+    d.fill(65, n, n + 4);
+    for (let i = n + 4; i < d.length; i++) d[i] = i % 13;
+    assert.equal(spawnSync('bzip2', ['-tq'], { input: bzip2Compress(d) }).status, 0);
+    // two bytes, then 46 MB of zeros: every block size ends its first block on the fourth zero of a run
+    const z = new Uint8Array(46_000_002); z[0] = 1; z[1] = 2;
+    for (let m = 1; m <= 9; m++) assert.equal(bzip2CutsRun(z, m), true, 'm=' + m);
+    assert.throws(() => bzip2Compress(z), (e) => e.code === 'BSDIFF_BZIP2_UNSUPPORTED');
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../../..', import.meta.url).pathname, env: { ...process.env, MODELCDN_NATIVE: 'off' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 });
