@@ -15,3 +15,5 @@ export function sha256File(path: string, offset: number, length: number): Promis
 export function startWriteback(fd: number, offset: number, length: number): Promise<void>;
 /** One bzip2 stream of `data` written into `out` from `at` by libbz2; its length. Present only when built with libbz2. */
 export function bzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number;
+/** Decode one bzip2 stream into exactly out.length bytes (libbz2); throws ERR_BZIP2_CORRUPT otherwise. Present only when built with libbz2. */
+export function bzip2DecompressExact(data: Uint8Array, out: Uint8Array): void;

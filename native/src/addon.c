@@ -10,6 +10,7 @@
  *   sha256File(path, offset, length)    -> Promise<hex>  read (pread) and hashed on the thread pool
  *   startWriteback(fd, offset, length)  -> Promise     sync_file_range(SYNC_FILE_RANGE_WRITE) on the pool
  *   bzip2CompressInto(data, out, at, blockSize100k) -> bytes written   libbz2 (only when built with it)
+ *   bzip2DecompressExact(data, out)                                    libbz2: exactly out.length bytes
  *
  * The digest is OpenSSL's (EVP_sha256: SHA-NI where the CPU has it), from the OpenSSL that Node.js
  * itself links and exports, so the addon carries no crypto code of its own and needs only Node's
@@ -537,6 +538,61 @@ static napi_value bzip2_compress_into(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_create_double(env, (double)n, &out));
   return out;
 }
+
+/*
+ * Decode one bzip2 stream into exactly out.length bytes: the stream must end there (a longer or
+ * shorter stream, or a damaged one, throws ERR_BZIP2_CORRUPT with libbz2's error code).
+ */
+static napi_value bzip2_decompress_exact(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const unsigned char *src, *dst;
+  size_t slen, dlen;
+  if (argc < 2 || !get_bytes(env, argv[0], &src, &slen) || !get_bytes(env, argv[1], &dst, &dlen) || slen > 0xffffffffu || dlen > 0xfffffffeu) {
+    throw_error(env, "ERR_INVALID_ARG_TYPE", "bzip2DecompressExact(data: Uint8Array, out: Uint8Array)");
+    return NULL;
+  }
+  bz_stream z;
+  memset(&z, 0, sizeof z);
+  if (BZ2_bzDecompressInit(&z, 0, 0) != BZ_OK) {
+    throw_error(env, "ENOMEM", "bzip2DecompressExact: libbz2 could not start");
+    return NULL;
+  }
+  static char none[1];
+  char probe[1];
+  z.next_in = slen ? (char *)src : none;
+  z.avail_in = (unsigned int)slen;
+  int verdict = 0; /* 0 exact, -1 fewer, 1 more, else libbz2's error */
+  int rc = BZ_OK;
+  if (dlen > 0) {
+    z.next_out = (char *)dst;
+    z.avail_out = (unsigned int)dlen;
+    rc = BZ2_bzDecompress(&z);
+    if (rc == BZ_STREAM_END) verdict = z.avail_out == 0 ? 0 : -1;
+    else if (rc == BZ_OK && z.avail_out > 0) verdict = -1; /* the input ran out first */
+    else if (rc != BZ_OK) verdict = rc;
+  }
+  if (dlen == 0 || (rc == BZ_OK && z.avail_out == 0 && verdict == 0)) {
+    /* out is full (or empty): the stream must end here, without one byte more */
+    z.next_out = probe;
+    z.avail_out = 1;
+    rc = BZ2_bzDecompress(&z);
+    if (rc == BZ_STREAM_END) verdict = z.avail_out == 1 ? 0 : 1;
+    else if (rc == BZ_OK) verdict = z.avail_out == 1 ? -1 : 1;
+    else verdict = rc;
+  }
+  BZ2_bzDecompressEnd(&z);
+  if (verdict != 0) {
+    char msg[96];
+    if (verdict == 1) snprintf(msg, sizeof msg, "bzip2 stream decodes to more than %zu bytes", dlen);
+    else if (verdict == -1) snprintf(msg, sizeof msg, "bzip2 stream ends before %zu bytes", dlen);
+    else snprintf(msg, sizeof msg, "bzip2 stream is corrupt (libbz2 error %d)", verdict);
+    throw_error(env, "ERR_BZIP2_CORRUPT", msg);
+    return NULL;
+  }
+  return NULL;
+}
 #endif
 
 /* ---- module -------------------------------------------------------------------------------- */
@@ -552,8 +608,11 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
 #ifdef HAVE_BZLIB
-  napi_property_descriptor bz = {"bzip2CompressInto", NULL, bzip2_compress_into, NULL, NULL, NULL, napi_enumerable, NULL};
-  if (napi_define_properties(env, exports, 1, &bz) != napi_ok) return NULL;
+  napi_property_descriptor bz[] = {
+      {"bzip2CompressInto", NULL, bzip2_compress_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bzip2DecompressExact", NULL, bzip2_decompress_exact, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, 2, bz) != napi_ok) return NULL;
 #endif
   return exports;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { McdnError } from '../errors.ts';
-import { OFF_THREAD_MIN_BYTES, createStreamHasher, nativeAvailable, sha256FileOffThread, startWriteback } from './native.ts';
+import { OFF_THREAD_MIN_BYTES, createStreamHasher, nativeAvailable, nativeBzip2DecompressExact, sha256FileOffThread, startWriteback } from './native.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mcdn-native-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,6 +89,28 @@ test('startWriteback: resolves for a written range of an open file, rejects for 
 test('the addon carries libbz2 where its header is installed (Debian libbz2-dev; .ci/run installs it)', { skip: !nativeAvailable() && 'addon off' }, () => {
   const n = createRequire(import.meta.url)('@modelcdn/native') as Record<string, unknown>;
   assert.equal(typeof n['bzip2CompressInto'] === 'function', existsSync('/usr/include/bzlib.h'));
+});
+
+test('libbz2 decoding through the addon: exactly the expected length, else ERR_BZIP2_CORRUPT (short, long, truncated, damaged)', { skip: (!nativeAvailable() || !existsSync('/usr/include/bzlib.h')) && 'no libbz2 in the addon' }, () => {
+  const data = randomBytes(200_000);
+  data.fill(0, 50_000, 150_000);
+  const z = new Uint8Array(spawnSync('bzip2', ['-9'], { input: data }).stdout);
+  assert.deepEqual(nativeBzip2DecompressExact(z, data.length), new Uint8Array(data));
+  const code = (f: () => unknown) => {
+    try {
+      f();
+      return 'no error';
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+  };
+  assert.equal(code(() => nativeBzip2DecompressExact(z, data.length - 1)), 'ERR_BZIP2_CORRUPT');
+  assert.equal(code(() => nativeBzip2DecompressExact(z, data.length + 1)), 'ERR_BZIP2_CORRUPT');
+  assert.equal(code(() => nativeBzip2DecompressExact(z.subarray(0, z.length - 20), data.length)), 'ERR_BZIP2_CORRUPT');
+  const bad = Uint8Array.from(z);
+  bad[z.length >> 1] ^= 0xff;
+  assert.equal(code(() => nativeBzip2DecompressExact(bad, data.length)), 'ERR_BZIP2_CORRUPT');
+  assert.deepEqual(nativeBzip2DecompressExact(new Uint8Array(spawnSync('bzip2', ['-9'], { input: new Uint8Array(0) }).stdout), 0), new Uint8Array(0));
 });
 
 test('MODELCDN_NATIVE=off: hashing on the calling thread, and patches still apply with every check', () => {

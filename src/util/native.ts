@@ -31,6 +31,7 @@ interface NativeBinding {
   startWriteback(fd: number, offset: number, length: number): Promise<void>;
   /** present when the addon was built with libbz2 */
   bzip2CompressInto?(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number;
+  bzip2DecompressExact?(data: Uint8Array, out: Uint8Array): void;
 }
 
 /**
@@ -90,6 +91,19 @@ export function sha256FileOffThread(path: string, size: number): Promise<string>
  */
 export function nativeBzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number | undefined {
   return load()?.bzip2CompressInto?.(data, out, at, blockSize100k);
+}
+
+/**
+ * Decode one bzip2 stream into exactly `size` bytes with libbz2 (throws an error with code
+ * ERR_BZIP2_CORRUPT when the stream is damaged or decodes to another length). Undefined when the
+ * addon lacks libbz2.
+ */
+export function nativeBzip2DecompressExact(data: Uint8Array, size: number): Uint8Array | undefined {
+  const n = load();
+  if (!n?.bzip2DecompressExact) return undefined;
+  const out = new Uint8Array(size);
+  n.bzip2DecompressExact(data, out);
+  return out;
 }
 
 /**
