@@ -110,6 +110,32 @@ bad:
   return NULL;
 }
 
+/*
+ * Queue `data` (whose struct starts with its napi_async_work and napi_deferred, in that order) on the
+ * thread pool with a new promise; `*promise` receives it. Returns 0 with an exception pending on
+ * failure (the caller frees `data`).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+} JobHead;
+
+static int queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *data, napi_value *promise) {
+  JobHead *j = data;
+  napi_value resource;
+  if (napi_create_promise(env, &j->deferred, promise) != napi_ok || napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource) != napi_ok ||
+      napi_create_async_work(env, NULL, resource, execute, complete, data, &j->work) != napi_ok) {
+    throw_napi(env);
+    return 0;
+  }
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_delete_async_work(env, j->work);
+    throw_napi(env);
+    return 0;
+  }
+  return 1;
+}
+
 /* ---- incremental contexts ------------------------------------------------------------------ */
 
 static void hasher_free(napi_env env, void *data, void *hint) {
@@ -188,58 +214,62 @@ static Hasher *usable_hasher(napi_env env, napi_value v) {
   return h;
 }
 
-static napi_value sha256_update(napi_env env, napi_callback_info info) {
+/* The usable handle and the bytes of an update call `fn(handle, bytes)`; NULL with an exception pending. */
+static Hasher *update_args(napi_env env, napi_callback_info info, const char *fn, napi_value argv[2], const unsigned char **ptr, size_t *len) {
   size_t argc = 2;
-  napi_value argv[2];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char msg[96];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_napi(env);
+    return NULL;
+  }
   if (argc < 2) {
-    throw_error(env, "ERR_INVALID_ARG_TYPE", "sha256Update(handle, bytes)");
+    snprintf(msg, sizeof msg, "%s(handle, bytes)", fn);
+    throw_error(env, "ERR_INVALID_ARG_TYPE", msg);
     return NULL;
   }
   Hasher *h = usable_hasher(env, argv[0]);
+  if (!h) return NULL;
+  if (!get_bytes(env, argv[1], ptr, len)) {
+    snprintf(msg, sizeof msg, "%s: bytes must be a Uint8Array", fn);
+    throw_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  return h;
+}
+
+static napi_value sha256_update(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  const unsigned char *ptr;
+  size_t len;
+  Hasher *h = update_args(env, info, "sha256Update", argv, &ptr, &len);
   if (!h) return NULL;
   UpdateJob *j = calloc(1, sizeof *j);
   if (!j) {
     throw_error(env, "ENOMEM", "sha256: out of memory");
     return NULL;
   }
-  if (!get_bytes(env, argv[1], &j->ptr, &j->len)) {
-    free(j);
-    throw_error(env, "ERR_INVALID_ARG_TYPE", "sha256Update: bytes must be a Uint8Array");
-    return NULL;
-  }
   j->h = h;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[1], 1, &j->bytes_ref) != napi_ok || napi_create_reference(env, argv[0], 1, &j->hasher_ref) != napi_ok ||
-      napi_create_promise(env, &j->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "modelcdn.sha256Update", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, update_execute, update_complete, j, &j->work) != napi_ok) {
-    if (j->bytes_ref) napi_delete_reference(env, j->bytes_ref);
-    if (j->hasher_ref) napi_delete_reference(env, j->hasher_ref);
-    free(j);
+  j->ptr = ptr;
+  j->len = len;
+  napi_value promise;
+  if (napi_create_reference(env, argv[1], 1, &j->bytes_ref) != napi_ok || napi_create_reference(env, argv[0], 1, &j->hasher_ref) != napi_ok) {
     throw_napi(env);
-    return NULL;
+  } else if (queue_job(env, "modelcdn.sha256Update", update_execute, update_complete, j, &promise)) {
+    h->busy = 1;
+    return promise;
   }
-  NAPI_OK(napi_queue_async_work(env, j->work));
-  h->busy = 1;
-  return promise;
+  if (j->bytes_ref) napi_delete_reference(env, j->bytes_ref);
+  if (j->hasher_ref) napi_delete_reference(env, j->hasher_ref);
+  free(j);
+  return NULL;
 }
 
 static napi_value sha256_update_sync(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    throw_error(env, "ERR_INVALID_ARG_TYPE", "sha256UpdateSync(handle, bytes)");
-    return NULL;
-  }
-  Hasher *h = usable_hasher(env, argv[0]);
-  if (!h) return NULL;
   const unsigned char *ptr;
   size_t len;
-  if (!get_bytes(env, argv[1], &ptr, &len)) {
-    throw_error(env, "ERR_INVALID_ARG_TYPE", "sha256UpdateSync: bytes must be a Uint8Array");
-    return NULL;
-  }
+  Hasher *h = update_args(env, info, "sha256UpdateSync", argv, &ptr, &len);
+  if (!h) return NULL;
   if (EVP_DigestUpdate(h->md, ptr, len) != 1) {
     h->finished = 1;
     throw_error(env, "ERR_SHA256", "sha256: update failed");
@@ -416,16 +446,11 @@ static napi_value sha256_file(napi_env env, napi_callback_info info) {
   j->path = path;
   j->offset = offset;
   j->length = length;
-  napi_value promise, name;
-  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "modelcdn.sha256File", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, file_execute, file_complete, j, &j->work) != napi_ok) {
-    free(j->path);
-    free(j);
-    throw_napi(env);
-    return NULL;
-  }
-  NAPI_OK(napi_queue_async_work(env, j->work));
-  return promise;
+  napi_value promise;
+  if (queue_job(env, "modelcdn.sha256File", file_execute, file_complete, j, &promise)) return promise;
+  free(j->path);
+  free(j);
+  return NULL;
 }
 
 /* ---- early writeback ---------------------------------------------------------------------- */
@@ -489,15 +514,10 @@ static napi_value start_writeback(napi_env env, napi_callback_info info) {
   j->fd = (int)fd;
   j->offset = offset;
   j->length = length;
-  napi_value promise, name;
-  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "modelcdn.startWriteback", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, writeback_execute, writeback_complete, j, &j->work) != napi_ok) {
-    free(j);
-    throw_napi(env);
-    return NULL;
-  }
-  NAPI_OK(napi_queue_async_work(env, j->work));
-  return promise;
+  napi_value promise;
+  if (queue_job(env, "modelcdn.startWriteback", writeback_execute, writeback_complete, j, &promise)) return promise;
+  free(j);
+  return NULL;
 }
 
 /* ---- bzip2 (libbz2) ----------------------------------------------------------------------- */
