@@ -526,3 +526,24 @@ describe('direct I/O downloads (O_DIRECT from aligned ring blocks)', () => {
     }
   });
 });
+
+test('installed-file checks: sha256File and fileMatches (thread pool where the addon is built)', async () => {
+  const { sha256File, fileMatches } = await import('./local-state.ts');
+  const d = await mkdtemp(join(tmpdir(), 'mcdn-client-hash-'));
+  try {
+    const bytes = randomBlob(3 << 20, 5);
+    const p = join(d, 'model.bin');
+    await writeFile(p, bytes);
+    assert.equal(await sha256File(p), sha256(bytes));
+    assert.equal(await fileMatches(p, sha256(bytes), bytes.length), true);
+    assert.equal(await fileMatches(p, sha256(bytes), bytes.length + 1), false, 'size differs');
+    const changed = Uint8Array.from(bytes);
+    changed[changed.length - 1] ^= 1;
+    await writeFile(p, changed);
+    assert.equal(await fileMatches(p, sha256(bytes), bytes.length), false, 'content differs');
+    assert.equal(await sha256File(join(d, 'missing')), undefined);
+    assert.equal(await sha256File(d), undefined, 'a directory');
+  } finally {
+    await rm(d, { recursive: true, force: true });
+  }
+});

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { McdnError, fromSystemError } from '../../errors.ts';
 import { FsBlobStore } from '../../store/index.ts';
+import { sha256FileOffThread } from '../../util/native.ts';
 
 export interface InstalledFile {
   path: string;
@@ -65,8 +66,17 @@ export function destPath(outDir: string, rel: string): string {
   return p;
 }
 
+/**
+ * sha256 (hex) of a whole file, or undefined when it cannot be read. Read and hashed on the thread pool
+ * where the native addon is built (several installed files are then checked in parallel, and the
+ * client's event loop stays free), else streamed through node:crypto here.
+ */
 export async function sha256File(path: string): Promise<string | undefined> {
   try {
+    const st = await stat(path);
+    if (!st.isFile()) return undefined;
+    const offThread = sha256FileOffThread(path, st.size);
+    if (offThread) return await offThread;
     const h = createHash('sha256');
     for await (const c of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) h.update(c);
     return h.digest('hex');
