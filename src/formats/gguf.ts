@@ -240,7 +240,7 @@ export function ggufToLayout(g: GgufFile): ModelLayout {
     length: t.length,
     extra: { ne: t.ne, ggmlType: t.type },
   }));
-  const metadata: Record<string, unknown> = {};
+  const metadata: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // keys come from the file: __proto__ too
   for (const kv of g.metadata) {
     if (typeof kv.value === 'object' && kv.value.values.length > 16) metadata[kv.key] = `[${kv.value.values.length} × ${GgufType[kv.value.elemType] ?? kv.value.elemType}]`;
     else metadata[kv.key] = ggufPlainValue(kv.value);

@@ -147,3 +147,12 @@ test('safetensors: random truncations and byte flips are parsed or rejected with
   const r2 = await fuzzParser(good, (b) => parseSafetensors(b), { truncations: 0, flips: 50, seed: 9 });
   assert.ok(r2.parsed + r2.rejected === 56);
 });
+
+test('safetensors: a tensor named __proto__ round-trips like any other name (found by the property test)', () => {
+  const t = [{ name: '__proto__', dtype: 'F64' as DType, shape: [], data: Uint8Array.from([0, 31, 62, 93, 124, 155, 186, 217]) }];
+  const h = parseSafetensors(serializeSafetensors(t));
+  assert.deepEqual(
+    h.tensors.map((x) => x.name),
+    ['__proto__'],
+  );
+});

@@ -158,7 +158,8 @@ export async function readSafetensorsFile(path: string): Promise<{ metadata?: Re
  * the given order with contiguous offsets.
  */
 export function encodeSafetensorsHeader(tensors: { name: string; dtype: DType; shape: number[]; length: number }[], metadata?: Record<string, string>): Uint8Array {
-  const obj: Record<string, unknown> = {};
+  // no prototype: a tensor named __proto__ must become a key like any other, not replace the prototype
+  const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   if (metadata) obj['__metadata__'] = metadata;
   let pos = 0;
   const seen = new Set<string>();

@@ -307,7 +307,7 @@ async function loadManifest(jsonPath: string): Promise<{ m: TfjsManifest; sizes:
 }
 
 function tfjsMeta(m: TfjsManifest, sizes: number[][], jsonPath: string): Record<string, unknown> {
-  const quant: Record<string, number> = {};
+  const quant: Record<string, number> = Object.create(null) as Record<string, number>; // keys come from the file
   for (const g of m.groups) for (const w of g.weights) if (w.quantization) quant[w.quantization.dtype] = (quant[w.quantization.dtype] ?? 0) + 1;
   const meta: Record<string, unknown> = {
     modelType: m.kind === 'graph-model' ? 'graph' : m.kind === 'layers-model' ? 'layers' : 'weights-manifest',
