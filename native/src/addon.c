@@ -390,7 +390,7 @@ static void file_complete(napi_env env, napi_status status, void *data) {
       err = make_error(env, "ERR_FILE_SHRANK", msg);
     } else {
       /* shaped like Node's own system errors, so callers map them the same way */
-      const char *code = j->err == ENOMEM && strcmp(j->syscall, "malloc") == 0 ? "ENOMEM" : uv_err_name(-j->err);
+      const char *code = uv_err_name(-j->err);
       snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, strerror(j->err), j->syscall, j->path);
       err = make_error(env, code, msg);
       napi_value errno_v;

@@ -469,14 +469,14 @@ export async function applyPatch(
   // parsed (and the decoder's buffers prepared) while the bulk of the patch still loads
   let headIn: () => void = () => {};
   const head = new Promise<void>((resolve) => (headIn = resolve));
-  let whole = false;
   const patchRead = readInto(patchPath, patch, header.method === 'tensor' ? { bytes: PLAN_HEAD_BYTES, onHead: () => headIn() } : undefined);
-  patchRead.then(() => (whole = true), () => {}); // awaited below, after OLD's check
+  patchRead.catch(() => {}); // awaited below, after OLD's check
   // Off this thread when the native addon is built: OLD is then read and hashed on the thread pool
   // while this thread decodes into the temp file. Its verdict comes before anything else is reported
   // (a wrong base is always PATCH_WRONG_BASE, whatever else failed) and before NEW is renamed into
   // place; without the addon OLD is hashed here first, as before.
   const oldHashed = hashOld ? sha256FileOffThread(oldPath, oldStat.size) : undefined;
+  const hashHere = hashOld && !oldHashed;
   const oldCheck = oldHashed?.then((got) => {
     if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
   });
@@ -494,52 +494,45 @@ export async function applyPatch(
   let prefaulted: Promise<void> | undefined;
   try {
     let oldBytes: Uint8Array | undefined;
-    let got = '';
     let prepared: PreparedPlan | undefined;
     if (header.method === 'tensor') {
       // the plan is read as soon as the patch's first piece is in; without the addon, the hashing
       // pass over OLD on this thread (started at once) also gathers the container bytes the literal
       // frame references from there on, and the decoder reads only those before that point by range
-      let planError: unknown;
       let refs: ReturnType<typeof refCollector>;
-      const collect = hashOld && !oldHashed;
       planned = Promise.race([head, patchRead]).then(async () => {
         const payload = patch.subarray(header.payloadOffset, header.payloadEnd);
-        if (!whole && (payload.length < 8 || header.payloadOffset + 8 + new DataView(payload.buffer, payload.byteOffset, 8).getUint32(0, true) > PLAN_HEAD_BYTES)) await patchRead;
-        try {
-          prepared = readTensorPlan(payload, oldStat.size, header.newSize, patchPath);
-          let refLen = 0;
-          for (const [, len] of prepared.plan.ref) refLen += len;
-          if (collect && prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
-          // buffers the decoder will fill, allocated now and their pages touched on the I/O pool while
-          // OLD is hashed and the patch loads (in a fresh process that is ~0.85 ms per MB off the decode)
-          const fresh: Uint8Array[] = [];
-          for (const [name, n] of [...planeBuffersOf(prepared.plan), ['io0', IO_BUFFER_BYTES], ['io1', IO_BUFFER_BYTES]] as const) {
-            const b = buffers.ensure(name, n);
-            if (b) fresh.push(b);
-          }
-          prefaulted = prefault(fresh);
-        } catch (e) {
-          planError = e; // reported after OLD's check: a wrong base is the first thing to say
-          prepared = undefined;
+        // a plan that does not fit in the first piece (or a payload too short to say) waits for the rest
+        if (payload.length < 8 || header.payloadOffset + 8 + new DataView(payload.buffer, payload.byteOffset, 8).getUint32(0, true) > PLAN_HEAD_BYTES) await patchRead;
+        prepared = readTensorPlan(payload, oldStat.size, header.newSize, patchPath);
+        let refLen = 0;
+        for (const [, len] of prepared.plan.ref) refLen += len;
+        if (hashHere && prepared.plan.lit[0] > 0) refs = refCollector(prepared.plan, buffers.get('ref', refLen));
+        // buffers the decoder will fill, allocated now and their pages touched on the I/O pool while
+        // OLD is hashed and the patch loads (in a fresh process that is ~0.85 ms per MB off the decode)
+        const fresh: Uint8Array[] = [];
+        for (const [name, n] of [...planeBuffersOf(prepared.plan), ['io0', IO_BUFFER_BYTES], ['io1', IO_BUFFER_BYTES]] as const) {
+          const b = buffers.ensure(name, n);
+          if (b) fresh.push(b);
         }
+        prefaulted = prefault(fresh);
       });
-      planned.catch(() => {}); // a failed patch read is rethrown below, after OLD's check
-      if (collect) got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
-      if (collect && got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
-      await oldFirst(planned);
-      if (planError !== undefined) {
-        await oldCheck;
-        throw planError;
+      // a bad plan or a failed patch read is rethrown below, after OLD's check: a wrong base is the
+      // first thing to say
+      planned.catch(() => {});
+      if (hashHere) {
+        const got = await hashFile(oldPath, oldStat.size, buffers, (at, chunk) => refs?.feed(at, chunk));
+        if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
       }
+      await oldFirst(planned);
       await prefaulted;
       const ref = refs?.done(oldStat.size);
       if (prepared && ref) prepared.ref = ref;
     } else {
       oldBytes = buffers.get('old', oldStat.size);
       await oldFirst(readInto(oldPath, oldBytes));
-      if (hashOld && !oldHashed) {
-        got = createHash('sha256').update(oldBytes).digest('hex');
+      if (hashHere) {
+        const got = createHash('sha256').update(oldBytes).digest('hex');
         if (got !== header.oldSha256) throw wrongBase(oldPath, patchPath, { expected: header.oldSha256, got });
       }
     }
@@ -566,7 +559,7 @@ export async function applyPatch(
     }, { durable: opts.durable ?? true });
     return { ...result, method: header.method };
   } finally {
-    // no read into the set's buffers still in flight
+    // nothing of this call still running: OLD's hash job, reads into the set's buffers
     await oldCheck?.catch(() => {});
     await patchRead.catch(() => {});
     await planned?.catch(() => {});

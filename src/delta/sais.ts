@@ -73,10 +73,9 @@ function sais(s: Str, sa: Int32Array, n: number, k: number, work?: Int32Array): 
     return a;
   };
   const bkt = take(k);
-  // t[i] = 1 for S-type, 0 for L-type
-  const t = free.length * 4 >= n ? new Uint8Array(free.buffer, free.byteOffset, n) : new Uint8Array(n);
-  t.fill(0);
-  if (t.buffer === free.buffer && t.byteOffset === free.byteOffset) free = free.subarray(Math.ceil(n / 4));
+  // t[i] = 1 for S-type, 0 for L-type: n bytes, carved from the work memory like the rest
+  const tWords = take(Math.ceil(n / 4));
+  const t = new Uint8Array(tWords.buffer, tWords.byteOffset, n);
   // the symbol counts are kept when there is room for them or the alphabet is small; otherwise the
   // buckets are recounted each time they are needed (one more pass over s, no 4k more bytes)
   const counts = free.length >= k ? take(k) : k <= 1 << 16 ? new Int32Array(k) : null;

@@ -49,13 +49,9 @@ function loadBinding(): NativeBinding | null {
   }
 }
 
-function load(): NativeBinding | null {
-  return binding;
-}
-
 /** Whether the addon is in use (built, and not switched off with MODELCDN_NATIVE=off). */
 export function nativeAvailable(): boolean {
-  return load() !== null;
+  return binding !== null;
 }
 
 /**
@@ -64,9 +60,7 @@ export function nativeAvailable(): boolean {
  * pool); undefined without the addon. Durability still needs the fsync: this only shortens it.
  */
 export function startWriteback(fd: number, offset: number, length: number): Promise<void> | undefined {
-  const n = load();
-  if (!n) return undefined;
-  return n.startWriteback(fd, offset, length);
+  return binding?.startWriteback(fd, offset, length);
 }
 
 /**
@@ -75,9 +69,7 @@ export function startWriteback(fd: number, offset: number, length: number): Prom
  * `size` fails as FILE_CHANGED; system errors are mapped as for any file access.
  */
 export function sha256FileOffThread(path: string, size: number): Promise<string> | undefined {
-  const n = load();
-  if (!n) return undefined;
-  return n.sha256File(path, 0, size).catch((e: unknown) => {
+  return binding?.sha256File(path, 0, size).catch((e: unknown) => {
     if ((e as { code?: string }).code === 'ERR_FILE_SHRANK') {
       throw new McdnError('FILE_CHANGED', 'io', `${path}: file shrank while being read`, { remedy: 'retry when nothing else writes the file' });
     }
@@ -90,7 +82,7 @@ export function sha256FileOffThread(path: string, size: number): Promise<string>
  * by libbz2, the reference encoder; returns its length. Undefined when the addon lacks libbz2.
  */
 export function nativeBzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number, blockSize100k: number): number | undefined {
-  return load()?.bzip2CompressInto?.(data, out, at, blockSize100k);
+  return binding?.bzip2CompressInto?.(data, out, at, blockSize100k);
 }
 
 /**
@@ -99,10 +91,9 @@ export function nativeBzip2CompressInto(data: Uint8Array, out: Uint8Array, at: n
  * addon lacks libbz2.
  */
 export function nativeBzip2DecompressExact(data: Uint8Array, size: number): Uint8Array | undefined {
-  const n = load();
-  if (!n?.bzip2DecompressExact) return undefined;
+  if (!binding?.bzip2DecompressExact) return undefined;
   const out = new Uint8Array(size);
-  n.bzip2DecompressExact(data, out);
+  binding.bzip2DecompressExact(data, out);
   return out;
 }
 
@@ -122,9 +113,8 @@ export interface StreamHasher {
 export const OFF_THREAD_MIN_BYTES = 64 << 10;
 
 export function createStreamHasher(opts: { minOffThreadBytes?: number } = {}): StreamHasher {
-  const n = load();
-  if (!n) return new InlineHasher();
-  return new PoolHasher(n, n.sha256Create(), opts.minOffThreadBytes ?? OFF_THREAD_MIN_BYTES);
+  if (!binding) return new InlineHasher();
+  return new PoolHasher(binding, binding.sha256Create(), opts.minOffThreadBytes ?? OFF_THREAD_MIN_BYTES);
 }
 
 class InlineHasher implements StreamHasher {

@@ -69,13 +69,18 @@ export function destPath(outDir: string, rel: string): string {
 /**
  * sha256 (hex) of a whole file, or undefined when it cannot be read. Read and hashed on the thread pool
  * where the native addon is built (several installed files are then checked in parallel, and the
- * client's event loop stays free), else streamed through node:crypto here.
+ * client's event loop stays free), else streamed through node:crypto here. `knownSize`: the size a
+ * caller has just stat'ed the regular file at (spares a second stat).
  */
-export async function sha256File(path: string): Promise<string | undefined> {
+export async function sha256File(path: string, knownSize?: number): Promise<string | undefined> {
   try {
-    const st = await stat(path);
-    if (!st.isFile()) return undefined;
-    const offThread = sha256FileOffThread(path, st.size);
+    let size = knownSize;
+    if (size === undefined) {
+      const st = await stat(path);
+      if (!st.isFile()) return undefined;
+      size = st.size;
+    }
+    const offThread = sha256FileOffThread(path, size);
     if (offThread) return await offThread;
     const h = createHash('sha256');
     for await (const c of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) h.update(c);
@@ -89,7 +94,7 @@ export async function sha256File(path: string): Promise<string | undefined> {
 export async function fileMatches(path: string, sha256: string, size: number): Promise<boolean> {
   const st = await stat(path).catch(() => undefined);
   if (!st?.isFile() || st.size !== size) return false;
-  return (await sha256File(path)) === sha256;
+  return (await sha256File(path, size)) === sha256;
 }
 
 /** Move a verified temp file into place (creating parent folders); atomic on one filesystem. */

@@ -95,13 +95,12 @@ export function bsdiff(old: Uint8Array, nw: Uint8Array, opts: { trailer?: Uint8A
   // memory: OLD and NEW, the suffix array (4n) and, while it is built, 3n of working memory; the diff
   // and extra blocks (at most NEW's size each) reuse 2n of that, and the output reuses the suffix
   // array's, so the peak stays that of SA-IS
-  const built = suffixArrayAndScratch(old);
-  let sa: Int32Array | undefined = built.sa;
+  const { sa, scratch } = suffixArrayAndScratch(old);
   const oldsize = old.length;
   const newsize = nw.length;
-  const room = built.scratch.length >= 2 * newsize;
-  const db = room ? built.scratch.subarray(0, newsize) : new Uint8Array(newsize);
-  const eb = room ? built.scratch.subarray(newsize, 2 * newsize) : new Uint8Array(newsize);
+  const room = scratch.length >= 2 * newsize;
+  const db = room ? scratch.subarray(0, newsize) : new Uint8Array(newsize);
+  const eb = room ? scratch.subarray(newsize, 2 * newsize) : new Uint8Array(newsize);
   let dblen = 0;
   let eblen = 0;
   const ctrl = new Bytes(1024);
@@ -187,7 +186,6 @@ export function bsdiff(old: Uint8Array, nw: Uint8Array, opts: { trailer?: Uint8A
   const trailer = opts.trailer ?? new Uint8Array(0);
   const bound = BSDIFF_HEADER_BYTES + bzip2Bound(ctrl.len) + bzip2Bound(dblen) + bzip2Bound(eblen) + trailer.length;
   const out = sa.byteLength >= bound ? new Uint8Array(sa.buffer, sa.byteOffset, sa.byteLength) : new Uint8Array(bound);
-  sa = undefined;
   let at = BSDIFF_HEADER_BYTES;
   const clen = bzip2CompressInto(ctrl.view(), out, at);
   at += clen;

@@ -120,21 +120,13 @@ export function bzip2CompressInto(data: Uint8Array, out: Uint8Array, at: number)
 
 /** Decompress one bzip2 stream; `expectedSize` must match the decoded length exactly. */
 export function bzip2Decompress(data: Uint8Array, expectedSize: number | undefined, what: string): Uint8Array {
-  if (expectedSize !== undefined) {
-    // libbz2 through the native addon where it has it: ~10x seek-bzip's speed
-    try {
-      const out = nativeBzip2DecompressExact(data, expectedSize);
-      if (out) return out;
-    } catch (e) {
-      throw new McdnError('BSDIFF_BZIP2_CORRUPT', 'input', `${what}: bzip2 block is corrupt (${(e as Error)?.message ?? e})`, { cause: e });
-    }
-  }
-  sb ??= require('seek-bzip') as SeekBzip;
-  let out: Buffer;
+  let out: Uint8Array | undefined;
   try {
+    // libbz2 through the native addon where it has it (~10x seek-bzip's speed; it needs the size)
+    if (expectedSize !== undefined) out = nativeBzip2DecompressExact(data, expectedSize);
     // with the size known, seek-bzip decodes into a preallocated buffer (faster, bounded memory) and
     // throws if the stream's length differs
-    out = sb.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength), expectedSize);
+    out ??= (sb ??= require('seek-bzip') as SeekBzip).decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength), expectedSize);
   } catch (e) {
     throw new McdnError('BSDIFF_BZIP2_CORRUPT', 'input', `${what}: bzip2 block is corrupt (${(e as Error)?.message ?? e})`, { cause: e });
   }
